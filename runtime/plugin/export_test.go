@@ -1,0 +1,4 @@
+package plugin
+
+// Compare exposes compare to tests.
+var Compare = compare
