@@ -1,0 +1,60 @@
+# Sluice — build, run, test.
+#
+#   make run     the quick start: the clickstream pipeline, embedded, end to end
+#   make test    the whole suite (installs what it needs first)
+#   make bench   benchmarks
+#
+# Go plugins need cgo, and a plugin must be built with the same flags as the
+# binary that loads it: sluice builds its plugins mirroring its own build
+# settings, so keep CGO_ENABLED=1 and add no -trimpath/-race here unless you
+# want them in every plugin too.
+
+GO        ?= go
+export CGO_ENABLED := 1
+FUZZTIME  ?= 3s
+TEST_TIMEOUT ?= 15m
+
+.PHONY: all build run test deps vet unit fuzz bench chaos clean
+
+all: build
+
+build:
+	$(GO) build -o bin/sluice ./cmd/sluice
+	$(GO) build -o bin/clickstream ./samples/clickstream
+
+run: build
+	$(GO) run ./samples/quickstart
+
+# Installs the independent Kinesis implementations the tests compare against
+# (pinned in tools/npm/package-lock.json) and the Go modules.
+deps: tools/npm/node_modules/.installed
+	$(GO) mod download
+
+tools/npm/node_modules/.installed: tools/npm/package.json tools/npm/package-lock.json
+	cd tools/npm && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+vet:
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+# Each fuzz target runs for FUZZTIME (a smoke run: the seed corpus always
+# runs as part of `unit`).
+fuzz:
+	@set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' . | grep -v node_modules); do \
+		pkg=./$$(dirname $$f); \
+		for t in $$(grep -o '^func Fuzz[A-Za-z0-9_]*' $$f | sed 's/func //'); do \
+			echo "fuzz $$pkg $$t ($(FUZZTIME))"; \
+			$(GO) test -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) $$pkg; \
+		done; \
+	done
+
+test: deps vet unit fuzz
+
+bench: build deps
+	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+clean:
+	rm -rf bin .sluice

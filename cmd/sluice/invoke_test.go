@@ -1,0 +1,136 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestMain points every test at one plugin cache, so the sample functions
+// build once per run.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "sluice-cli-test-*")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("SLUICE_CACHE_DIR", dir)
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func sluice(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = run(args, strings.NewReader(stdin), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestLocalInvoke(t *testing.T) {
+	tmpl := filepath.Join("..", "..", "template.yaml")
+	events := filepath.Join("..", "..", "samples", "events")
+	clean, err := os.ReadFile(filepath.Join(events, "kinesis-clickstream.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name       string
+		args       []string
+		stdin      string
+		wantCode   int
+		wantStdout func(t *testing.T, doc map[string]any)
+		wantStderr string
+	}{
+		{
+			name:     "sample event from a file",
+			args:     []string{"local", "invoke", "Enrich", "-t", tmpl, "-e", filepath.Join(events, "kinesis-clickstream.json")},
+			wantCode: 0,
+			wantStdout: func(t *testing.T, doc map[string]any) {
+				recs, _ := doc["records"].([]any)
+				if len(recs) != 3 {
+					t.Errorf("want 3 output records, got %d: %v", len(recs), doc)
+				}
+			},
+		},
+		{
+			name:     "event on stdin",
+			args:     []string{"local", "invoke", "Enrich", "-t", tmpl, "-e", "-"},
+			stdin:    string(clean),
+			wantCode: 0,
+			wantStdout: func(t *testing.T, doc map[string]any) {
+				if _, ok := doc["records"]; !ok {
+					t.Errorf("no records in %v", doc)
+				}
+			},
+		},
+		{
+			name:     "malformed record is a function error",
+			args:     []string{"local", "invoke", "Enrich", "-t", tmpl, "-e", filepath.Join(events, "kinesis-clickstream-malformed.json")},
+			wantCode: 1,
+			wantStdout: func(t *testing.T, doc map[string]any) {
+				if msg, _ := doc["errorMessage"].(string); !strings.Contains(msg, "sequence") {
+					t.Errorf("error document does not name the record: %v", doc)
+				}
+				if doc["errorType"] == nil {
+					t.Errorf("no errorType in %v", doc)
+				}
+			},
+			wantStderr: "Enrich failed",
+		},
+		{
+			name:       "unknown function",
+			args:       []string{"local", "invoke", "Nope", "-t", tmpl},
+			wantCode:   1,
+			wantStderr: `function "Nope" is not in the template`,
+		},
+		{
+			name:       "event that is not JSON",
+			args:       []string{"local", "invoke", "Enrich", "-t", tmpl, "-e", "-"},
+			stdin:      "{not json",
+			wantCode:   1,
+			wantStderr: "is not valid JSON",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := sluice(t, tc.stdin, tc.args...)
+			if code != tc.wantCode {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tc.wantCode, stdout, stderr)
+			}
+			if !strings.Contains(stderr, tc.wantStderr) {
+				t.Errorf("stderr %q does not contain %q", stderr, tc.wantStderr)
+			}
+			if tc.wantStdout == nil {
+				if stdout != "" {
+					t.Errorf("stdout should be empty, got %q", stdout)
+				}
+				return
+			}
+			// Exactly one JSON document on stdout.
+			dec := json.NewDecoder(strings.NewReader(stdout))
+			var doc map[string]any
+			if err := dec.Decode(&doc); err != nil {
+				t.Fatalf("stdout is not a JSON document: %v\n%s", err, stdout)
+			}
+			if dec.More() {
+				t.Fatalf("stdout holds more than one document: %s", stdout)
+			}
+			tc.wantStdout(t, doc)
+		})
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	if code, _, stderr := sluice(t, ""); code != 2 || !strings.Contains(stderr, "usage") {
+		t.Errorf("no args: exit %d, stderr %q", code, stderr)
+	}
+	if code, _, stderr := sluice(t, "", "frobnicate"); code != 2 || !strings.Contains(stderr, `unknown command "frobnicate"`) {
+		t.Errorf("unknown command: exit %d, stderr %q", code, stderr)
+	}
+	if code, _, stderr := sluice(t, "", "up", "--limits", "maybe", "-t", "x.yaml"); code != 1 || !strings.Contains(stderr, `--limits "maybe"`) {
+		t.Errorf("bad --limits: exit %d, stderr %q", code, stderr)
+	}
+}

@@ -1,0 +1,163 @@
+// Command sluice runs stream-processing functions the way AWS runs them with
+// Kinesis, Lambda event-source mappings and Firehose, on one machine.
+//
+//	sluice up                      run the template: stream, mappings, functions, delivery streams
+//	sluice local invoke FN -e EV   invoke one function once with an event
+//	sluice validate                check the template
+//	sluice build                   build every function
+//
+// Every command takes -t/--template (default template.yaml).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/sluice-dev/sluice/internal/app"
+	"github.com/sluice-dev/sluice/template"
+)
+
+const usage = `usage: sluice <command> [flags]
+
+commands:
+  up                       run the template locally (embedded Kinesis, mappings, functions, delivery streams)
+  local invoke FUNCTION    invoke a function once: response on stdout, logs on stderr
+  validate                 check the template and report every error as file:line:col
+  build                    build every function of the template
+
+Run 'sluice <command> -h' for a command's flags.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run is main without the process: it returns the exit code.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "up":
+		err = cmdUp(args[1:], stdout, stderr)
+	case "local":
+		if len(args) < 2 || args[1] != "invoke" {
+			fmt.Fprintln(stderr, "usage: sluice local invoke FUNCTION [-e FILE|-] [flags]")
+			return 2
+		}
+		return cmdLocalInvoke(args[2:], stdin, stdout, stderr)
+	case "validate":
+		err = cmdValidate(args[1:], stdout, stderr)
+	case "build":
+		err = cmdBuild(args[1:], stderr)
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "sluice: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "sluice: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// newFlagSet returns a flag set with the flags every command shares.
+func newFlagSet(name string, stderr io.Writer, cfg *app.Config) *flag.FlagSet {
+	fs := flag.NewFlagSet("sluice "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.Template, "t", cfg.Template, "template file (shorthand for --template)")
+	fs.StringVar(&cfg.Template, "template", cfg.Template, "template file")
+	fs.StringVar(&cfg.CacheDir, "cache-dir", cfg.CacheDir, "where built functions are cached (default: the user cache directory)")
+	fs.Func("parameter-overrides", "template parameters, as Key=Value pairs separated by spaces (repeatable)", func(s string) error {
+		if cfg.ParameterOverrides == nil {
+			cfg.ParameterOverrides = map[string]string{}
+		}
+		for _, kv := range strings.Fields(s) {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok {
+				return fmt.Errorf("%q is not Key=Value", kv)
+			}
+			cfg.ParameterOverrides[strings.TrimPrefix(k, "ParameterKey=")] = v
+		}
+		return nil
+	})
+	return fs
+}
+
+func cmdUp(args []string, stdout, stderr io.Writer) error {
+	cfg, err := app.ConfigFromEnv()
+	if err != nil {
+		return err
+	}
+	fs := newFlagSet("up", stderr, &cfg)
+	fs.StringVar(&cfg.StateDir, "state-dir", cfg.StateDir, "directory for streams, checkpoints, buffers and buckets")
+	fs.StringVar(&cfg.KinesisAddr, "kinesis-addr", cfg.KinesisAddr, "address of the Kinesis API (127.0.0.1:0 picks a free port)")
+	fs.StringVar(&cfg.ControlAddr, "control-addr", cfg.ControlAddr, "address of /metrics, /healthz and the control API")
+	fs.StringVar(&cfg.Limits, "limits", cfg.Limits, "enforce Kinesis shard limits on the embedded stream: on or off")
+	fs.StringVar(&cfg.KinesisEndpoint, "kinesis-endpoint", cfg.KinesisEndpoint, "read from an existing Kinesis at this URL (\"aws\" for AWS) instead of the embedded stream")
+	fs.DurationVar(&cfg.MaxBufferInterval, "max-buffer-interval", cfg.MaxBufferInterval, "cap every delivery stream's buffer interval (local runs), e.g. 5s")
+	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg.Stdout, cfg.Stderr = stdout, stderr
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return app.Up(ctx, cfg)
+}
+
+func cmdValidate(args []string, stdout, stderr io.Writer) error {
+	cfg, _ := app.ConfigFromEnv()
+	fs := newFlagSet("validate", stderr, &cfg)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	plan, err := template.ParseFile(cfg.Template, template.Options{ParameterOverrides: cfg.ParameterOverrides})
+	if err != nil {
+		var errs *template.Errors
+		if errors.As(err, &errs) {
+			fmt.Fprintln(stderr, err)
+			return fmt.Errorf("%s is invalid", cfg.Template)
+		}
+		return err
+	}
+	for _, w := range plan.Warnings {
+		fmt.Fprintf(stderr, "warning: %s\n", w.Error())
+	}
+	fmt.Fprintf(stdout, "%s is a valid Sluice template\n", cfg.Template)
+	return nil
+}
+
+func cmdBuild(args []string, stderr io.Writer) error {
+	cfg, _ := app.ConfigFromEnv()
+	fs := newFlagSet("build", stderr, &cfg)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	plan, err := template.ParseFile(cfg.Template, template.Options{ParameterOverrides: cfg.ParameterOverrides})
+	if err != nil {
+		return err
+	}
+	for _, fn := range plan.Functions {
+		if _, err := app.LoadFunction(context.Background(), plan, fn, cfg.CacheDir, stderr); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "sluice: %s is built\n", fn.LogicalID)
+	}
+	return nil
+}

@@ -1,0 +1,244 @@
+// Package e2e runs the real sluice binary on the sample template: the
+// clickstream pipeline from producer to bucket, and what it loses when
+// killed (nothing).
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"encoding/json"
+
+	"github.com/sluice-dev/sluice/internal/harness"
+)
+
+var (
+	sluiceBin, clickgenBin, repoRoot string
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(func() int {
+		tmp, err := os.MkdirTemp("", "sluice-e2e-*")
+		if err != nil {
+			panic(err)
+		}
+		defer os.RemoveAll(tmp)
+		repoRoot, _ = filepath.Abs("..")
+		sluiceBin = filepath.Join(tmp, "sluice")
+		clickgenBin = filepath.Join(tmp, "clickstream")
+		for bin, pkg := range map[string]string{sluiceBin: "./cmd/sluice", clickgenBin: "./samples/clickstream"} {
+			cmd := exec.Command("go", "build", "-o", bin, pkg)
+			cmd.Dir = repoRoot
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				fmt.Fprintf(os.Stderr, "building %s: %v\n%s", pkg, err, out)
+				return 1
+			}
+		}
+		// Functions build once for the whole run (plugins cached by content).
+		os.Setenv("SLUICE_CACHE_DIR", filepath.Join(tmp, "cache"))
+		return m.Run()
+	}())
+}
+
+func startSluice(t *testing.T, stateDir, kinesisAddr string) *harness.Sluice {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute) // a cold plugin build is slow
+	defer cancel()
+	s, err := harness.Start(ctx, sluiceBin, nil,
+		"-t", filepath.Join(repoRoot, "template.yaml"),
+		"--state-dir", stateDir,
+		"--kinesis-addr", kinesisAddr,
+		"--control-addr", "127.0.0.1:0",
+		"--max-buffer-interval", "1s",
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("sluice log:\n%s", s.Log())
+		}
+	})
+	return s
+}
+
+func generate(t *testing.T, endpoint string, count int, acked string, extra ...string) *exec.Cmd {
+	t.Helper()
+	args := append([]string{"-endpoint", endpoint, "-stream", "clickstream", "-count", fmt.Sprint(count), "-acked", acked, "-progress", "0"}, extra...)
+	cmd := exec.Command(clickgenBin, args...)
+	cmd.Stderr = &strings.Builder{}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd
+}
+
+// drain waits until every record in the stream is checkpointed by the
+// mappings, then stops sluice so its buffers flush.
+func drain(t *testing.T, s *harness.Sluice, stateDir string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	last, err := harness.LastSequenceNumbers(ctx, s.Client(), "clickstream")
+	if err != nil {
+		t.Fatalf("reading the stream's ends: %v", err)
+	}
+	if err := harness.WaitCheckpointed(ctx, stateDir, last); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Stop(15 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
+
+var keyPattern = regexp.MustCompile(`^events/event_type=([a-z_]+)/(\d{4}/\d{2}/\d{2}/\d{2})/clickstream-archive-1-\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}-[0-9a-f-]{36}\.gz$`)
+
+type enriched struct {
+	EventID     string `json:"event_id"`
+	EventType   string `json:"event_type"`
+	SessionID   string `json:"session_id"`
+	UserAgent   string `json:"user_agent"`
+	DeviceClass string `json:"device_class"`
+	EventHour   string `json:"event_hour"`
+}
+
+func TestClickstreamPipelineDeliversEveryClick(t *testing.T) {
+	const n = 3000
+	state := t.TempDir()
+	s := startSluice(t, state, "127.0.0.1:0")
+	acked := filepath.Join(t.TempDir(), "acked")
+	gen := generate(t, s.Endpoints.Kinesis, n, acked)
+	if err := gen.Wait(); err != nil {
+		t.Fatalf("generator: %v\n%s", err, gen.Stderr)
+	}
+	drain(t, s, state)
+
+	ids, err := harness.ReadLines(acked)
+	if err != nil || len(ids) != n {
+		t.Fatalf("acked %d ids (%v), want %d", len(ids), err, n)
+	}
+	objs, err := harness.ReadBucket(filepath.Join(state, "buckets", "clickstream-archive"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, o := range objs {
+		m := keyPattern.FindStringSubmatch(o.Key)
+		if m == nil {
+			t.Errorf("object key %q is not events/event_type=<type>/yyyy/MM/dd/HH/<firehose name>", o.Key)
+			continue
+		}
+		for _, rec := range o.Records {
+			var e enriched
+			if err := json.Unmarshal(rec, &e); err != nil {
+				t.Fatalf("%s: record %q is not JSON: %v", o.Key, rec, err)
+			}
+			seen[e.EventID]++
+			if e.EventType != m[1] {
+				t.Errorf("%s holds a %s event", o.Key, e.EventType)
+			}
+			if e.DeviceClass == "" || e.EventHour == "" {
+				t.Errorf("record %s is not enriched: %s", e.EventID, rec)
+			}
+		}
+	}
+	for _, id := range ids {
+		if seen[id] != 1 {
+			t.Errorf("event %s delivered %d times, want once", id, seen[id])
+		}
+	}
+	if len(seen) != n {
+		t.Errorf("bucket holds %d distinct events, want %d", len(seen), n)
+	}
+	t.Logf("%d records in %d objects", n, len(objs))
+	assertOnlyObjectsUnderBuckets(t, filepath.Join(state, "buckets"))
+}
+
+func TestKillDuringPutsLosesNoAcknowledgedRecord(t *testing.T) {
+	state := t.TempDir()
+	addr := freeAddr(t)
+	s := startSluice(t, state, addr)
+	acked := filepath.Join(t.TempDir(), "acked")
+	// The generator outlives the kill: it retries while sluice restarts.
+	gen := generate(t, "http://"+addr, 12000, acked, "-rate", "3000", "-max-retries", "60")
+	waitLines(t, acked, 3000)
+	s.Kill()
+	t.Log("killed sluice with SIGKILL while the generator was putting")
+	s = startSluice(t, state, addr)
+	if err := gen.Wait(); err != nil {
+		t.Fatalf("generator: %v\n%s", err, gen.Stderr)
+	}
+	drain(t, s, state)
+
+	ids, err := harness.ReadLines(acked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := harness.ReadBucket(filepath.Join(state, "buckets", "clickstream-archive"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	total := 0
+	for _, o := range objs {
+		for _, rec := range o.Records {
+			seen[harness.EventID(rec)]++
+			total++
+		}
+	}
+	lost, dups := 0, 0
+	for _, id := range ids {
+		if seen[id] == 0 {
+			lost++
+		}
+	}
+	for _, c := range seen {
+		dups += c - 1
+	}
+	t.Logf("acknowledged %d, in bucket %d records (%d distinct), lost %d, duplicates %d", len(ids), total, len(seen), lost, dups)
+	if lost > 0 {
+		t.Fatalf("%d acknowledged records are missing from the bucket", lost)
+	}
+	assertOnlyObjectsUnderBuckets(t, filepath.Join(state, "buckets"))
+}
+
+func assertOnlyObjectsUnderBuckets(t *testing.T, dir string) {
+	t.Helper()
+	filepath.Walk(dir, func(path string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() && !strings.HasSuffix(path, ".gz") {
+			t.Errorf("non-object file under buckets/: %s", path)
+		}
+		return nil
+	})
+}
+
+func waitLines(t *testing.T, path string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		if lines, _ := harness.ReadLines(path); len(lines) >= n {
+			return
+		}
+		time.Sleep(50 * time.Millisecond) // polling a file another process appends to
+	}
+	t.Fatalf("generator did not acknowledge %d records within a minute", n)
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}

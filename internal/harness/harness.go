@@ -1,0 +1,318 @@
+// Package harness drives a real `sluice up` process from the outside, as a
+// user would: start it, wait for its ready line, find its endpoints, wait
+// until its mappings have handled everything in the stream, stop or kill it,
+// and read what landed in its buckets. The end-to-end tests and the
+// quick-start demo (`make run`) share it.
+package harness
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/sluice-dev/sluice/internal/app"
+	"github.com/sluice-dev/sluice/triggers/checkpoint"
+)
+
+// Sluice is a running `sluice up`.
+type Sluice struct {
+	Endpoints app.Endpoints
+	cmd       *exec.Cmd
+	stderr    *lockedBuffer
+	done      chan struct{}
+	waitErr   error
+}
+
+// Start runs `bin up args...` and returns once it printed its ready line.
+// Its stderr is kept (see Log) and copied to logTo when non-nil.
+func Start(ctx context.Context, bin string, logTo io.Writer, args ...string) (*Sluice, error) {
+	cmd := exec.Command(bin, append([]string{"up"}, args...)...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	s := &Sluice{cmd: cmd, stderr: &lockedBuffer{}, done: make(chan struct{})}
+	cmd.Stderr = s.stderr
+	if logTo != nil {
+		cmd.Stderr = io.MultiWriter(s.stderr, logTo)
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", bin, err)
+	}
+	ready := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if line := sc.Text(); strings.HasPrefix(line, "ready ") {
+				select {
+				case ready <- line:
+				default:
+				}
+			}
+		}
+	}()
+	go func() { s.waitErr = cmd.Wait(); close(s.done) }()
+	select {
+	case line := <-ready:
+		eps, err := parseReady(line)
+		if err != nil {
+			s.Kill()
+			return nil, err
+		}
+		s.Endpoints = eps
+		return s, nil
+	case <-s.done:
+		return nil, fmt.Errorf("sluice up exited before it was ready (%v):\n%s", s.waitErr, s.stderr.String())
+	case <-ctx.Done():
+		s.Kill()
+		return nil, fmt.Errorf("sluice up not ready: %w\n%s", ctx.Err(), s.stderr.String())
+	}
+}
+
+// parseReady reads endpoints.json from the state dir the ready line names
+// only indirectly: the line carries kinesis= and control=, the file the rest.
+func parseReady(line string) (app.Endpoints, error) {
+	var eps app.Endpoints
+	eps.Buckets = map[string]string{}
+	for _, f := range strings.Fields(line)[1:] {
+		k, v, _ := strings.Cut(f, "=")
+		switch {
+		case k == "kinesis":
+			eps.Kinesis = v
+		case k == "control":
+			eps.Control = v
+		case strings.HasPrefix(k, "bucket:"):
+			eps.Buckets[strings.TrimPrefix(k, "bucket:")] = v
+		}
+	}
+	if eps.Kinesis == "" || eps.Control == "" {
+		return eps, fmt.Errorf("malformed ready line %q", line)
+	}
+	return eps, nil
+}
+
+// Log returns what the process wrote to stderr so far.
+func (s *Sluice) Log() string { return s.stderr.String() }
+
+// Stop sends SIGTERM and waits for a clean exit (drain and flush).
+func (s *Sluice) Stop(timeout time.Duration) error {
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+		if s.waitErr != nil {
+			return fmt.Errorf("sluice up exited with %v:\n%s", s.waitErr, s.Log())
+		}
+		return nil
+	case <-time.After(timeout):
+		s.Kill()
+		return fmt.Errorf("sluice up did not exit within %s of SIGTERM:\n%s", timeout, s.Log())
+	}
+}
+
+// Kill sends SIGKILL and waits for the process to be gone.
+func (s *Sluice) Kill() {
+	_ = s.cmd.Process.Kill()
+	<-s.done
+}
+
+// Client returns a Kinesis client for the running instance.
+func (s *Sluice) Client() *kinesis.Client { return KinesisClient(s.Endpoints.Kinesis) }
+
+// KinesisClient returns an SDK client for a local Kinesis endpoint.
+func KinesisClient(endpoint string) *kinesis.Client {
+	return kinesis.New(kinesis.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(endpoint),
+		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
+	})
+}
+
+// LastSequenceNumbers reads every shard of stream to its current end and
+// returns the last sequence number of each non-empty shard.
+func LastSequenceNumbers(ctx context.Context, c *kinesis.Client, stream string) (map[string]string, error) {
+	shards, err := c.ListShards(ctx, &kinesis.ListShardsInput{StreamName: aws.String(stream)})
+	if err != nil {
+		return nil, err
+	}
+	last := map[string]string{}
+	for _, sh := range shards.Shards {
+		it, err := c.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{
+			StreamName: aws.String(stream), ShardId: sh.ShardId, ShardIteratorType: types.ShardIteratorTypeTrimHorizon,
+		})
+		if err != nil {
+			return nil, err
+		}
+		iter := it.ShardIterator
+		for iter != nil {
+			out, err := c.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iter})
+			if err != nil {
+				var throttled *types.ProvisionedThroughputExceededException
+				if errors.As(err, &throttled) {
+					time.Sleep(200 * time.Millisecond) // the stream's read limit: wait it out
+					continue
+				}
+				return nil, err
+			}
+			if n := len(out.Records); n > 0 {
+				last[aws.ToString(sh.ShardId)] = aws.ToString(out.Records[n-1].SequenceNumber)
+			}
+			iter = out.NextShardIterator
+			if len(out.Records) == 0 || aws.ToInt64(out.MillisBehindLatest) == 0 {
+				break
+			}
+		}
+	}
+	return last, nil
+}
+
+// WaitCheckpointed waits until, in stateDir, every mapping's checkpoint of
+// each shard has reached the sequence number given for it: everything up
+// to there was invoked, accepted by the sink and checkpointed.
+func WaitCheckpointed(ctx context.Context, stateDir string, last map[string]string) error {
+	dir := filepath.Join(stateDir, "checkpoints")
+	for {
+		ok, err := checkpointed(ctx, dir, last)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("mappings did not catch up: %w", ctx.Err())
+		case <-time.After(100 * time.Millisecond): // polling a file another process writes
+		}
+	}
+}
+
+func checkpointed(ctx context.Context, dir string, last map[string]string) (bool, error) {
+	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	if len(files) == 0 {
+		return false, nil
+	}
+	store, err := checkpoint.OpenFileStore(dir)
+	if err != nil {
+		return false, err
+	}
+	for _, f := range files {
+		id := strings.TrimSuffix(filepath.Base(f), ".json")
+		for shard, seq := range last {
+			pos, err := store.Get(ctx, id, shard)
+			if err != nil {
+				return false, err
+			}
+			if pos.SequenceNumber != seq && !pos.ShardEnd {
+				return false, nil
+			}
+		}
+	}
+	return true, nil
+}
+
+// Object is one delivered object, decompressed and split into records.
+type Object struct {
+	Key     string
+	Records [][]byte
+}
+
+// ReadBucket reads every object under dir (a bucket directory), gunzipping
+// .gz objects and splitting newline-delimited records.
+func ReadBucket(dir string) ([]Object, error) {
+	var objs []Object
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if strings.HasSuffix(path, ".gz") {
+			zr, err := gzip.NewReader(bytes.NewReader(data))
+			if err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			if data, err = io.ReadAll(zr); err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+		}
+		rel, _ := filepath.Rel(dir, path)
+		obj := Object{Key: filepath.ToSlash(rel)}
+		for _, line := range bytes.Split(data, []byte("\n")) {
+			if len(bytes.TrimSpace(line)) > 0 {
+				obj.Records = append(obj.Records, line)
+			}
+		}
+		objs = append(objs, obj)
+		return nil
+	})
+	sort.Slice(objs, func(i, j int) bool { return objs[i].Key < objs[j].Key })
+	return objs, err
+}
+
+// ReadLines returns the non-empty lines of a file (an -acked file).
+func ReadLines(path string) ([]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var lines []string
+	for _, l := range strings.Split(string(data), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return lines, nil
+}
+
+// EventID extracts event_id from a JSON record.
+func EventID(rec []byte) string {
+	var v struct {
+		EventID string `json:"event_id"`
+	}
+	_ = json.Unmarshal(rec, &v)
+	return v.EventID
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}

@@ -1,0 +1,53 @@
+package firehose
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// metrics are a delivery stream's Prometheus collectors, labelled with the
+// stream name so several streams can share a registry.
+type metrics struct {
+	recordsAccepted  prometheus.Counter
+	bytesAccepted    prometheus.Counter
+	recordsFailed    *prometheus.CounterVec // by error output type
+	objects          *prometheus.CounterVec // by flush reason
+	objectBytes      prometheus.Counter     // uncompressed bytes delivered
+	smallObjects     prometheus.Counter
+	deliveryErrors   prometheus.Counter
+	bufferedRecords  prometheus.Gauge
+	bufferedBytes    prometheus.Gauge
+	activePartitions prometheus.Gauge
+	pendingObjects   prometheus.Gauge
+}
+
+func newMetrics(stream string) *metrics {
+	l := prometheus.Labels{"delivery_stream": stream}
+	c := func(name, help string) prometheus.Counter {
+		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: "sluice", Subsystem: "firehose", Name: name, Help: help, ConstLabels: l})
+	}
+	g := func(name, help string) prometheus.Gauge {
+		return prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "sluice", Subsystem: "firehose", Name: name, Help: help, ConstLabels: l})
+	}
+	m := &metrics{
+		recordsAccepted: c("records_accepted_total", "Records durably accepted."),
+		bytesAccepted:   c("bytes_accepted_total", "Record bytes durably accepted."),
+		recordsFailed: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "sluice", Subsystem: "firehose", Name: "records_failed_total",
+			Help: "Records routed to the error output, by error output type.", ConstLabels: l}, []string{"error_type"}),
+		objects: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "sluice", Subsystem: "firehose", Name: "objects_delivered_total",
+			Help: "Objects written to the destination, by flush reason (size, interval, partition_cap, shutdown, manual).", ConstLabels: l}, []string{"reason"}),
+		objectBytes:      c("object_bytes_delivered_total", "Uncompressed bytes delivered in objects."),
+		smallObjects:     c("small_objects_total", "Objects delivered with less than a tenth of the buffer size: a sign of too short intervals or too many partitions."),
+		deliveryErrors:   c("delivery_errors_total", "Failed object writes (retried)."),
+		bufferedRecords:  g("buffered_records", "Records buffered and not yet in a delivered object."),
+		bufferedBytes:    g("buffered_bytes", "Uncompressed bytes buffered."),
+		activePartitions: g("active_partitions", "Partitions with buffered or undelivered records."),
+		pendingObjects:   g("pending_objects", "Objects decided but not yet written."),
+	}
+	for _, r := range []string{ReasonSize, ReasonInterval, ReasonShutdown, ReasonManual} {
+		m.objects.WithLabelValues(r) // export zeros so dashboards see every reason
+	}
+	return m
+}
+
+func (m *metrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.recordsAccepted, m.bytesAccepted, m.recordsFailed, m.objects, m.objectBytes,
+		m.smallObjects, m.deliveryErrors, m.bufferedRecords, m.bufferedBytes, m.activePartitions, m.pendingObjects}
+}

@@ -1,0 +1,143 @@
+package firehose
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+)
+
+// This file turns a flush (a partition's records lo..hi) into an object:
+// its key and its bytes. Both are pure functions of what the write-ahead
+// log holds, so re-executing a flush after a crash rewrites the same key
+// with the same bytes instead of adding a second object.
+
+// versionID is the delivery stream's VersionId; Sluice has no
+// UpdateDestination yet, so every stream is at version 1.
+const versionID = "1"
+
+// objectID derives the UUID-shaped last element of an object name from the
+// object's identity: stream, partition and the record sequence range. The
+// version and variant bits mark it as an RFC 9562 version-8 (custom) UUID.
+func objectID(stream, part string, lo, hi uint64) string {
+	h := sha256.New()
+	var n [16]byte
+	binary.BigEndian.PutUint64(n[:8], lo)
+	binary.BigEndian.PutUint64(n[8:], hi)
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00", stream, versionID, part)
+	h.Write(n[:])
+	var u [16]byte
+	copy(u[:], h.Sum(nil))
+	u[6] = u[6]&0x0f | 0x80
+	u[8] = u[8]&0x3f | 0x80
+	x := hex.EncodeToString(u[:])
+	return x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
+}
+
+// randomString is the n-th !{firehose:random-string} of an object: 11
+// characters, like Firehose's, but derived from the object id so a replay
+// renders the same key.
+func randomString(id string, n int) string {
+	s := sha256.Sum256(fmt.Appendf(nil, "%s/%d", id, n))
+	return hex.EncodeToString(s[:])[:11]
+}
+
+// objectKey renders <prefix><stream>-<version>-<yyyy-MM-dd-HH-mm-ss>-<id><ext>
+// (spec C.6) for the records lo..hi of a partition whose oldest record
+// arrived at oldest.
+func (d *DeliveryStream) objectKey(rt *route, part string, lo, hi uint64, oldest time.Time) string {
+	id := objectID(d.cc.cfg.Name, part, lo, hi)
+	t := oldest.In(d.cc.loc)
+	in := renderInput{Time: t, Query: rt.Q, Lambda: rt.L, Random: func(n int) string { return randomString(id, n) }}
+	p := d.cc.prefix
+	if rt.ET != "" {
+		p, in.ErrorType = d.cc.errPfx, rt.ET
+	}
+	pfx, err := p.render(in)
+	if err != nil {
+		// Routing already rendered this prefix for each record; the only
+		// difference now is the oldest record's time, which can lengthen a
+		// textual field (MMMM) past 512 characters. The limit is AWS's, not
+		// a safety rule, so deliver rather than strand the records.
+		d.log.Warn("prefix evaluation failed at flush; delivering with the over-long prefix", "err", err)
+		pfx = p.renderUnchecked(in)
+	}
+	return pfx + d.cc.cfg.Name + "-" + versionID + "-" + t.Format("2006-01-02-15-04-05") + "-" + id + d.cc.ext
+}
+
+// errorEnvelope is one failed record in the error output (spec C.12, the
+// processing-failed shape that dynamic-partitioning failures are assumed
+// to share). Field order is fixed so that objects are byte-identical on
+// replay.
+type errorEnvelope struct {
+	AttemptsMade           int    `json:"attemptsMade"`
+	ArrivalTimestamp       int64  `json:"arrivalTimestamp"`
+	ErrorCode              string `json:"errorCode"`
+	ErrorMessage           string `json:"errorMessage"`
+	AttemptEndingTimestamp int64  `json:"attemptEndingTimestamp"`
+	RawData                []byte `json:"rawData"`
+}
+
+// writeObject streams the object body for j to w: records in sequence
+// order, a newline after each if configured, error envelopes one per line,
+// then compression. Compression is deterministic for a given sequence of
+// writes (no name or mtime in the gzip header), and the writes depend only
+// on the records.
+func (d *DeliveryStream) writeObject(w io.Writer, j *job) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	out := io.Writer(bw)
+	var gz *gzip.Writer
+	if d.cc.cfg.Compression == CompressionGZIP {
+		gz = gzip.NewWriter(bw)
+		out = gz
+	}
+	var buf []byte
+	for _, r := range j.refs {
+		if cap(buf) < int(r.n) {
+			buf = make([]byte, r.n)
+		}
+		data := buf[:r.n]
+		if err := d.w.readAt(r.seg, r.off, data); err != nil {
+			return err
+		}
+		if r.rt.ET != "" {
+			line, err := json.Marshal(errorEnvelope{
+				AttemptsMade:           1,
+				ArrivalTimestamp:       r.arrival / int64(time.Millisecond),
+				ErrorCode:              r.rt.EC,
+				ErrorMessage:           r.rt.EM,
+				AttemptEndingTimestamp: r.rt.endedMs,
+				RawData:                data,
+			})
+			if err != nil {
+				return fmt.Errorf("encode error envelope: %w", err)
+			}
+			if _, err := out.Write(append(line, '\n')); err != nil {
+				return err
+			}
+			continue
+		}
+		if _, err := out.Write(data); err != nil {
+			return err
+		}
+		if d.cc.cfg.AppendDelimiter {
+			if _, err := out.Write(newline); err != nil {
+				return err
+			}
+		}
+	}
+	if gz != nil {
+		if err := gz.Close(); err != nil {
+			return fmt.Errorf("finish gzip stream: %w", err)
+		}
+	}
+	return bw.Flush()
+}
+
+var newline = []byte{'\n'}

@@ -1,0 +1,288 @@
+// Package localdir is a dest.Destination that lays objects out in a local
+// directory exactly as they would appear in an S3 bucket:
+// <root>/<bucket>/<key>.
+//
+// Nothing but complete, delivered objects ever appears under root: bodies
+// are written to a temporary file in a separate directory, fsynced, renamed
+// into place and the parent directory is fsynced, so a reader (or a crash)
+// sees either the whole object or none. Object metadata (content type,
+// encoding, flush reason, record count) is kept outside the bucket tree, in
+// <metaDir>/<bucket>/<key>.json, so that listing a bucket directory shows
+// only objects.
+//
+// # Notes
+//
+//   - tmpDir must be on the same file system as root: rename(2) is what makes
+//     a put atomic, and it cannot cross file systems. Put reports the error
+//     rather than falling back to a non-atomic copy.
+//   - Keys are checked, never rewritten: a key with an empty, "." or ".."
+//     segment, a leading "/", a backslash or a control character is
+//     rejected, so no key can name a file outside <root>/<bucket>.
+//   - Symbolic links planted inside root by someone else are followed; the
+//     directory is assumed to be owned by this process.
+package localdir
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/sluice-dev/sluice/sinks/dest"
+)
+
+// tmpPattern names temporary files; New removes leftovers matching it.
+const tmpPattern = ".localdir-*.tmp"
+
+// maxKeyLen is S3's limit on key length in bytes.
+const maxKeyLen = 1024
+
+// Dir writes objects under a root directory. It is safe for concurrent use.
+type Dir struct {
+	root, tmp, meta string
+}
+
+var _ dest.Destination = (*Dir)(nil)
+
+// New returns a Dir writing objects under root, temporary files in tmpDir
+// and metadata under metaDir. It creates the directories and removes
+// temporary files left by a previous process. tmpDir and metaDir must not
+// lie inside root.
+func New(root, tmpDir, metaDir string) (*Dir, error) {
+	var abs [3]string
+	for i, p := range []string{root, tmpDir, metaDir} {
+		if p == "" {
+			return nil, errors.New("localdir: root, tmp and meta directories must be set")
+		}
+		a, err := filepath.Abs(p)
+		if err != nil {
+			return nil, fmt.Errorf("localdir: resolve %q: %w", p, err)
+		}
+		abs[i] = a
+	}
+	for _, p := range abs[1:] {
+		if within(abs[0], p) {
+			return nil, fmt.Errorf("localdir: %s lies inside the bucket root %s; only delivered objects may live there", p, abs[0])
+		}
+	}
+	for _, p := range abs {
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			return nil, fmt.Errorf("localdir: create %s: %w", p, err)
+		}
+	}
+	left, err := filepath.Glob(filepath.Join(abs[1], tmpPattern))
+	if err != nil {
+		return nil, fmt.Errorf("localdir: list leftovers: %w", err)
+	}
+	for _, f := range left {
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("localdir: remove leftover %s: %w", f, err)
+		}
+	}
+	return &Dir{root: abs[0], tmp: abs[1], meta: abs[2]}, nil
+}
+
+// within reports whether p is root or below it.
+func within(root, p string) bool {
+	rel, err := filepath.Rel(root, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
+// Root returns the absolute root directory.
+func (d *Dir) Root() string { return d.root }
+
+// Path returns the file that holds bucket/key, after checking both.
+func (d *Dir) Path(bucket, key string) (string, error) {
+	if err := CheckBucket(bucket); err != nil {
+		return "", err
+	}
+	if err := CheckKey(key); err != nil {
+		return "", err
+	}
+	p := filepath.Join(d.root, bucket, filepath.FromSlash(key))
+	// Belt and braces: the checks above already exclude every escape.
+	if !within(filepath.Join(d.root, bucket), p) {
+		return "", fmt.Errorf("localdir: key %q escapes bucket %q", key, bucket)
+	}
+	return p, nil
+}
+
+// CheckBucket reports whether name can be used as a bucket directory.
+func CheckBucket(name string) error {
+	if name == "" || len(name) > 255 || name == "." || name == ".." {
+		return fmt.Errorf("localdir: invalid bucket name %q", name)
+	}
+	for _, r := range name {
+		ok := r == '-' || r == '.' || r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9')
+		if !ok {
+			return fmt.Errorf("localdir: invalid bucket name %q: only letters, digits, '.', '-' and '_' are allowed", name)
+		}
+	}
+	return nil
+}
+
+// CheckKey reports whether key can be stored without leaving its bucket
+// directory. Keys are '/'-separated; every segment must be a usable file
+// name.
+func CheckKey(key string) error {
+	switch {
+	case key == "":
+		return errors.New("localdir: empty key")
+	case len(key) > maxKeyLen:
+		return fmt.Errorf("localdir: key is %d bytes, longer than %d", len(key), maxKeyLen)
+	case !utf8.ValidString(key):
+		return fmt.Errorf("localdir: key %q is not valid UTF-8", key)
+	case strings.HasPrefix(key, "/"):
+		return fmt.Errorf("localdir: key %q is absolute", key)
+	case strings.HasSuffix(key, "/"):
+		return fmt.Errorf("localdir: key %q names a folder, not an object", key)
+	}
+	for _, r := range key {
+		if r < 0x20 || r == 0x7f || r == '\\' {
+			return fmt.Errorf("localdir: key %q contains %q", key, r)
+		}
+	}
+	for _, seg := range strings.Split(key, "/") {
+		switch {
+		case seg == "":
+			return fmt.Errorf("localdir: key %q has an empty segment", key)
+		case seg == "." || seg == "..":
+			return fmt.Errorf("localdir: key %q has a %q segment", key, seg)
+		case len(seg) > 255:
+			return fmt.Errorf("localdir: key %q has a segment longer than 255 bytes", key)
+		}
+	}
+	return nil
+}
+
+// Put writes body to <root>/<bucket>/<key> atomically and durably, then
+// stores meta beside it in the metadata tree.
+func (d *Dir) Put(ctx context.Context, bucket, key string, body io.Reader, meta dest.ObjectMeta) error {
+	p, err := d.Path(bucket, key)
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("localdir: put %s/%s: %w", bucket, key, err)
+	}
+	if err := d.place(p, filepath.Join(d.root, bucket), ctxReader{ctx, body}); err != nil {
+		return fmt.Errorf("localdir: put %s/%s: %w", bucket, key, err)
+	}
+	mb, err := json.Marshal(meta)
+	if err != nil {
+		return fmt.Errorf("localdir: encode metadata for %s/%s: %w", bucket, key, err)
+	}
+	mp := filepath.Join(d.meta, bucket, filepath.FromSlash(key)+".json")
+	if err := d.place(mp, d.meta, strings.NewReader(string(mb))); err != nil {
+		return fmt.Errorf("localdir: put metadata for %s/%s: %w", bucket, key, err)
+	}
+	return nil
+}
+
+// Meta reads the metadata stored for bucket/key.
+func (d *Dir) Meta(bucket, key string) (dest.ObjectMeta, error) {
+	var m dest.ObjectMeta
+	if _, err := d.Path(bucket, key); err != nil {
+		return m, err
+	}
+	b, err := os.ReadFile(filepath.Join(d.meta, bucket, filepath.FromSlash(key)+".json"))
+	if err != nil {
+		return m, fmt.Errorf("localdir: read metadata for %s/%s: %w", bucket, key, err)
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return m, fmt.Errorf("localdir: decode metadata for %s/%s: %w", bucket, key, err)
+	}
+	return m, nil
+}
+
+// place writes r to a temporary file, fsyncs it, renames it to final and
+// fsyncs the directory that received it. Directories between base and
+// final are created (and their parents fsynced) as needed.
+func (d *Dir) place(final, base string, r io.Reader) (err error) {
+	f, err := os.CreateTemp(d.tmp, tmpPattern)
+	if err != nil {
+		return fmt.Errorf("create temporary file: %w", err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if _, err = io.Copy(f, r); err != nil {
+		return fmt.Errorf("write body: %w", err)
+	}
+	if err = f.Sync(); err != nil {
+		return fmt.Errorf("fsync body: %w", err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("close body: %w", err)
+	}
+	if err = mkdirAllSync(base, filepath.Dir(final)); err != nil {
+		return err
+	}
+	if err = os.Rename(tmp, final); err != nil {
+		return fmt.Errorf("rename into place (tmp and root must share a file system): %w", err)
+	}
+	return syncDir(filepath.Dir(final))
+}
+
+// mkdirAllSync creates dir and any missing parents up to (and including)
+// base, fsyncing each new directory's parent so the new entries are durable
+// before an object is renamed into them.
+func mkdirAllSync(base, dir string) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	var missing []string
+	for p := dir; ; p = filepath.Dir(p) {
+		if _, err := os.Stat(p); err == nil {
+			break
+		}
+		missing = append(missing, p)
+		if p == base || p == filepath.Dir(p) {
+			break
+		}
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		p := missing[i]
+		if err := os.Mkdir(p, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("create directory: %w", err)
+		}
+		if err := syncDir(filepath.Dir(p)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open directory for fsync: %w", err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("fsync directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// ctxReader stops a long copy when the context is cancelled.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}

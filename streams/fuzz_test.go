@@ -1,0 +1,102 @@
+package streams
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+)
+
+// FuzzRequest throws arbitrary bodies at every operation of the HTTP API.
+// Whatever arrives, the answer must be a well-formed JSON response and
+// never a server fault or a panic.
+func FuzzRequest(f *testing.F) {
+	seeds := []struct{ op, body string }{
+		{"PutRecords", `{"StreamName":"f","Records":[{"PartitionKey":"k","Data":"aGVsbG8="}]}`},
+		{"PutRecords", `{"StreamName":"f","Records":[{"PartitionKey":"k","Data":"aGVsbG8=","ExplicitHashKey":"340282366920938463463374607431768211456"}]}`},
+		{"PutRecords", `{"StreamName":"f","Records":[]}`},
+		{"PutRecords", `{"StreamName":"f","Records":[{"PartitionKey":"","Data":null}]}`},
+		{"PutRecord", `{"StreamName":"f","PartitionKey":"k","Data":"eA==","SequenceNumberForOrdering":"1"}`},
+		{"GetShardIterator", `{"StreamName":"f","ShardId":"shardId-000000000000","ShardIteratorType":"AT_TIMESTAMP","Timestamp":1459799926.480}`},
+		{"GetShardIterator", `{"StreamName":"f","ShardId":"0","ShardIteratorType":"AT_SEQUENCE_NUMBER","StartingSequenceNumber":"99999999999999999999999999999999999999999"}`},
+		{"GetRecords", `{"ShardIterator":"AQAAAAEAAAAAAAAAAAAAAAAAAAGUAAAAAAAAAAAAAAAAAAAAAAAA","Limit":5}`},
+		{"ListShards", `{"StreamName":"f","ShardFilter":{"Type":"AT_TIMESTAMP","Timestamp":"2020-01-01T00:00:00Z"}}`},
+		{"ListShards", `{"NextToken":"eyJzIjoiZiIsImEiOjAsInQiOjB9"}`},
+		{"CreateStream", `{"StreamName":"g","StreamModeDetails":{"StreamMode":"ON_DEMAND"}}`},
+		{"SplitShard", `{"StreamName":"f","ShardToSplit":"shardId-000000000000","NewStartingHashKey":"1"}`},
+		{"UpdateShardCount", `{"StreamName":"f","TargetShardCount":2,"ScalingType":"UNIFORM_SCALING"}`},
+		{"DescribeStream", `{"StreamName":"f","Limit":0}`},
+		{"ListStreams", `{"NextToken":"!!"}`},
+		{"Nope", `{}`},
+		{"PutRecords", `{"StreamName":`},
+	}
+	for _, s := range seeds {
+		f.Add(s.op, []byte(s.body))
+	}
+	e := openTest(f, Options{})
+	mustCreate(f, e, "f", 2)
+	h := e.Handler()
+	f.Fuzz(func(t *testing.T, op string, body []byte) {
+		req := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+		req.Header.Set("X-Amz-Target", "Kinesis_20131202."+op)
+		req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code >= 500 {
+			t.Fatalf("%s %q: status %d: %s", op, body, rec.Code, rec.Body)
+		}
+		if !json.Valid(rec.Body.Bytes()) {
+			t.Fatalf("%s %q: response is not JSON: %q", op, body, rec.Body)
+		}
+		if rec.Code != 200 {
+			var e struct {
+				Type string `json:"__type"`
+			}
+			if json.Unmarshal(rec.Body.Bytes(), &e) != nil || e.Type == "" {
+				t.Fatalf("%s: error without __type: %s", op, rec.Body)
+			}
+		}
+	})
+}
+
+// FuzzDecodePutRecords checks the PutRecords fast path against
+// encoding/json: whenever the fast path accepts a body, encoding/json must
+// accept it too and produce the same input.
+func FuzzDecodePutRecords(f *testing.F) {
+	f.Add([]byte(`{"StreamName":"s","Records":[{"Data":"aGVsbG8=","PartitionKey":"k"}]}`))
+	f.Add([]byte(`{"Records":[{"PartitionKey":"k","Data":"","ExplicitHashKey":"1"},{}],"StreamARN":"arn:aws:kinesis:us-east-1:000000000000:stream/s"}`))
+	f.Add([]byte(` { "Records" : [ ] } `))
+	f.Add([]byte(`{"StreamName":"s\u0041","Records":[{"Data":"eA=="}]}`))
+	f.Add([]byte(`{"streamname":"s","Records":[{"Data":"eA"}]}`))
+	f.Add([]byte(`{"Records":[{"Data":"eA==","Data":"eQ=="}]}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var fast, slow kinesis.PutRecordsInput
+		if fastDecodePutRecords(body, &fast) != nil {
+			return
+		}
+		if err := json.Unmarshal(body, &slow); err != nil {
+			t.Fatalf("fast path accepted %q, encoding/json rejects it: %v", body, err)
+		}
+		if !reflect.DeepEqual(normalise(fast), normalise(slow)) {
+			t.Fatalf("%q decoded differently:\nfast %#v\nslow %#v", body, normalise(fast), normalise(slow))
+		}
+	})
+}
+
+type flatRecord struct {
+	Data     string
+	HasData  bool
+	Key, EHK *string
+}
+
+func normalise(in kinesis.PutRecordsInput) []any {
+	out := []any{in.StreamName, in.StreamARN, in.Records == nil}
+	for _, r := range in.Records {
+		out = append(out, flatRecord{string(r.Data), r.Data != nil, r.PartitionKey, r.ExplicitHashKey})
+	}
+	return out
+}

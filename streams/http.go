@@ -1,0 +1,163 @@
+package streams
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/smithy-go"
+)
+
+// The Kinesis AWS JSON 1.1 API (A.1): POST / with X-Amz-Target:
+// Kinesis_20131202.<Operation>. SigV4 signatures are accepted unverified:
+// the embedded stream listens on loopback for local tools.
+
+const (
+	targetPrefix = "Kinesis_20131202."
+	// maxBody is read in full so a request over the API's 5 MiB PutRecords
+	// limit still gets the API's error rather than a connection reset.
+	maxBody = 11 << 20
+)
+
+// Handler returns the Kinesis HTTP API.
+func (e *Engine) Handler() http.Handler { return &httpAPI{e: e} }
+
+type httpAPI struct {
+	e     *Engine
+	reqID atomic.Uint64
+}
+
+// operation decodes a request with c, runs it and returns the SDK output.
+type operation func(ctx context.Context, e *Engine, c codec, body []byte) (any, error)
+
+// op adapts an engine method on SDK types to an operation.
+func op[In any, Out any](f func(e *Engine, ctx context.Context, in *In) (*Out, error)) operation {
+	return func(ctx context.Context, e *Engine, c codec, body []byte) (any, error) {
+		in := new(In)
+		if err := c.decode(body, in); err != nil {
+			return nil, &smithy.GenericAPIError{Code: "SerializationException", Message: "failed to decode request: " + err.Error(), Fault: smithy.FaultClient}
+		}
+		return f(e, ctx, in)
+	}
+}
+
+var operations = map[string]operation{
+	"CreateStream":          op((*Engine).createStreamAPI),
+	"DeleteStream":          op((*Engine).deleteStreamAPI),
+	"DescribeStream":        op((*Engine).describeStream),
+	"DescribeStreamSummary": op((*Engine).describeStreamSummary),
+	"DescribeLimits":        op((*Engine).describeLimits),
+	"ListStreams":           op((*Engine).listStreams),
+	"ListShards":            op((*Engine).listShards),
+	"PutRecord":             op((*Engine).putRecord),
+	"PutRecords":            op((*Engine).putRecords),
+	"GetShardIterator":      op((*Engine).getShardIterator),
+	"GetRecords":            op((*Engine).getRecords),
+	"IncreaseStreamRetentionPeriod": op(func(e *Engine, ctx context.Context, in *kinesis.IncreaseStreamRetentionPeriodInput) (*kinesis.IncreaseStreamRetentionPeriodOutput, error) {
+		return &kinesis.IncreaseStreamRetentionPeriodOutput{}, e.changeRetention(in.StreamName, in.StreamARN, in.RetentionPeriodHours, true)
+	}),
+	"DecreaseStreamRetentionPeriod": op(func(e *Engine, ctx context.Context, in *kinesis.DecreaseStreamRetentionPeriodInput) (*kinesis.DecreaseStreamRetentionPeriodOutput, error) {
+		return &kinesis.DecreaseStreamRetentionPeriodOutput{}, e.changeRetention(in.StreamName, in.StreamARN, in.RetentionPeriodHours, false)
+	}),
+	"AddTagsToStream":      op((*Engine).addTags),
+	"RemoveTagsFromStream": op((*Engine).removeTags),
+	"ListTagsForStream":    op((*Engine).listTags),
+	"SplitShard":           op((*Engine).splitShard),
+	"MergeShards":          op((*Engine).mergeShards),
+	"UpdateShardCount":     op((*Engine).updateShardCount),
+}
+
+var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func codecFor(contentType string) codec {
+	mt, _, _ := mime.ParseMediaType(contentType)
+	switch mt {
+	case "application/x-amz-json-1.1", "application/json", "":
+		return jsonCodec{}
+	}
+	return nil
+}
+
+func (a *httpAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	id := strconv.FormatUint(a.reqID.Add(1), 16)
+	w.Header().Set("x-amzn-RequestId", id)
+	c := codecFor(r.Header.Get("Content-Type"))
+	if c == nil {
+		// Answer in JSON: we do not speak the requested encoding.
+		a.writeError(w, jsonCodec{}, http.StatusBadRequest, "UnknownOperationException", "unsupported content type "+r.Header.Get("Content-Type"))
+		return
+	}
+	if r.Method != http.MethodPost {
+		a.writeError(w, c, http.StatusBadRequest, "UnknownOperationException", "the Kinesis API takes POST requests")
+		return
+	}
+	name, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
+	f := operations[name]
+	if !ok || f == nil {
+		a.writeError(w, c, http.StatusBadRequest, "UnknownOperationException", "unknown operation "+r.Header.Get("X-Amz-Target"))
+		return
+	}
+	buf := bodyPool.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= maxBody+bytes.MinRead {
+			buf.Reset()
+			bodyPool.Put(buf)
+		}
+	}()
+	buf.Reset()
+	if r.ContentLength > 0 && r.ContentLength <= maxBody {
+		buf.Grow(int(r.ContentLength) + 1)
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(r.Body, maxBody+1)); err != nil {
+		a.writeError(w, c, http.StatusBadRequest, "SerializationException", "read request body: "+err.Error())
+		return
+	}
+	if buf.Len() > maxBody {
+		a.writeError(w, c, http.StatusRequestEntityTooLarge, "InvalidArgumentException", "Request body exceeds the maximum size of 11 MiB.")
+		return
+	}
+	out, err := f(r.Context(), a.e, c, buf.Bytes())
+	if err != nil {
+		a.writeErr(w, c, err)
+		return
+	}
+	resp, err := c.encode(make([]byte, 0, 256), out)
+	if err != nil {
+		a.writeErr(w, c, errInternal(err))
+		return
+	}
+	w.Header().Set("Content-Type", c.contentType())
+	w.Header().Set("Content-Length", strconv.Itoa(len(resp)))
+	w.Write(resp)
+}
+
+func (a *httpAPI) writeErr(w http.ResponseWriter, c codec, err error) {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		status := http.StatusBadRequest
+		if ae.ErrorFault() == smithy.FaultServer {
+			status = http.StatusInternalServerError
+		}
+		a.writeError(w, c, status, ae.ErrorCode(), ae.ErrorMessage())
+		return
+	}
+	a.e.log.Error("kinesis api", "err", err)
+	a.writeError(w, c, http.StatusInternalServerError, "InternalFailure", err.Error())
+}
+
+func (a *httpAPI) writeError(w http.ResponseWriter, c codec, status int, code, msg string) {
+	b := c.encodeError(nil, code, msg)
+	w.Header().Set("Content-Type", c.contentType())
+	w.Header().Set("x-amzn-ErrorType", code)
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	w.Write(b)
+}

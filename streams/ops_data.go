@@ -1,0 +1,588 @@
+package streams
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/sluice-dev/sluice/streams/internal/shardlog"
+)
+
+// The data plane: PutRecord(s), GetShardIterator, GetRecords and the
+// in-process WaitForRecords. Operations take and return aws-sdk-go-v2 types
+// so the HTTP API and the in-process Client share one implementation.
+
+const (
+	maxPutRecords      = 500
+	maxPutRecordsBytes = 5 << 20
+	maxGetRecords      = 10000
+	maxGetBytes        = 10 << 20
+	maxKeyChars        = 256
+)
+
+// lookup resolves a stream from StreamName and/or StreamARN.
+func (e *Engine) lookup(name, arn *string) (*stream, error) {
+	var n string
+	switch {
+	case arn != nil:
+		i := strings.Index(*arn, ":stream/")
+		if !strings.HasPrefix(*arn, "arn:aws") || i < 0 || !validStreamName((*arn)[i+8:]) {
+			return nil, validationOf(*arn, "streamARN", "Member must satisfy regular expression pattern: arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+")
+		}
+		n = (*arn)[i+8:]
+		if name != nil && *name != n {
+			return nil, errInvalid("StreamARN %s and StreamName %s do not refer to the same stream.", *arn, *name)
+		}
+	case name != nil:
+		n = *name
+	default:
+		return nil, errInvalid("Either StreamName or StreamARN should be provided.")
+	}
+	e.mu.RLock()
+	s := e.streams[n]
+	closed := e.closed
+	e.mu.RUnlock()
+	if closed {
+		return nil, errInternal(errEngineClosed)
+	}
+	if s == nil {
+		return nil, e.streamNotFound(n)
+	}
+	return s, nil
+}
+
+func (e *Engine) streamNotFound(name string) error {
+	return errNotFound("Stream %s under account %s not found.", name, e.opts.AccountID)
+}
+
+func validationOf(value any, field, constraint string) error {
+	var v validation
+	v.add(value, field, constraint)
+	return v.err()
+}
+
+// checkRecord validates one record's model constraints and returns its hash
+// key. EHK range errors are semantic (InvalidArgumentException), reported
+// after all model errors.
+func checkRecord(v *validation, field string, key *string, data []byte, ehk *string, maxData int) (u128, error) {
+	var h u128
+	var rangeErr error
+	switch {
+	case key == nil:
+		v.add(nil, field+"partitionKey", "Member must not be null")
+	case len(*key) == 0:
+		v.add(*key, field+"partitionKey", "Member must have length greater than or equal to 1")
+	case len(*key) > maxKeyChars && utf8.RuneCountInString(*key) > maxKeyChars:
+		v.add(*key, field+"partitionKey", "Member must have length less than or equal to 256")
+	}
+	if data == nil {
+		// JSON null or absent; the model requires the member.
+		v.add(nil, field+"data", "Member must not be null")
+	} else if len(data) > maxData {
+		v.add(fmt.Sprintf("java.nio.HeapByteBuffer[pos=0 lim=%d cap=%d]", len(data), len(data)), field+"data", fmt.Sprintf("Member must have length less than or equal to %d", maxData))
+	}
+	if ehk != nil {
+		var err error
+		h, err = parseU128(*ehk)
+		if err != nil {
+			if isDecimal(*ehk) {
+				rangeErr = errInvalid("Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was %s", *ehk)
+			} else {
+				v.add(*ehk, field+"explicitHashKey", "Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38})")
+			}
+		}
+	} else if key != nil {
+		h = hashKeyOf(*key)
+	}
+	return h, rangeErr
+}
+
+func isDecimal(s string) bool {
+	if s == "" || (len(s) > 1 && s[0] == '0') {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// writable reports whether s accepts data-plane calls. Callers hold s.mu.
+func (e *Engine) writableLocked(s *stream) error {
+	if s.status != types.StreamStatusActive && s.status != types.StreamStatusUpdating {
+		return e.streamNotFound(s.name)
+	}
+	return nil
+}
+
+func (e *Engine) throttledMsg(s *stream, sh *shard) string {
+	return fmt.Sprintf("Rate exceeded for shard %s in stream %s under account %s.", sh.id, s.name, e.opts.AccountID)
+}
+
+// putGroup is the slice of one PutRecords request bound for one shard.
+type putGroup struct {
+	sh      *shard
+	entries []shardlog.Entry
+	idx     []int // positions in the request
+	pending *shardlog.Pending
+}
+
+func (e *Engine) putRecords(ctx context.Context, in *kinesis.PutRecordsInput) (*kinesis.PutRecordsOutput, error) {
+	if in == nil {
+		in = &kinesis.PutRecordsInput{}
+	}
+	var v validation
+	n := len(in.Records)
+	if n < 1 {
+		v.add("[]", "records", "Member must have length greater than or equal to 1")
+	} else if n > maxPutRecords {
+		v.add(fmt.Sprintf("[%d records]", n), "records", "Member must have length less than or equal to 500")
+	}
+	v.streamName(in.StreamName, "streamName", false)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	s, err := e.lookup(in.StreamName, in.StreamARN)
+	if err != nil {
+		return nil, err
+	}
+	maxRec := int(s.maxKiB) << 10
+	hashes := make([]u128, n)
+	total := 0
+	var semantic error
+	for i := range in.Records {
+		r := &in.Records[i]
+		h, err := checkRecord(&v, "records."+strconv.Itoa(i+1)+".member.", r.PartitionKey, r.Data, r.ExplicitHashKey, maxRec)
+		if err != nil && semantic == nil {
+			semantic = err
+		}
+		hashes[i] = h
+		size := len(r.Data)
+		if r.PartitionKey != nil {
+			size += len(*r.PartitionKey)
+		}
+		if size > maxRec && semantic == nil && len(r.Data) <= maxRec {
+			semantic = errInvalid("Record size of data and partition key exceeds %d bytes for record %d.", maxRec, i+1)
+		}
+		total += size
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	if semantic != nil {
+		return nil, semantic
+	}
+	if total > maxPutRecordsBytes {
+		return nil, errInvalid("Records size exceeds 5 MB limit")
+	}
+
+	out := make([]types.PutRecordsResultEntry, n)
+	var groups []putGroup
+	now := e.now()
+	failed := int32(0)
+	s.mu.RLock()
+	if err := e.writableLocked(s); err != nil {
+		s.mu.RUnlock()
+		return nil, err
+	}
+	for i := range in.Records {
+		r := &in.Records[i]
+		sh := s.route(hashes[i])
+		if sh == nil {
+			s.mu.RUnlock()
+			return nil, errInternal(fmt.Errorf("no open shard holds hash key %s", hashes[i]))
+		}
+		if sh.lim != nil && !sh.lim.allowWrite(now, len(r.Data)+len(*r.PartitionKey)) {
+			out[i].ErrorCode = aws.String("ProvisionedThroughputExceededException")
+			out[i].ErrorMessage = aws.String(e.throttledMsg(s, sh))
+			failed++
+			continue
+		}
+		g := findGroup(&groups, sh)
+		g.entries = append(g.entries, shardlog.Entry{Key: *r.PartitionKey, Data: r.Data})
+		g.idx = append(g.idx, i)
+	}
+	// Queue while holding the read lock: a reshard (write lock) then knows
+	// every append routed to a shard it closes is already queued ahead of
+	// its barrier.
+	for gi := range groups {
+		groups[gi].pending = groups[gi].sh.log.Append(groups[gi].entries)
+	}
+	s.mu.RUnlock()
+
+	// One string holds every sequence number: two allocations instead of
+	// one per record.
+	type seqRef struct{ i, start, end int }
+	refs := make([]seqRef, 0, n)
+	var buf []byte
+	throttled := int(failed)
+	ackedBytes := 0
+	for gi := range groups {
+		g := &groups[gi]
+		first, _, err := g.pending.Wait()
+		if err != nil {
+			e.log.Error("append records", "stream", s.name, "shard", g.sh.id, "err", err)
+			for _, i := range g.idx {
+				out[i].ErrorCode = aws.String("InternalFailure")
+				out[i].ErrorMessage = aws.String("Internal service failure.")
+				failed++
+			}
+			continue
+		}
+		for k, i := range g.idx {
+			start := len(buf)
+			buf = appendSeq(buf, g.sh.seqHi, first+uint64(k))
+			refs = append(refs, seqRef{i, start, len(buf)})
+			out[i].ShardId = &g.sh.id
+			ackedBytes += len(g.entries[k].Data) + len(g.entries[k].Key)
+		}
+	}
+	all := string(buf)
+	seqs := make([]string, len(refs))
+	for j, r := range refs {
+		seqs[j] = all[r.start:r.end]
+		out[r.i].SequenceNumber = &seqs[j]
+	}
+	s.m.putRecords.Add(float64(len(refs)))
+	s.m.putBytes.Add(float64(ackedBytes))
+	if throttled > 0 {
+		s.m.throttled.Add(float64(throttled))
+	}
+	return &kinesis.PutRecordsOutput{
+		Records:           out,
+		FailedRecordCount: aws.Int32(failed),
+		EncryptionType:    types.EncryptionTypeNone,
+	}, nil
+}
+
+func findGroup(groups *[]putGroup, sh *shard) *putGroup {
+	for i := range *groups {
+		if (*groups)[i].sh == sh {
+			return &(*groups)[i]
+		}
+	}
+	*groups = append(*groups, putGroup{sh: sh})
+	return &(*groups)[len(*groups)-1]
+}
+
+func (e *Engine) putRecord(ctx context.Context, in *kinesis.PutRecordInput) (*kinesis.PutRecordOutput, error) {
+	if in == nil {
+		in = &kinesis.PutRecordInput{}
+	}
+	var v validation
+	v.streamName(in.StreamName, "streamName", false)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	s, err := e.lookup(in.StreamName, in.StreamARN)
+	if err != nil {
+		return nil, err
+	}
+	maxRec := int(s.maxKiB) << 10
+	h, semantic := checkRecord(&v, "", in.PartitionKey, in.Data, in.ExplicitHashKey, maxRec)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	if semantic != nil {
+		return nil, semantic
+	}
+	if len(in.Data)+len(*in.PartitionKey) > maxRec {
+		return nil, errInvalid("Record size of data and partition key exceeds %d bytes.", maxRec)
+	}
+	if o := in.SequenceNumberForOrdering; o != nil {
+		// Our counters strictly increase per shard, so the ordering promise
+		// holds by construction; only the number's form is checked.
+		if _, _, _, err := parseSeq(*o); err != nil {
+			return nil, errInvalid("ExclusiveMinimumSequenceNumber %s used in PutRecord on stream %s under account %s is invalid.", *o, s.name, e.opts.AccountID)
+		}
+	}
+	s.mu.RLock()
+	if err := e.writableLocked(s); err != nil {
+		s.mu.RUnlock()
+		return nil, err
+	}
+	sh := s.route(h)
+	if sh == nil {
+		s.mu.RUnlock()
+		return nil, errInternal(fmt.Errorf("no open shard holds hash key %s", h))
+	}
+	if sh.lim != nil && !sh.lim.allowWrite(e.now(), len(in.Data)+len(*in.PartitionKey)) {
+		s.mu.RUnlock()
+		s.m.throttled.Inc()
+		return nil, &types.ProvisionedThroughputExceededException{Message: aws.String(e.throttledMsg(s, sh))}
+	}
+	p := sh.log.Append([]shardlog.Entry{{Key: *in.PartitionKey, Data: in.Data}})
+	s.mu.RUnlock()
+	first, _, err := p.Wait()
+	if err != nil {
+		return nil, errInternal(fmt.Errorf("append record: %w", err))
+	}
+	s.m.putRecords.Inc()
+	s.m.putBytes.Add(float64(len(in.Data) + len(*in.PartitionKey)))
+	return &kinesis.PutRecordOutput{
+		ShardId:        aws.String(sh.id),
+		SequenceNumber: aws.String(formatSeq(sh.seqHi, first)),
+		EncryptionType: types.EncryptionTypeNone,
+	}, nil
+}
+
+func (e *Engine) getShardIterator(ctx context.Context, in *kinesis.GetShardIteratorInput) (*kinesis.GetShardIteratorOutput, error) {
+	if in == nil {
+		in = &kinesis.GetShardIteratorInput{}
+	}
+	var v validation
+	v.streamName(in.StreamName, "streamName", false)
+	if in.ShardId == nil {
+		v.add(nil, "shardId", "Member must not be null")
+	}
+	switch in.ShardIteratorType {
+	case types.ShardIteratorTypeAtSequenceNumber, types.ShardIteratorTypeAfterSequenceNumber,
+		types.ShardIteratorTypeTrimHorizon, types.ShardIteratorTypeLatest, types.ShardIteratorTypeAtTimestamp:
+	case "":
+		v.add(nil, "shardIteratorType", "Member must not be null")
+	default:
+		v.add(string(in.ShardIteratorType), "shardIteratorType", "Member must satisfy enum value set: [AFTER_SEQUENCE_NUMBER, LATEST, AT_TIMESTAMP, AT_SEQUENCE_NUMBER, TRIM_HORIZON]")
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	s, err := e.lookup(in.StreamName, in.StreamARN)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	status := s.status
+	sh := s.shard(*in.ShardId)
+	s.mu.RUnlock()
+	if status == types.StreamStatusCreating {
+		return nil, e.streamNotFound(s.name)
+	}
+	if sh == nil {
+		return nil, errNotFound("Shard %s in stream %s under account %s does not exist", *in.ShardId, s.name, e.opts.AccountID)
+	}
+	typ := in.ShardIteratorType
+	bySeq := typ == types.ShardIteratorTypeAtSequenceNumber || typ == types.ShardIteratorTypeAfterSequenceNumber
+	if bySeq != (in.StartingSequenceNumber != nil) {
+		got := "no StartingSequenceNumber"
+		if in.StartingSequenceNumber != nil {
+			got = "StartingSequenceNumber " + *in.StartingSequenceNumber
+		}
+		return nil, errInvalid("Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified %s and %s.", typ, got)
+	}
+	now := e.now()
+	var pos uint64
+	switch typ {
+	case types.ShardIteratorTypeTrimHorizon:
+		pos = 0 // reads skip what retention has expired
+	case types.ShardIteratorTypeLatest:
+		pos = sh.log.Next()
+	case types.ShardIteratorTypeAtSequenceNumber, types.ShardIteratorTypeAfterSequenceNumber:
+		inc, idx, counter, err := parseSeq(*in.StartingSequenceNumber)
+		if err != nil || inc != s.inc {
+			return nil, errInvalid("Invalid StartingSequenceNumber for ShardIteratorType %s for stream %s under account %s.", typ, s.name, e.opts.AccountID)
+		}
+		if idx != sh.index {
+			return nil, errInvalid("Invalid StartingSequenceNumber. It encodes %s, while it was used in a call to a shard with %s", shardID(idx), sh.id)
+		}
+		pos = counter
+		if typ == types.ShardIteratorTypeAfterSequenceNumber && counter < endCounter {
+			pos = counter + 1
+		}
+	case types.ShardIteratorTypeAtTimestamp:
+		if in.Timestamp == nil {
+			return nil, errInvalid("Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has no timestamp parameter.")
+		}
+		ts := in.Timestamp.UnixMilli()
+		if ts > now.UnixMilli() {
+			return nil, errInvalid("The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. timestampInMillis: %d, currentTimestampInMillis: %d", ts, now.UnixMilli())
+		}
+		pos, err = sh.log.SeekTime(max(ts, s.trimHorizon(now)))
+		if err != nil {
+			return nil, errInternal(fmt.Errorf("seek shard %s: %w", sh.id, err))
+		}
+	}
+	return &kinesis.GetShardIteratorOutput{
+		ShardIterator: aws.String(e.encodeIterator(iterator{inc: s.inc, shard: sh.index, pos: pos, issued: now.UnixMilli()})),
+	}, nil
+}
+
+// resolveIterator checks an iterator's signature and finds its shard.
+func (e *Engine) resolveIterator(text string) (iterator, *stream, *shard, error) {
+	it, ok := e.decodeIterator(text)
+	if !ok {
+		return it, nil, nil, errInvalid("Invalid ShardIterator.")
+	}
+	e.mu.RLock()
+	s := e.byInc[it.inc]
+	e.mu.RUnlock()
+	if s == nil {
+		return it, nil, nil, errNotFound("The stream this shard iterator was issued for under account %s no longer exists.", e.opts.AccountID)
+	}
+	s.mu.RLock()
+	var sh *shard
+	if int(it.shard) < len(s.shards) {
+		sh = s.shards[it.shard]
+	}
+	s.mu.RUnlock()
+	if sh == nil {
+		return it, nil, nil, errInvalid("Invalid ShardIterator.")
+	}
+	return it, s, sh, nil
+}
+
+func (e *Engine) getRecords(ctx context.Context, in *kinesis.GetRecordsInput) (*kinesis.GetRecordsOutput, error) {
+	if in == nil {
+		in = &kinesis.GetRecordsInput{}
+	}
+	var v validation
+	if in.ShardIterator == nil {
+		v.add(nil, "shardIterator", "Member must not be null")
+	} else if len(*in.ShardIterator) < 1 || len(*in.ShardIterator) > 512 {
+		v.add(*in.ShardIterator, "shardIterator", "Member must have length between 1 and 512")
+	}
+	if in.Limit != nil && *in.Limit < 1 {
+		v.add(*in.Limit, "limit", "Member must have value greater than or equal to 1")
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	limit := maxGetRecords
+	if in.Limit != nil {
+		if *in.Limit > maxGetRecords {
+			return nil, errInvalid("Limit %d is above the maximum of %d.", *in.Limit, maxGetRecords)
+		}
+		limit = int(*in.Limit)
+	}
+	it, s, sh, err := e.resolveIterator(*in.ShardIterator)
+	if err != nil {
+		return nil, err
+	}
+	now := e.now()
+	if age := now.UnixMilli() - it.issued; age > iteratorTTL.Milliseconds() {
+		return nil, &types.ExpiredIteratorException{Message: aws.String(fmt.Sprintf(
+			"Iterator expired. The iterator was created at time %s while right now it is %s which is further in the future than the tolerated delay of %d milliseconds.",
+			time.UnixMilli(it.issued).UTC().Format(time.UnixDate), now.UTC().Format(time.UnixDate), iteratorTTL.Milliseconds()))}
+	}
+	e.metrics.noteShard(s.name, sh.id)
+	e.metrics.getCalls.WithLabelValues(s.name, sh.id).Inc()
+	if sh.lim != nil && !sh.lim.allowRead(now) {
+		e.metrics.getThrottled.WithLabelValues(s.name, sh.id).Inc()
+		return nil, &types.ProvisionedThroughputExceededException{Message: aws.String(e.throttledMsg(s, sh))}
+	}
+	recs, next, err := sh.log.Read(it.pos, s.trimHorizon(now), limit, maxGetBytes, nil)
+	if err != nil {
+		return nil, errInternal(fmt.Errorf("read shard %s: %w", sh.id, err))
+	}
+	out := &kinesis.GetRecordsOutput{Records: make([]types.Record, len(recs))}
+	// As in putRecords, one backing string for all sequence numbers and
+	// one slab of times and keys.
+	var buf []byte
+	ends := make([]int, len(recs))
+	bytes := 0
+	for i := range recs {
+		buf = appendSeq(buf, sh.seqHi, recs[i].Counter)
+		ends[i] = len(buf)
+		bytes += len(recs[i].Data) + len(recs[i].Key)
+	}
+	all := string(buf)
+	strs := make([]string, 2*len(recs))
+	times := make([]time.Time, len(recs))
+	startOff := 0
+	for i := range recs {
+		r := &recs[i]
+		strs[2*i] = all[startOff:ends[i]]
+		startOff = ends[i]
+		strs[2*i+1] = r.Key
+		times[i] = time.UnixMilli(r.ArrivalMillis)
+		out.Records[i] = types.Record{
+			Data:                        r.Data,
+			PartitionKey:                &strs[2*i+1],
+			SequenceNumber:              &strs[2*i],
+			ApproximateArrivalTimestamp: &times[i],
+		}
+	}
+	if sh.lim != nil {
+		sh.lim.chargeRead(bytes)
+	}
+	e.metrics.getRecords.WithLabelValues(s.name, sh.id).Add(float64(len(recs)))
+	tip, _ := sh.log.Tip()
+	s.mu.RLock()
+	closed := sh.closed
+	var children []types.ChildShard
+	if closed && next >= tip {
+		children = s.childrenLocked(sh)
+	}
+	s.mu.RUnlock()
+	behind := int64(0)
+	if next < tip && len(recs) > 0 {
+		behind = max(now.UnixMilli()-recs[len(recs)-1].ArrivalMillis, 0)
+	}
+	out.MillisBehindLatest = aws.Int64(behind)
+	if closed && next >= tip {
+		// Shard end: no iterator, and the children to read next (A.8).
+		out.ChildShards = children
+		if out.ChildShards == nil {
+			out.ChildShards = []types.ChildShard{}
+		}
+	} else {
+		out.NextShardIterator = aws.String(e.encodeIterator(iterator{inc: it.inc, shard: it.shard, pos: next, issued: now.UnixMilli()}))
+	}
+	return out, nil
+}
+
+// childrenLocked lists the shards created from sh. Callers hold s.mu.
+func (s *stream) childrenLocked(sh *shard) []types.ChildShard {
+	var out []types.ChildShard
+	for _, c := range s.shards {
+		if c.parent == sh.id || c.adjParent == sh.id {
+			parents := []string{c.parent}
+			if c.adjParent != "" {
+				parents = append(parents, c.adjParent)
+			}
+			out = append(out, types.ChildShard{
+				ShardId:      aws.String(c.id),
+				ParentShards: parents,
+				HashKeyRange: &types.HashKeyRange{StartingHashKey: aws.String(c.start.String()), EndingHashKey: aws.String(c.end.String())},
+			})
+		}
+	}
+	return out
+}
+
+// waitForRecords blocks until the iterator's shard has a record at or past
+// its position, the shard is closed, or ctx or the engine is done. It is
+// woken by the shard log's commit notification, never by a timer.
+func (e *Engine) waitForRecords(ctx context.Context, text string) error {
+	it, s, sh, err := e.resolveIterator(text)
+	if err != nil {
+		return err
+	}
+	for {
+		ch := sh.log.Changed()
+		if sh.log.Next() > it.pos {
+			return nil
+		}
+		s.mu.RLock()
+		closed := sh.closed
+		s.mu.RUnlock()
+		if closed {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-e.done:
+			return errEngineClosed
+		}
+	}
+}

@@ -1,0 +1,377 @@
+package template
+
+import (
+	"math"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// functionKeys are the AWS::Serverless::Function properties SAM defines.
+// Sluice reads the ones in Function and accepts the rest, which only matter on
+// AWS (IAM, VPC, tracing, deployment).
+var functionKeys = []string{"Architectures", "AssumeRolePolicyDocument", "AutoPublishAlias",
+	"AutoPublishAliasAllProperties", "AutoPublishCodeSha256", "CapacityProviderConfig", "CodeSigningConfigArn",
+	"CodeUri", "DeadLetterQueue", "DeploymentPreference", "Description", "DurableConfig", "Environment",
+	"EphemeralStorage", "EventInvokeConfig", "Events", "FileSystemConfigs", "FunctionName",
+	"FunctionScalingConfig", "FunctionUrlConfig", "Handler", "ImageConfig", "ImageUri", "InlineCode",
+	"KmsKeyArn", "Layers", "LoggingConfig", "MemorySize", "PackageType", "PermissionsBoundary", "Policies",
+	"PropagateTags", "ProvisionedConcurrencyConfig", "PublishToLatestPublished", "RecursiveLoop",
+	"ReservedConcurrentExecutions", "Role", "RolePath", "Runtime", "RuntimeManagementConfig", "SnapStart",
+	"SourceKMSKeyArn", "Tags", "TenancyConfig", "Timeout", "Tracing", "VersionDeletionPolicy",
+	"VersionDescription", "VpcConfig"}
+
+// goRuntimes are the runtimes whose code Sluice's plugin loader can build:
+// Go compiled to a bootstrap executable.
+var goRuntimes = []string{"provided.al2023", "provided.al2", "provided", "go1.x"}
+
+// lambdaRuntimes are the other Lambda runtime identifiers, so a typo gets a
+// suggestion and a real non-Go runtime a clear message.
+var lambdaRuntimes = []string{"nodejs18.x", "nodejs20.x", "nodejs22.x", "python3.9", "python3.10", "python3.11",
+	"python3.12", "python3.13", "java11", "java17", "java21", "dotnet8", "ruby3.2", "ruby3.3", "ruby3.4"}
+
+// reservedEnv are environment variables Lambda sets itself and refuses in
+// Environment.Variables.
+var reservedEnv = []string{"_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION",
+	"AWS_EXECUTION_ENV", "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+	"AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME",
+	"AWS_LAMBDA_LOG_STREAM_NAME", "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+	"AWS_SESSION_TOKEN", "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR"}
+
+var (
+	functionName = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
+	envName      = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_]+$`)
+)
+
+func (p *parser) function(r *resource) {
+	o := p.object(r.props, r.propsAt, r.path(), functionKeys)
+	f := Function{LogicalID: r.id, Line: r.keyPos.line, Loader: "plugin"}
+	f.Name, _ = p.physicalName(r)
+	if _, at, ok := o.str("FunctionName", false); ok && !functionName.MatchString(f.Name) {
+		o.errorf(at, "FunctionName", "must be 1 to 64 letters, digits, - or _, got %s", quote(f.Name))
+	}
+	if pt := o.enum("PackageType", false, "Zip", "Zip", "Image"); pt == "Image" {
+		o.errorf(o.get("PackageType").val.pos, "PackageType", "container images are not supported by Sluice; use Zip with CodeUri")
+	}
+	for _, k := range []string{"InlineCode", "ImageUri"} {
+		if e := o.get(k); e != nil {
+			p.errorf(e.keyPos, "%s.%s: not supported by Sluice, which builds functions from a local CodeUri directory", o.path, k)
+		}
+	}
+	f.CodeDir = p.codeURI(o)
+	f.Handler, _, _ = o.str("Handler", true)
+	f.Runtime = o.enum("Runtime", true, "", append(slices.Clone(goRuntimes), lambdaRuntimes...)...)
+	for _, a := range o.list("Architectures") {
+		if a.kind != kScalar || (a.str != "x86_64" && a.str != "arm64") {
+			o.errorf(a.pos, "Architectures", "must be x86_64 or arm64, got %s", a.describe())
+		}
+	}
+	if as := o.list("Architectures"); len(as) > 1 {
+		o.errorf(as[1].pos, "Architectures", "must list exactly one architecture")
+	}
+	f.MemorySize = o.integer("MemorySize", 128, 128, 10240)
+	f.Timeout = time.Duration(o.integer("Timeout", 3, 1, 900)) * time.Second
+	rc, at, ok := o.integerAt("ReservedConcurrentExecutions", 0, 0, 1000000)
+	if ok && rc == 0 {
+		p.warnf(at, "%s.ReservedConcurrentExecutions: 0 stops every invocation on AWS; Sluice reads it as unset", o.path)
+	}
+	f.ReservedConcurrency = rc
+
+	meta := p.object(r.body.get("Metadata").valOrNil(), r.keyPos, "Resources."+r.id+".Metadata", nil)
+	sluice := meta.child("Sluice", []string{"Loader", "DeliveryStream"})
+	f.Loader = sluice.enum("Loader", false, "plugin", "plugin", "wasm")
+	if f.Loader == "plugin" && f.Runtime != "" && !contains(goRuntimes, f.Runtime) {
+		o.errorf(o.get("Runtime").val.pos, "Runtime", "the plugin loader runs Go functions only (%s); set Metadata.Sluice.Loader: wasm for other languages", oneOf(goRuntimes))
+	}
+
+	deliveries := p.environment(o, &f)
+	f.DeliveryStream = p.pickDelivery(sluice, deliveries)
+
+	events := o.child("Events", nil)
+	if events.present() {
+		for _, e := range events.v.entries {
+			if ev, ok := p.event(o.path+".Events", e); ok {
+				f.Events = append(f.Events, ev)
+			}
+		}
+	}
+	p.plan.Functions = append(p.plan.Functions, f)
+}
+
+// valOrNil lets optional entries be passed straight to object.
+func (e *entry) valOrNil() *value {
+	if e == nil {
+		return nil
+	}
+	return e.val
+}
+
+// codeURI resolves CodeUri to an absolute directory. Only local paths make
+// sense for a runtime that builds from source; an S3 location is an error.
+func (p *parser) codeURI(o *object) string {
+	v := o.val("CodeUri")
+	switch {
+	case v == nil:
+		o.missing("CodeUri")
+		return ""
+	case v.kind == kInvalid:
+		return ""
+	case v.kind != kScalar:
+		o.errorf(v.pos, "CodeUri", "must be a local directory; S3 locations are not supported by Sluice")
+		return ""
+	case strings.HasPrefix(v.str, "s3://"):
+		o.errorf(v.pos, "CodeUri", "must be a local directory, got S3 location %s", quote(v.str))
+		return ""
+	case v.str == "":
+		o.errorf(v.pos, "CodeUri", "must not be empty")
+		return ""
+	}
+	dir := filepath.FromSlash(v.str)
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(p.plan.TemplateDir, dir)
+	}
+	return filepath.Clean(dir)
+}
+
+// environment reads Environment.Variables into f and returns the logical
+// IDs of the delivery streams referenced with !Ref, in order.
+func (p *parser) environment(o *object, f *Function) []string {
+	vars := o.child("Environment", []string{"Variables"}).child("Variables", nil)
+	if !vars.present() {
+		return nil
+	}
+	var deliveries []string
+	for _, e := range vars.v.entries {
+		switch {
+		case !envName.MatchString(e.key):
+			p.errorf(e.keyPos, "%s: variable name %s must start with a letter and have only letters, digits and _", vars.path, quote(e.key))
+			continue
+		case contains(reservedEnv, e.key):
+			p.errorf(e.keyPos, "%s: %s is reserved by Lambda", vars.path, e.key)
+			continue
+		}
+		v, ok := vars.scalarVal(e.key, false)
+		if !ok {
+			continue
+		}
+		if f.Environment == nil {
+			f.Environment = map[string]string{}
+		}
+		f.Environment[e.key] = v.str
+		if v.origin != "" && v.attr == "" && p.res[v.origin].typ == typeDelivery && !contains(deliveries, v.origin) {
+			deliveries = append(deliveries, v.origin)
+		}
+	}
+	return deliveries
+}
+
+// pickDelivery chooses the function's delivery stream: the only one its
+// environment references, or Metadata.Sluice.DeliveryStream.
+func (p *parser) pickDelivery(sluice *object, refs []string) string {
+	id, at, set := sluice.str("DeliveryStream", false)
+	if !set {
+		if len(refs) > 1 {
+			p.errorf(sluice.at, "%s: Environment references several delivery streams (%s); set Metadata.Sluice.DeliveryStream to one of them", strings.TrimSuffix(sluice.path, ".Metadata.Sluice"), strings.Join(refs, ", "))
+			return ""
+		}
+		if len(refs) == 1 {
+			return refs[0]
+		}
+		return ""
+	}
+	r := p.res[id]
+	switch {
+	case r == nil:
+		var ids []string
+		for _, k := range p.resOrder {
+			if p.res[k].typ == typeDelivery {
+				ids = append(ids, k)
+			}
+		}
+		sluice.errorf(at, "DeliveryStream", "no resource %s%s", id, suggest(id, ids))
+	case r.typ != typeDelivery:
+		sluice.errorf(at, "DeliveryStream", "%s is a %s, not an %s", id, r.typ, typeDelivery)
+	case !r.enabled:
+		sluice.errorf(at, "DeliveryStream", "%s is not created because its condition %s is false", id, r.cond)
+	default:
+		return id
+	}
+	return ""
+}
+
+var kinesisEventKeys = []string{"Stream", "StartingPosition", "StartingPositionTimestamp", "BatchSize",
+	"MaximumBatchingWindowInSeconds", "ParallelizationFactor", "BisectBatchOnFunctionError",
+	"MaximumRetryAttempts", "MaximumRecordAgeInSeconds", "DestinationConfig", "FunctionResponseTypes",
+	"TumblingWindowInSeconds", "FilterCriteria", "Enabled", "KmsKeyArn", "MetricsConfig"}
+
+// event reads one Events entry; only Kinesis events become mappings.
+func (p *parser) event(path string, e entry) (KinesisEvent, bool) {
+	path += "." + e.key
+	ev := KinesisEvent{Name: e.key, Line: e.keyPos.line}
+	if !logicalID.MatchString(e.key) {
+		p.errorf(e.keyPos, "%s: event names must be alphanumeric", path)
+		return ev, false
+	}
+	o := p.object(e.val, e.keyPos, path, []string{"Type", "Properties"})
+	if !o.present() {
+		if e.val.kind == kNull {
+			o.missing("Type")
+		}
+		return ev, false
+	}
+	typ, at, ok := o.str("Type", true)
+	if !ok {
+		return ev, false
+	}
+	if typ != "Kinesis" {
+		o.errorf(at, "Type", "unsupported event type %s: Sluice runs Kinesis events only", quote(typ))
+		return ev, false
+	}
+	p.evPos[strings.Split(path, ".")[1]+"/"+e.key] = e.keyPos
+	pe := o.get("Properties")
+	ps := p.object(pe.valOrNil(), e.keyPos, path+".Properties", kinesisEventKeys)
+	if pe != nil {
+		ps.at = pe.keyPos
+	}
+	ps.strict = true
+	ok = true
+	if s, at, has := ps.str("Stream", true); has {
+		ev.Stream = p.streamFromARN(ps, "Stream", s, at)
+	} else {
+		ok = false
+	}
+	ev.StartingPosition = ps.enum("StartingPosition", true, "", "TRIM_HORIZON", "LATEST", "AT_TIMESTAMP")
+	if tv, has := ps.scalarValTyped("StartingPositionTimestamp", "a number of seconds"); has {
+		sec, err := strconv.ParseFloat(tv.str, 64)
+		switch {
+		case err != nil || sec < 0 || math.IsInf(sec, 0) || sec > 1e11:
+			ps.errorf(tv.pos, "StartingPositionTimestamp", "must be Unix seconds, got %s", quote(tv.str))
+		case ev.StartingPosition != "AT_TIMESTAMP":
+			ps.errorf(tv.pos, "StartingPositionTimestamp", "is only valid with StartingPosition AT_TIMESTAMP")
+		default:
+			whole, frac := math.Modf(sec)
+			t := time.Unix(int64(whole), int64(frac*1e9)).UTC()
+			ev.StartingPositionTimestamp = &t
+		}
+	} else if ev.StartingPosition == "AT_TIMESTAMP" && ps.val("StartingPositionTimestamp") == nil {
+		p.errorf(ps.at, "%s: StartingPosition AT_TIMESTAMP needs StartingPositionTimestamp", ps.path)
+	}
+	ev.BatchSize = ps.integer("BatchSize", 100, 1, 10000)
+	ev.MaximumBatchingWindow = time.Duration(ps.integer("MaximumBatchingWindowInSeconds", 0, 0, 300)) * time.Second
+	ev.ParallelizationFactor = ps.integer("ParallelizationFactor", 1, 1, 10)
+	ev.BisectBatchOnFunctionError = ps.boolean("BisectBatchOnFunctionError", false)
+	ev.MaximumRetryAttempts = ps.integer("MaximumRetryAttempts", -1, -1, 10000)
+	ev.MaximumRecordAge = -1
+	if age, at, has := ps.integerAt("MaximumRecordAgeInSeconds", -1, -1, 604800); has {
+		// The model allows -1..604800 but Lambda rejects 0–59.
+		if age >= 0 && age < 60 {
+			ps.errorf(at, "MaximumRecordAgeInSeconds", "must be -1 (infinite) or between 60 and 604800, got %d", age)
+		} else if age > 0 {
+			ev.MaximumRecordAge = time.Duration(age) * time.Second
+		}
+	}
+	ev.TumblingWindow = time.Duration(ps.integer("TumblingWindowInSeconds", 0, 0, 900)) * time.Second
+	ev.Enabled = ps.boolean("Enabled", true)
+	for i, t := range ps.list("FunctionResponseTypes") {
+		if t.kind != kScalar || t.str != "ReportBatchItemFailures" {
+			ps.errorf(t.pos, "FunctionResponseTypes", "the only valid item is ReportBatchItemFailures, got %s", t.describe())
+		} else if i > 0 {
+			ps.errorf(t.pos, "FunctionResponseTypes", "must have at most one item")
+		} else {
+			ev.FunctionResponseTypes = append(ev.FunctionResponseTypes, t.str)
+		}
+	}
+	ev.OnFailureBucket = p.onFailure(ps.child("DestinationConfig", []string{"OnFailure", "OnSuccess"}))
+	ev.FilterPatterns = p.filters(ps)
+	ps.str("KmsKeyArn", false)
+	mc := ps.child("MetricsConfig", []string{"Metrics"})
+	for _, m := range mc.list("Metrics") {
+		if m.kind != kScalar || m.str != "EventCount" {
+			mc.errorf(m.pos, "Metrics", "the only valid Kinesis metric is EventCount, got %s", m.describe())
+		}
+	}
+	return ev, ok
+}
+
+var streamARN = regexp.MustCompile(`^arn:[a-z-]+:kinesis:[a-z0-9-]*:\d{12}:stream/([a-zA-Z0-9_.-]{1,128})(/consumer/[a-zA-Z0-9_.-]+:\d+)?$`)
+var streamNameRE = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,128}$`)
+
+// streamFromARN extracts the stream name from a stream or consumer ARN. A
+// bare name (from !Ref) is accepted with a warning: it works locally, but
+// AWS wants the ARN.
+func (p *parser) streamFromARN(o *object, key, s string, at pos) string {
+	if m := streamARN.FindStringSubmatch(s); m != nil {
+		return m[1]
+	}
+	if !strings.HasPrefix(s, "arn:") && streamNameRE.MatchString(s) {
+		p.warnf(at, "%s.%s: %s is a stream name; AWS needs the stream ARN (!GetAtt Stream.Arn)", o.path, key, quote(s))
+		return s
+	}
+	o.errorf(at, key, "must be a Kinesis stream ARN (arn:aws:kinesis:REGION:ACCOUNT:stream/NAME), got %s", quote(s))
+	return ""
+}
+
+var s3ARN = regexp.MustCompile(`^arn:[a-z-]+:s3:::([\w.-]{1,255})$`)
+
+// onFailure reads DestinationConfig and returns the bucket name. Sluice
+// writes failure records to buckets only; SQS and SNS have no local
+// equivalent, and silently dropping failures would be worse than an error.
+func (p *parser) onFailure(dc *object) string {
+	if !dc.present() {
+		return ""
+	}
+	if e := dc.get("OnSuccess"); e != nil {
+		p.errorf(e.keyPos, "%s.OnSuccess: not supported for Kinesis event sources", dc.path)
+	}
+	of := dc.child("OnFailure", []string{"Destination", "Type"})
+	typ := of.enum("Type", false, "", "SQS", "SNS", "S3", "Kafka")
+	dest, at, ok := of.strLen("Destination", of.present(), 12, 1024)
+	if !ok {
+		return ""
+	}
+	m := s3ARN.FindStringSubmatch(dest)
+	if m == nil {
+		of.errorf(at, "Destination", "Sluice supports S3 bucket destinations only (arn:aws:s3:::BUCKET), got %s", quote(dest))
+		return ""
+	}
+	if typ != "" && typ != "S3" {
+		of.errorf(at, "Destination", "is an S3 bucket but Type is %s", typ)
+	}
+	return m[1]
+}
+
+// filters reads FilterCriteria, which SAM requires to be {} or exactly
+// {Filters: [...]}.
+func (p *parser) filters(ps *object) []string {
+	fc := ps.child("FilterCriteria", []string{"Filters"})
+	if !fc.present() {
+		return nil
+	}
+	if len(fc.v.entries) == 0 {
+		return nil
+	}
+	items := fc.list("Filters")
+	if fc.has("Filters") && len(items) == 0 {
+		fc.errorf(fc.get("Filters").val.pos, "Filters", "must have at least one filter")
+	}
+	if len(items) > 10 {
+		fc.errorf(items[10].pos, "Filters", "at most 10 filters are allowed per event source, got %d", len(items))
+	}
+	var out []string
+	for i, it := range items {
+		f := p.object(it, it.pos, fc.path+".Filters["+strconv.Itoa(i)+"]", []string{"Pattern"})
+		pat, at, ok := f.strLen("Pattern", true, 0, 4096)
+		if !ok {
+			continue
+		}
+		if !isJSONObject(pat) {
+			f.errorf(at, "Pattern", "must be a JSON object, got %s", quote(pat))
+			continue
+		}
+		out = append(out, pat)
+	}
+	return out
+}
