@@ -10,6 +10,7 @@
 package runtime
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -18,6 +19,7 @@ import (
 	"reflect"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -36,13 +38,13 @@ type Invoker interface {
 
 // Config is a function's identity and limits, as the template declares them.
 type Config struct {
-	Name       string
-	Version    string // "$LATEST" unless set
-	Region     string
-	AccountID  string
-	MemoryMB   int
-	Timeout    time.Duration
-	Env        map[string]string
+	Name      string
+	Version   string // "$LATEST" unless set
+	Region    string
+	AccountID string
+	MemoryMB  int
+	Timeout   time.Duration
+	Env       map[string]string
 }
 
 // ARN returns the function's ARN in Lambda's format.
@@ -53,7 +55,15 @@ func (c Config) ARN() string {
 // Function is a loaded handler with its configuration.
 type Function struct {
 	cfg     Config
-	handler lambda.Handler
+	handler any
+
+	// idle holds lambda.Handler instances not in use. aws-lambda-go's
+	// Handler.Invoke returns a slice of a pooled buffer that the next
+	// Invoke on the same Handler overwrites, so each concurrent invocation
+	// takes its own instance and copies the response before returning it.
+	// An instance abandoned by a timed-out call is never reused.
+	idleMu sync.Mutex
+	idle   []lambda.Handler
 
 	invocations atomic.Int64
 	timeouts    atomic.Int64
@@ -79,7 +89,27 @@ func New(cfg Config, handler any) (*Function, error) {
 	if cfg.MemoryMB <= 0 {
 		cfg.MemoryMB = 128
 	}
-	return &Function{cfg: cfg, handler: lambda.NewHandler(handler)}, nil
+	return &Function{cfg: cfg, handler: handler}, nil
+}
+
+func (f *Function) take() lambda.Handler {
+	f.idleMu.Lock()
+	defer f.idleMu.Unlock()
+	if n := len(f.idle); n > 0 {
+		h := f.idle[n-1]
+		f.idle = f.idle[:n-1]
+		return h
+	}
+	if h, ok := f.handler.(lambda.Handler); ok {
+		return h
+	}
+	return lambda.NewHandler(f.handler)
+}
+
+func (f *Function) release(h lambda.Handler) {
+	f.idleMu.Lock()
+	f.idle = append(f.idle, h)
+	f.idleMu.Unlock()
 }
 
 // Config returns the function's configuration.
@@ -120,12 +150,14 @@ func (f *Function) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 			}
 			done <- r
 		}()
-		out, err := f.handler.Invoke(ctx, payload)
+		h := f.take()
+		out, err := h.Invoke(ctx, payload)
 		if err != nil {
 			r = result{err: handlerError(err, requestID)}
-			return
+		} else {
+			r = result{out: bytes.Clone(out)}
 		}
-		r = result{out: out}
+		f.release(h) // not reached after a panic: that instance is dropped
 	}()
 	select {
 	case r := <-done:
