@@ -10,6 +10,31 @@ import (
 	"github.com/sluice-dev/sluice/template"
 )
 
+type loadedFunction struct {
+	tmpl template.Function
+	fn   runtime.Invoker
+}
+
+type functionStage struct {
+	loaded map[string]loadedFunction // by logical ID
+}
+
+// loadFunctions builds and loads every function that a mapping invokes.
+func (i *instance) loadFunctions(ctx context.Context) error {
+	i.funcs.loaded = map[string]loadedFunction{}
+	for _, fn := range i.plan.Functions {
+		if len(fn.Events) == 0 {
+			continue
+		}
+		f, err := LoadFunction(ctx, i.plan, fn, i.cfg.CacheDir, i.cfg.Stderr)
+		if err != nil {
+			return err
+		}
+		i.funcs.loaded[fn.LogicalID] = loadedFunction{tmpl: fn, fn: f}
+	}
+	return nil
+}
+
 // LoadFunction builds (or finds cached) and loads one function of the plan.
 // Build progress goes to progress.
 func LoadFunction(ctx context.Context, plan *template.Plan, fn template.Function, cacheDir string, progress io.Writer) (*runtime.Function, error) {

@@ -1,0 +1,85 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+
+	"github.com/google/uuid"
+
+	"github.com/sluice-dev/sluice/sinks"
+	"github.com/sluice-dev/sluice/template"
+	"github.com/sluice-dev/sluice/triggers/checkpoint"
+	kinesistrigger "github.com/sluice-dev/sluice/triggers/kinesis"
+)
+
+// mappingNamespace scopes mapping UUIDs: a mapping's UUID is derived from
+// its function, event and stream, so it stays the same across restarts and
+// its checkpoints are found again.
+var mappingNamespace = uuid.MustParse("6f0e3c4e-8d1a-4a57-9a57-5b1d6c0f2a11")
+
+// MappingID returns the stable UUID of a function's Kinesis event.
+func MappingID(fn template.Function, ev template.KinesisEvent) string {
+	return uuid.NewSHA1(mappingNamespace, []byte(fn.LogicalID+"/"+ev.Name+"/"+ev.Stream)).String()
+}
+
+type mappingStage struct {
+	checkpoints checkpoint.Store
+	metrics     *kinesistrigger.Metrics
+	running     []*kinesistrigger.Mapping
+}
+
+// startMappings creates one event-source mapping per enabled Kinesis event
+// and runs them. They stop before the delivery streams flush, because
+// clean-ups run in reverse order.
+func (i *instance) startMappings(ctx context.Context) error {
+	cps, err := checkpoint.Open("file", filepath.Join(i.stateDir, "checkpoints"))
+	if err != nil {
+		return err
+	}
+	i.onStop(func() { cps.Close() })
+	i.mappings = mappingStage{checkpoints: cps, metrics: kinesistrigger.NewMetrics()}
+	i.reg.MustRegister(i.mappings.metrics.Collectors()...)
+
+	for _, id := range sortedKeys(i.funcs.loaded) {
+		lf := i.funcs.loaded[id]
+		var sink sinks.Acceptor // stays a nil interface when there is none
+		if d := i.delivery.streams[lf.tmpl.DeliveryStream]; d != nil {
+			sink = d
+		}
+		for _, ev := range lf.tmpl.Events {
+			if !ev.Enabled {
+				continue
+			}
+			cfg := kinesistrigger.Config{
+				ID:                        MappingID(lf.tmpl, ev),
+				FunctionName:              lf.tmpl.Name,
+				StreamName:                ev.Stream,
+				BatchSize:                 ev.BatchSize,
+				MaximumBatchingWindow:     ev.MaximumBatchingWindow,
+				StartingPosition:          ev.StartingPosition,
+				StartingPositionTimestamp: ev.StartingPositionTimestamp,
+			}
+			m, err := kinesistrigger.New(cfg, i.stream.reader, lf.fn, sink, cps, kinesistrigger.Options{Logger: i.log, Metrics: i.mappings.metrics})
+			if err != nil {
+				return fmt.Errorf("function %s event %s: %w", id, ev.Name, err)
+			}
+			i.mappings.running = append(i.mappings.running, m)
+		}
+	}
+
+	mctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	for _, m := range i.mappings.running {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := m.Run(mctx); err != nil {
+				i.log.Error("mapping stopped", "mapping", m.Config().ID, "err", err)
+			}
+		}()
+	}
+	i.onStop(func() { stop(); wg.Wait() })
+	return nil
+}
