@@ -16,6 +16,14 @@ TEST_TIMEOUT ?= 15m
 
 .PHONY: all build run test deps vet unit fuzz bench chaos clean
 
+# Each tools/*.mk may add install steps to DEPS_TARGETS and benchmark or
+# chaos steps to BENCH_TARGETS / CHAOS_TARGETS (one file per component, so
+# components never edit the same lines).
+DEPS_TARGETS  :=
+BENCH_TARGETS :=
+CHAOS_TARGETS :=
+-include tools/*.mk
+
 all: build
 
 build:
@@ -27,7 +35,7 @@ run: build
 
 # Installs the independent Kinesis implementations the tests compare against
 # (pinned in tools/npm/package-lock.json) and the Go modules.
-deps: tools/npm/node_modules/.installed
+deps: tools/npm/node_modules/.installed $(DEPS_TARGETS)
 	$(GO) mod download
 
 tools/npm/node_modules/.installed: tools/npm/package.json tools/npm/package-lock.json
@@ -53,8 +61,10 @@ fuzz:
 
 test: deps vet unit fuzz
 
-bench: build deps
+bench: build deps $(BENCH_TARGETS)
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+chaos: build deps $(CHAOS_TARGETS)
 
 clean:
 	rm -rf bin .sluice

@@ -29,6 +29,8 @@ const usage = `usage: sluice <command> [flags]
 commands:
   up                       run the template locally (embedded Kinesis, mappings, functions, delivery streams)
   local invoke FUNCTION    invoke a function once: response on stdout, logs on stderr
+  streams plan|hot         shards needed for a load; hot shards and the keys behind them
+  redrive FUNCTION         replay failed records through the current function version
   validate                 check the template and report every error as file:line:col
   build                    build every function of the template
 
@@ -55,6 +57,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return 2
 		}
 		return cmdLocalInvoke(args[2:], stdin, stdout, stderr)
+	case "streams":
+		err = cmdStreams(args[1:], stdout, stderr)
+	case "redrive":
+		err = cmdRedrive(args[1:], stdout, stderr)
 	case "validate":
 		err = cmdValidate(args[1:], stdout, stderr)
 	case "build":
@@ -110,6 +116,7 @@ func cmdUp(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.ControlAddr, "control-addr", cfg.ControlAddr, "address of /metrics, /healthz and the control API")
 	fs.StringVar(&cfg.Limits, "limits", cfg.Limits, "enforce Kinesis shard limits on the embedded stream: on or off")
 	fs.StringVar(&cfg.KinesisEndpoint, "kinesis-endpoint", cfg.KinesisEndpoint, "read from an existing Kinesis at this URL (\"aws\" for AWS) instead of the embedded stream")
+	fs.StringVar(&cfg.S3Endpoint, "s3-endpoint", cfg.S3Endpoint, "write buckets to an S3-compatible store at this URL (\"aws\" for Amazon S3) instead of <state-dir>/buckets")
 	fs.DurationVar(&cfg.MaxBufferInterval, "max-buffer-interval", cfg.MaxBufferInterval, "cap every delivery stream's buffer interval (local runs), e.g. 5s")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {

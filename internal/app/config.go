@@ -25,6 +25,7 @@ type Config struct {
 	ControlAddr        string            `env:"SLUICE_CONTROL_ADDR" envDefault:"127.0.0.1:4570"`
 	Limits             string            `env:"SLUICE_LIMITS" envDefault:"on"`
 	KinesisEndpoint    string            `env:"SLUICE_KINESIS_ENDPOINT"`
+	S3Endpoint         string            `env:"SLUICE_S3_ENDPOINT"`
 	MaxBufferInterval  time.Duration     `env:"SLUICE_MAX_BUFFER_INTERVAL"`
 	CacheDir           string            `env:"SLUICE_CACHE_DIR"`
 	LogLevel           string            `env:"SLUICE_LOG_LEVEL" envDefault:"info"`

@@ -50,6 +50,7 @@ func (i *instance) startStream(ctx context.Context) error {
 	}
 	i.reg.MustRegister(engine.Collectors()...)
 	i.api[kinesisTarget] = engine.Handler()
+	i.routes = append(i.routes, i.streamRoutes)
 	i.stream = streamStage{engine: engine, reader: engine.Client()}
 	return nil
 }
