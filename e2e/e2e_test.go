@@ -6,11 +6,13 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"math/rand"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -163,17 +165,33 @@ func TestClickstreamPipelineDeliversEveryClick(t *testing.T) {
 	assertOnlyObjectsUnderBuckets(t, filepath.Join(state, "buckets"))
 }
 
+// TestKillDuringPutsLosesNoAcknowledgedRecord SIGKILLs `sluice up` at random
+// moments while the generator is putting — during start-up recovery, while
+// batches are in flight, while objects are written — restarts it on the same
+// state dir and port, and checks that every acknowledged record reaches the
+// bucket. SLUICE_CHAOS_ROUNDS sets the number of kills (3 in `make test`,
+// more in `make chaos`); SLUICE_CHAOS_SEED replays a run.
 func TestKillDuringPutsLosesNoAcknowledgedRecord(t *testing.T) {
+	rounds := envInt("SLUICE_CHAOS_ROUNDS", 3)
+	seed := int64(envInt("SLUICE_CHAOS_SEED", int(time.Now().UnixNano()%1e9)))
+	rng := rand.New(rand.NewSource(seed))
+	t.Logf("%d kill rounds, SLUICE_CHAOS_SEED=%d", rounds, seed)
+
 	state := t.TempDir()
 	addr := freeAddr(t)
 	s := startSluice(t, state, addr)
 	acked := filepath.Join(t.TempDir(), "acked")
-	// The generator outlives the kill: it retries while sluice restarts.
-	gen := generate(t, "http://"+addr, 12000, acked, "-rate", "3000", "-max-retries", "60")
-	waitLines(t, acked, 3000)
-	s.Kill()
-	t.Log("killed sluice with SIGKILL while the generator was putting")
-	s = startSluice(t, state, addr)
+	// The generator outlives the kills: it retries while sluice restarts.
+	total := 3000 + rounds*3000
+	gen := generate(t, "http://"+addr, total, acked, "-rate", "3000", "-max-retries", "80")
+	waitLines(t, acked, 1000)
+	for round := 1; round <= rounds; round++ {
+		time.Sleep(time.Duration(rng.Intn(1500)) * time.Millisecond) // a random point, not a synchronisation
+		s.Kill()
+		n, _ := harness.ReadLines(acked)
+		t.Logf("round %d: SIGKILL with %d records acknowledged", round, len(n))
+		s = startSluice(t, state, addr)
+	}
 	if err := gen.Wait(); err != nil {
 		t.Fatalf("generator: %v\n%s", err, gen.Stderr)
 	}
@@ -188,11 +206,11 @@ func TestKillDuringPutsLosesNoAcknowledgedRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	seen := map[string]int{}
-	total := 0
+	inBucket := 0
 	for _, o := range objs {
 		for _, rec := range o.Records {
 			seen[harness.EventID(rec)]++
-			total++
+			inBucket++
 		}
 	}
 	lost, dups := 0, 0
@@ -204,7 +222,7 @@ func TestKillDuringPutsLosesNoAcknowledgedRecord(t *testing.T) {
 	for _, c := range seen {
 		dups += c - 1
 	}
-	t.Logf("acknowledged %d, in bucket %d records (%d distinct), lost %d, duplicates %d", len(ids), total, len(seen), lost, dups)
+	t.Logf("acknowledged %d, in bucket %d records (%d distinct), lost %d, duplicates %d", len(ids), inBucket, len(seen), lost, dups)
 	if lost > 0 {
 		t.Fatalf("%d acknowledged records are missing from the bucket", lost)
 	}
@@ -231,6 +249,13 @@ func waitLines(t *testing.T, path string, n int) {
 		time.Sleep(50 * time.Millisecond) // polling a file another process appends to
 	}
 	t.Fatalf("generator did not acknowledge %d records within a minute", n)
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
 }
 
 func freeAddr(t *testing.T) string {
