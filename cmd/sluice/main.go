@@ -29,6 +29,8 @@ const usage = `usage: sluice <command> [flags]
 commands:
   up                       run the template locally (embedded Kinesis, mappings, functions, delivery streams)
   local invoke FUNCTION    invoke a function once: response on stdout, logs on stderr
+  local generate-event kinesis get-records|kinesis-firehose|streams-as-source|tumbling-window
+                           print a sample event, as SAM does
   streams plan|hot         shards needed for a load; hot shards and the keys behind them
   redrive FUNCTION         replay failed records through the current function version
   validate                 check the template and report every error as file:line:col
@@ -52,11 +54,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "up":
 		err = cmdUp(args[1:], stdout, stderr)
 	case "local":
-		if len(args) < 2 || args[1] != "invoke" {
-			fmt.Fprintln(stderr, "usage: sluice local invoke FUNCTION [-e FILE|-] [flags]")
+		switch {
+		case len(args) >= 2 && args[1] == "invoke":
+			return cmdLocalInvoke(args[2:], stdin, stdout, stderr)
+		case len(args) >= 2 && args[1] == "generate-event":
+			err = cmdGenerateEvent(args[2:], stdout, stderr)
+		default:
+			fmt.Fprintln(stderr, "usage: sluice local invoke FUNCTION [-e FILE|-] | sluice local generate-event kinesis EVENT")
 			return 2
 		}
-		return cmdLocalInvoke(args[2:], stdin, stdout, stderr)
 	case "streams":
 		err = cmdStreams(args[1:], stdout, stderr)
 	case "redrive":
