@@ -33,6 +33,8 @@ commands:
                            print a sample event, as SAM does
   streams plan|hot         shards needed for a load; hot shards and the keys behind them
   redrive FUNCTION         replay failed records through the current function version
+  deploy                   show the change set against a running sluice, confirm, apply (rolls back on failure)
+  status                   streams, mappings (iterator age, throughput), delivery stream backlog and flush reasons
   validate                 check the template and report every error as file:line:col
   build                    build every function of the template
 
@@ -67,6 +69,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = cmdStreams(args[1:], stdout, stderr)
 	case "redrive":
 		err = cmdRedrive(args[1:], stdout, stderr)
+	case "deploy":
+		err = cmdDeploy(args[1:], stdin, stdout, stderr)
+	case "status":
+		err = cmdStatus(args[1:], stdout, stderr)
 	case "validate":
 		err = cmdValidate(args[1:], stdout, stderr)
 	case "build":
@@ -124,6 +130,7 @@ func cmdUp(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.KinesisEndpoint, "kinesis-endpoint", cfg.KinesisEndpoint, "read from an existing Kinesis at this URL (\"aws\" for AWS) instead of the embedded stream")
 	fs.StringVar(&cfg.S3Endpoint, "s3-endpoint", cfg.S3Endpoint, "write buckets to an S3-compatible store at this URL (\"aws\" for Amazon S3) instead of <state-dir>/buckets")
 	fs.DurationVar(&cfg.MaxBufferInterval, "max-buffer-interval", cfg.MaxBufferInterval, "cap every delivery stream's buffer interval (local runs), e.g. 5s")
+	fs.BoolVar(&cfg.Watch, "watch", cfg.Watch, "rebuild and swap functions (and apply template changes) when their files change")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -29,6 +29,7 @@ type Config struct {
 	MaxBufferInterval  time.Duration     `env:"SLUICE_MAX_BUFFER_INTERVAL"`
 	CacheDir           string            `env:"SLUICE_CACHE_DIR"`
 	LogLevel           string            `env:"SLUICE_LOG_LEVEL" envDefault:"info"`
+	Watch              bool              `env:"SLUICE_WATCH"`
 	ParameterOverrides map[string]string `env:"-"`
 
 	Stdout io.Writer `env:"-"`

@@ -1,17 +1,37 @@
 package app
 
 import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // controlHandler serves the control address: /metrics, /healthz and the
 // routes stages registered.
 func (i *instance) controlHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(i.reg, promhttp.HandlerOpts{}))
+	// Process metrics plus the running generation's.
+	gather := prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		gs := prometheus.Gatherers{i.procReg}
+		if g := i.genReg.Load(); g != nil {
+			gs = append(gs, g)
+		}
+		return gs.Gather()
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(gather, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /status", i.serveStatus)
+	mux.Handle("POST /deploy", i.requireToken(http.HandlerFunc(i.serveDeploy)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintln(w, `{"status":"ok"}`)
@@ -20,4 +40,51 @@ func (i *instance) controlHandler() http.Handler {
 		add(mux)
 	}
 	return mux
+}
+
+// TokenFile is where the control token lives in the state dir: mode 0600,
+// generated on first start. Routes that change the running instance
+// (deploy) require it as a bearer token.
+const TokenFile = "control-token"
+
+func controlToken(stateDir string) (string, error) {
+	path := filepath.Join(stateDir, TokenFile)
+	data, err := os.ReadFile(path)
+	if err == nil && len(strings.TrimSpace(string(data))) >= 32 {
+		return strings.TrimSpace(string(data)), nil
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("control token: %w", err)
+	}
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	token := hex.EncodeToString(b[:])
+	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("control token: %w", err)
+	}
+	return token, nil
+}
+
+// ReadToken reads the control token of a state dir, for CLI clients.
+func ReadToken(stateDir string) (string, error) {
+	data, err := os.ReadFile(filepath.Join(stateDir, TokenFile))
+	if err != nil {
+		return "", fmt.Errorf("control token (is sluice up running on %s?): %w", stateDir, err)
+	}
+	return strings.TrimSpace(string(data)), nil
+}
+
+func (i *instance) requireToken(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if subtle.ConstantTimeCompare([]byte(got), []byte(i.token)) != 1 {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprintf(w, "{\"error\":\"missing or wrong control token: send Authorization: Bearer <%s in the state dir>\"}\n", TokenFile)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }

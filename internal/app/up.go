@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,22 +32,34 @@ type Endpoints struct {
 }
 
 // instance is one running `sluice up`. Each start-up stage lives in its own
-// file (functions.go, stream.go, delivery.go, mappings.go, control.go) and
+// file (stream.go, functions.go, delivery.go, mappings.go, control.go) and
 // adds what it started to the instance, with its clean-up.
+//
+// The process-level parts (the embedded stream, the listeners) start once.
+// The pipeline — functions, delivery streams, mappings — runs as a
+// generation that `sluice deploy` and `up --watch` replace: the old
+// generation drains and flushes, the new one resumes from the durable
+// checkpoints and write-ahead logs, so a redeploy loses nothing.
 type instance struct {
 	cfg      Config
 	log      *slog.Logger
 	plan     *template.Plan
 	stateDir string
-	reg      *prometheus.Registry
+	// reg is the registry the current stage registers with: the process
+	// registry for process-level stages, a fresh one per generation.
+	reg     *prometheus.Registry
+	procReg *prometheus.Registry
+	genReg  atomic.Pointer[prometheus.Registry]
 
 	// cleanups run in reverse order of start-up; each is safe after a
-	// partial start.
+	// partial start. Stages append with onStop.
 	cleanups []func()
 	// api routes requests on the Kinesis address by the X-Amz-Target
 	// prefix ("Kinesis_20131202.", "Firehose_20150804."): one port serves
-	// every AWS API Sluice emulates.
-	api map[string]http.Handler
+	// every AWS API Sluice emulates. apiMu is held for writing while a
+	// generation starts, so requests wait for the new handlers.
+	api   map[string]http.Handler
+	apiMu sync.RWMutex
 	// routes are added to the control server's mux.
 	routes []func(mux *http.ServeMux)
 	// buckets maps bucket names to their local directories.
@@ -55,6 +69,15 @@ type instance struct {
 	delivery deliveryStage
 	funcs    functionStage
 	mappings mappingStage
+
+	// gen is the running pipeline generation's clean-up; genMu serialises
+	// deploys.
+	genMu      sync.Mutex
+	genCleanup []func()
+	generation int
+	genCode    map[string]string // code hashes of the running generation
+	token      string
+	endpoints  Endpoints
 }
 
 func (i *instance) onStop(f func()) { i.cleanups = append(i.cleanups, f) }
@@ -78,31 +101,77 @@ func Up(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer lock.release()
+	token, err := controlToken(stateDir)
+	if err != nil {
+		return err
+	}
 
 	i := &instance{
-		cfg: cfg, log: newLogger(cfg), plan: plan, stateDir: stateDir,
-		reg: prometheus.NewRegistry(), api: map[string]http.Handler{}, buckets: map[string]string{},
+		cfg: cfg, log: newLogger(cfg), plan: plan, stateDir: stateDir, token: token,
+		procReg: prometheus.NewRegistry(), api: map[string]http.Handler{}, buckets: map[string]string{},
 	}
+	i.reg = i.procReg
 	defer func() {
+		i.stopGeneration()
 		for k := len(i.cleanups) - 1; k >= 0; k-- {
 			i.cleanups[k]()
 		}
 	}()
 	i.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	// Functions first: a build error should stop us before anything
-	// listens. Listeners last: only a fully started pipeline accepts records.
+	if err := i.startStream(ctx); err != nil {
+		return err
+	}
+	if err := i.startGeneration(ctx, plan); err != nil {
+		return err
+	}
+	if cfg.Watch {
+		go i.watch(ctx)
+	}
+	return i.serve(ctx)
+}
+
+// startGeneration builds and starts the pipeline of plan: functions first
+// (a build error stops us before anything changes), then delivery streams,
+// then mappings. On error everything it started is stopped again.
+func (i *instance) startGeneration(ctx context.Context, plan *template.Plan) error {
+	i.apiMu.Lock()
+	defer i.apiMu.Unlock()
+	procCleanups := i.cleanups
+	i.cleanups = nil
+	i.reg = prometheus.NewRegistry()
+	i.plan = plan
+	defer func() {
+		i.genCleanup = i.cleanups
+		i.cleanups = procCleanups
+		i.reg = i.procReg
+	}()
 	for _, stage := range []func(context.Context) error{
 		i.loadFunctions,
-		i.startStream,
 		i.openDeliveryStreams,
 		i.startMappings,
 	} {
 		if err := stage(ctx); err != nil {
+			for k := len(i.cleanups) - 1; k >= 0; k-- {
+				i.cleanups[k]()
+			}
+			i.cleanups = nil
 			return err
 		}
 	}
-	return i.serve(ctx)
+	i.genReg.Store(i.reg)
+	i.genCode = codeHashes(plan)
+	i.generation++
+	return nil
+}
+
+// stopGeneration drains the running pipeline: mappings stop after their
+// in-flight batches, delivery streams flush.
+func (i *instance) stopGeneration() {
+	for k := len(i.genCleanup) - 1; k >= 0; k-- {
+		i.genCleanup[k]()
+	}
+	i.genCleanup = nil
 }
 
 // serve opens the listeners, announces readiness and waits for ctx.
@@ -122,12 +191,13 @@ func (i *instance) serve(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("kinesis address: %w", err)
 		}
-		apiSrv = &http.Server{Handler: targetRouter(i.api), ReadHeaderTimeout: 10 * time.Second}
+		apiSrv = &http.Server{Handler: i.targetRouter(), ReadHeaderTimeout: 10 * time.Second}
 		go apiSrv.Serve(l)
 		eps.Kinesis = "http://" + l.Addr().String()
 	} else {
 		eps.Kinesis = i.cfg.KinesisEndpoint
 	}
+	i.endpoints = eps
 	epsPath := filepath.Join(i.stateDir, "endpoints.json")
 	data, _ := json.MarshalIndent(eps, "", "  ")
 	if err := os.WriteFile(epsPath, data, 0o644); err != nil {
@@ -150,20 +220,23 @@ func (i *instance) serve(ctx context.Context) error {
 // targetRouter dispatches AWS JSON requests by their X-Amz-Target prefix;
 // requests without a known target go to the Kinesis handler, which answers
 // them with the API's own error.
-func targetRouter(api map[string]http.Handler) http.Handler {
+func (i *instance) targetRouter() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		target := r.Header.Get("X-Amz-Target")
-		for prefix, h := range api {
+		i.apiMu.RLock()
+		h := i.api[kinesisTarget]
+		for prefix, ph := range i.api {
 			if strings.HasPrefix(target, prefix) {
-				h.ServeHTTP(w, r)
-				return
+				h = ph
+				break
 			}
 		}
-		if h, ok := api[kinesisTarget]; ok {
-			h.ServeHTTP(w, r)
+		i.apiMu.RUnlock()
+		if h == nil {
+			http.Error(w, `{"__type":"UnknownOperationException"}`, http.StatusBadRequest)
 			return
 		}
-		http.Error(w, `{"__type":"UnknownOperationException"}`, http.StatusBadRequest)
+		h.ServeHTTP(w, r)
 	})
 }
 

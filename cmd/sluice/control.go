@@ -1,0 +1,185 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/sluice-dev/sluice/internal/app"
+)
+
+// controlClient talks to a running `sluice up` through its control address,
+// found in <state-dir>/endpoints.json unless given.
+type controlClient struct {
+	base, token string
+	http        *http.Client
+}
+
+func newControlClient(stateDir, addr string, needToken bool) (*controlClient, error) {
+	c := &controlClient{http: &http.Client{Timeout: 10 * time.Minute}}
+	if addr == "" {
+		data, err := os.ReadFile(filepath.Join(stateDir, "endpoints.json"))
+		if err != nil {
+			return nil, fmt.Errorf("no running sluice found (%v): start `sluice up` or pass --control-addr", err)
+		}
+		var eps app.Endpoints
+		if err := json.Unmarshal(data, &eps); err != nil {
+			return nil, fmt.Errorf("%s/endpoints.json: %w", stateDir, err)
+		}
+		c.base = eps.Control
+	} else {
+		c.base = "http://" + strings.TrimPrefix(addr, "http://")
+	}
+	if needToken {
+		t, err := app.ReadToken(stateDir)
+		if err != nil {
+			return nil, err
+		}
+		c.token = t
+	}
+	return c, nil
+}
+
+func (c *controlClient) do(method, path string, body, out any) (int, error) {
+	var r io.Reader
+	if body != nil {
+		data, _ := json.Marshal(body)
+		r = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(method, c.base+path, r)
+	if err != nil {
+		return 0, err
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("control API at %s: %w", c.base, err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return resp.StatusCode, fmt.Errorf("control API answered %s: %w", resp.Status, err)
+	}
+	return resp.StatusCode, nil
+}
+
+// cmdDeploy is `sluice deploy`: show the change set against the running
+// instance, confirm, apply; non-zero on an empty change set unless
+// --allow-empty, and on a failed (rolled back) deploy.
+func cmdDeploy(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	cfg, _ := app.ConfigFromEnv()
+	fs := newFlagSet("deploy", stderr, &cfg)
+	fs.StringVar(&cfg.StateDir, "state-dir", cfg.StateDir, "state directory of the running sluice")
+	controlAddr := fs.String("control-addr", "", "control address (default: from <state-dir>/endpoints.json)")
+	noConfirm := fs.Bool("no-confirm", false, "apply without asking (CI)")
+	allowEmpty := fs.Bool("allow-empty", false, "exit 0 when there is nothing to deploy")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	tmpl, err := filepath.Abs(cfg.Template)
+	if err != nil {
+		return err
+	}
+	c, err := newControlClient(cfg.StateDir, *controlAddr, true)
+	if err != nil {
+		return err
+	}
+	req := app.DeployRequest{Template: tmpl, ParameterOverrides: cfg.ParameterOverrides, DryRun: true}
+	var plan app.DeployResponse
+	if _, err := c.do("POST", "/deploy", req, &plan); err != nil {
+		return err
+	}
+	if plan.Error != "" {
+		return errors.New(plan.Error)
+	}
+	fmt.Fprintf(stdout, "Change set for %s:\n\n%s", cfg.Template, plan.ChangeSet)
+	if len(plan.Changes) == 0 {
+		if *allowEmpty {
+			return nil
+		}
+		return fmt.Errorf("%w: the running instance is up to date (--allow-empty to accept)", app.ErrEmptyChangeSet)
+	}
+	if !*noConfirm {
+		fmt.Fprint(stdout, "\nDeploy this change set? [y/N]: ")
+		answer, _ := bufio.NewReader(stdin).ReadString('\n')
+		if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+			return errors.New("deploy cancelled")
+		}
+	}
+	req.DryRun = false
+	var res app.DeployResponse
+	if _, err := c.do("POST", "/deploy", req, &res); err != nil {
+		return err
+	}
+	if res.Error != "" {
+		return errors.New(res.Error)
+	}
+	fmt.Fprintf(stdout, "\nDeployed: generation %d is serving; mappings resumed from their checkpoints.\n", res.Generation)
+	return nil
+}
+
+// cmdStatus is `sluice status`.
+func cmdStatus(args []string, stdout, stderr io.Writer) error {
+	cfg, _ := app.ConfigFromEnv()
+	fs := newFlagSet("status", stderr, &cfg)
+	fs.StringVar(&cfg.StateDir, "state-dir", cfg.StateDir, "state directory of the running sluice")
+	controlAddr := fs.String("control-addr", "", "control address (default: from <state-dir>/endpoints.json)")
+	asJSON := fs.Bool("json", false, "print the raw status document")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	c, err := newControlClient(cfg.StateDir, *controlAddr, false)
+	if err != nil {
+		return err
+	}
+	var st app.Status
+	if _, err := c.do("GET", "/status", nil, &st); err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	printStatus(stdout, st)
+	return nil
+}
+
+func printStatus(out io.Writer, st app.Status) {
+	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(w, "Generation %d\n\nSTREAM\tSTATUS\tMODE\tOPEN SHARDS\tRETENTION\n", st.Generation)
+	for _, s := range st.Streams {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%dh\n", s.Name, s.Status, s.Mode, s.OpenShards, s.RetentionHours)
+	}
+	fmt.Fprintf(w, "\nMAPPING\tFUNCTION\tSTREAM\tRECORDS\tINVOCATIONS\tERRORS\tMAX ITERATOR AGE\n")
+	for _, m := range st.Mappings {
+		maxAge := 0.0
+		for _, a := range m.IteratorAgeMs {
+			maxAge = max(maxAge, a)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%.0f\t%.0f\t%.0f\t%s\n", m.ID[:8], m.Function, m.Stream, m.Records, m.Invocations, m.Errors, time.Duration(maxAge)*time.Millisecond)
+	}
+	fmt.Fprintf(w, "\nDELIVERY STREAM\tBUCKET\tBUFFERED\tOBJECTS BY FLUSH REASON\tSMALL OBJECTS\n")
+	for _, d := range st.DeliveryStreams {
+		var reasons []string
+		for r, n := range d.Objects {
+			if n > 0 {
+				reasons = append(reasons, fmt.Sprintf("%s=%.0f", r, n))
+			}
+		}
+		sort.Strings(reasons)
+		fmt.Fprintf(w, "%s\t%s\t%.0f records / %.0f B\t%s\t%.0f\n", d.Name, d.Bucket, d.BufferedRecords, d.BufferedBytes, strings.Join(reasons, " "), d.SmallObjects)
+	}
+	w.Flush()
+}
