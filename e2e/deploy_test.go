@@ -192,3 +192,52 @@ func TestDeployChangesFunctionAndBatchSizeWithoutLoss(t *testing.T) {
 	_ = fmt.Sprint
 	_ = time.Second
 }
+
+// TestWatchSwapsAChangedFunction edits a function under `sluice up --watch`
+// and measures the time from the save to the new version serving.
+func TestWatchSwapsAChangedFunction(t *testing.T) {
+	dir := workdir(t)
+	tmpl := filepath.Join(dir, "template.yaml")
+	state := t.TempDir()
+	s, err := harness.Start(t.Context(), sluiceBin, nil, "-t", tmpl, "--state-dir", state, "--watch",
+		"--kinesis-addr", "127.0.0.1:0", "--control-addr", "127.0.0.1:0", "--max-buffer-interval", "1s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Kill()
+	saved := time.Now()
+	edit(t, filepath.Join(dir, "functions", "enrich", "enrich.go"),
+		`click["event_hour"] = mustJSON(t.Format("2006-01-02T15"))`,
+		`click["event_hour"] = mustJSON(t.Format("2006-01-02T15"))
+	click["enrich_version"] = mustJSON("watched")`)
+	deadline := time.Now().Add(2 * time.Minute)
+	for !strings.Contains(s.Log(), "generation 2 serving") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the edit was not picked up:\n%s", s.Log())
+		}
+		time.Sleep(50 * time.Millisecond) // polling another process's log
+	}
+	t.Logf("save → new version serving: %s (includes a plugin build)", time.Since(saved).Round(time.Millisecond))
+
+	acked := filepath.Join(t.TempDir(), "acked")
+	if err := generate(t, s.Endpoints.Kinesis, 200, acked).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	drain(t, s, state)
+	objs, err := harness.ReadBucket(filepath.Join(state, "buckets", "clickstream-archive"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, o := range objs {
+		for _, rec := range o.Records {
+			if !bytes.Contains(rec, []byte(`"enrich_version":"watched"`)) {
+				t.Fatalf("a record put after the swap was handled by the old version: %s", rec)
+			}
+			n++
+		}
+	}
+	if n != 200 {
+		t.Errorf("bucket holds %d records, want 200", n)
+	}
+}
