@@ -35,6 +35,7 @@ commands:
   redrive FUNCTION         replay failed records through the current function version
   deploy                   show the change set against a running sluice, confirm, apply (rolls back on failure)
   status                   streams, mappings (iterator age, throughput), delivery stream backlog and flush reasons
+  logs FUNCTION [--follow]  a function's captured output (stdout, stderr, log calls) by request ID
   validate                 check the template and report every error as file:line:col
   build                    build every function of the template
 
@@ -71,6 +72,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = cmdRedrive(args[1:], stdout, stderr)
 	case "deploy":
 		err = cmdDeploy(args[1:], stdin, stdout, stderr)
+	case "logs":
+		err = cmdLogs(args[1:], stdout, stderr)
 	case "status":
 		err = cmdStatus(args[1:], stdout, stderr)
 	case "validate":
