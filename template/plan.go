@@ -136,7 +136,11 @@ type DeliveryStream struct {
 	// TransformFunction is the Lambda processor's function: its logical ID
 	// when it is a function of this template, else the LambdaArn.
 	TransformFunction string `json:"transformFunction,omitempty"`
-	Line              int    `json:"line"`
+	// Conversion is the record format conversion to Parquet, with the Glue
+	// table's schema; nil when DataFormatConversionConfiguration is absent
+	// or disabled.
+	Conversion *FormatConversion `json:"conversion,omitempty"`
+	Line       int               `json:"line"`
 }
 
 // Bucket is an AWS::S3::Bucket.

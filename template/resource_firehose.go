@@ -106,7 +106,7 @@ func (p *parser) extendedS3(x *object, d *DeliveryStream) {
 		"InputFormatConfiguration", "OutputFormatConfiguration"})
 	converting := conv.present() && conv.boolean("Enabled", true)
 	if converting {
-		p.warnf(conv.at, "%s: record format conversion is not in the plan yet; records are delivered as JSON", conv.path)
+		d.Conversion = p.formatConversion(conv)
 	}
 
 	d.Compression = x.enum("CompressionFormat", false, "UNCOMPRESSED", "UNCOMPRESSED", "GZIP", "ZIP", "Snappy", "HADOOP_SNAPPY")

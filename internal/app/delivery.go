@@ -2,14 +2,26 @@ package app
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
+	"sync"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/google/uuid"
+
+	"github.com/sluice-dev/sluice/sdk"
 	"github.com/sluice-dev/sluice/sinks/dest"
 	"github.com/sluice-dev/sluice/sinks/firehose"
+	firehoseapi "github.com/sluice-dev/sluice/sinks/firehose/api"
 	"github.com/sluice-dev/sluice/sinks/localdir"
+	"github.com/sluice-dev/sluice/sinks/s3"
 	"github.com/sluice-dev/sluice/template"
+	"github.com/sluice-dev/sluice/triggers/checkpoint"
+	kinesistrigger "github.com/sluice-dev/sluice/triggers/kinesis"
 )
 
 // deliveryStage holds the delivery streams and the object store they write.
@@ -19,22 +31,32 @@ type deliveryStage struct {
 }
 
 func (i *instance) openDeliveryStreams(ctx context.Context) error {
-	bucketsDir := filepath.Join(i.stateDir, "buckets")
-	store, err := localdir.New(bucketsDir, filepath.Join(i.stateDir, "tmp"), filepath.Join(i.stateDir, "objects-meta"))
+	store, where, err := i.objectStore(ctx)
 	if err != nil {
-		return fmt.Errorf("bucket directory: %w", err)
+		return err
 	}
 	i.delivery = deliveryStage{store: store, streams: map[string]*firehose.DeliveryStream{}}
 	for _, b := range i.plan.Buckets {
-		i.buckets[b.Name] = filepath.Join(bucketsDir, b.Name)
+		i.buckets[b.Name] = where(b.Name)
 	}
 	for _, ds := range i.plan.DeliveryStreams {
-		d, err := firehose.Open(firehoseConfig(ds), firehose.Options{
+		opts := firehose.Options{
 			StateDir:          filepath.Join(i.stateDir, "delivery", ds.Name),
 			Destination:       store,
 			MaxBufferInterval: i.cfg.MaxBufferInterval,
 			Logger:            i.log.With("delivery_stream", ds.Name),
-		})
+		}
+		if ds.TransformFunction != "" {
+			// Only functions with Kinesis events are loaded today; a
+			// transformation-only function needs loadFunctions to load it.
+			if lf, ok := i.funcs.loaded[ds.TransformFunction]; ok {
+				opts.Transform = lf.fn.Invoke
+			} else {
+				i.log.Warn("transformation function is not loaded; records are delivered untransformed",
+					"delivery_stream", ds.Name, "function", ds.TransformFunction)
+			}
+		}
+		d, err := firehose.Open(firehoseConfig(ds), opts)
 		if err != nil {
 			return fmt.Errorf("delivery stream %s: %w", ds.Name, err)
 		}
@@ -48,9 +70,139 @@ func (i *instance) openDeliveryStreams(ctx context.Context) error {
 		})
 		i.reg.MustRegister(d.Collectors()...)
 		i.delivery.streams[ds.LogicalID] = d
-		i.buckets[ds.Bucket] = filepath.Join(bucketsDir, ds.Bucket)
+		i.buckets[ds.Bucket] = where(ds.Bucket)
 	}
+	i.api[firehoseapi.TargetPrefix] = i.firehoseAPI()
+	return i.startStreamSources(ctx)
+}
+
+// firehoseAPI serves PutRecord / PutRecordBatch / DescribeDeliveryStream /
+// ListDeliveryStreams for this generation's delivery streams on the API
+// port (routed by X-Amz-Target).
+func (i *instance) firehoseAPI() *firehoseapi.Handler {
+	now := time.Now()
+	byName := map[string]firehoseapi.Stream{}
+	for _, ds := range i.plan.DeliveryStreams {
+		s := firehoseapi.Stream{DS: i.delivery.streams[ds.LogicalID], Created: now}
+		if ds.SourceStream != "" {
+			s.SourceStreamARN = "arn:aws:kinesis:us-east-1:000000000000:stream/" + ds.SourceStream
+		}
+		byName[ds.Name] = s
+	}
+	return firehoseapi.New("us-east-1", "000000000000", byName)
+}
+
+// startStreamSources reads the source stream of every KinesisStreamAsSource
+// delivery stream (spec C.14) with an event-source mapping whose "function"
+// passes each record through unchanged. Its checkpoints are durable: the
+// delivery stream logs each batch with the checkpoint it completes, so a
+// restart resumes where delivery left off. It starts at LATEST, as Firehose
+// does at creation.
+func (i *instance) startStreamSources(ctx context.Context) error {
+	var sourced []template.DeliveryStream
+	for _, ds := range i.plan.DeliveryStreams {
+		if ds.SourceStream != "" {
+			sourced = append(sourced, ds)
+		}
+	}
+	if len(sourced) == 0 {
+		return nil
+	}
+	if i.stream.reader == nil {
+		return errors.New("KinesisStreamAsSource delivery streams need a stream to read")
+	}
+	cps, err := checkpoint.Open("file", filepath.Join(i.stateDir, "checkpoints-firehose"))
+	if err != nil {
+		return err
+	}
+	i.onStop(func() { cps.Close() })
+	var ms []*kinesistrigger.Mapping
+	for _, ds := range sourced {
+		cfg := kinesistrigger.Config{
+			ID:               uuid.NewSHA1(mappingNamespace, []byte("firehose/"+ds.Name+"/"+ds.SourceStream)).String(),
+			FunctionName:     "firehose:" + ds.Name,
+			StreamName:       ds.SourceStream,
+			BatchSize:        10000,
+			StartingPosition: "LATEST",
+		}
+		// The trigger's metrics are registered once, by the mappings stage;
+		// these mappings keep their own, unregistered.
+		m, err := kinesistrigger.New(cfg, i.stream.reader, passthrough{}, i.delivery.streams[ds.LogicalID], cps,
+			kinesistrigger.Options{Logger: i.log})
+		if err != nil {
+			return fmt.Errorf("delivery stream %s source %s: %w", ds.Name, ds.SourceStream, err)
+		}
+		ms = append(ms, m)
+	}
+	mctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	for _, m := range ms {
+		wg.Go(func() {
+			if err := m.Run(mctx); err != nil {
+				i.log.Error("delivery stream source stopped", "mapping", m.Config().ID, "err", err)
+			}
+		})
+	}
+	// Registered after the delivery streams' Close, so it runs before it.
+	i.onStop(func() { stop(); wg.Wait() })
 	return nil
+}
+
+// passthrough is the "function" of a KinesisStreamAsSource delivery
+// stream: every record's data becomes an output record, unchanged.
+type passthrough struct{}
+
+func (passthrough) Invoke(_ context.Context, payload []byte) ([]byte, error) {
+	var ev events.KinesisEvent
+	if err := json.Unmarshal(payload, &ev); err != nil {
+		return nil, fmt.Errorf("decode kinesis event: %w", err)
+	}
+	out := sdk.StreamResponse{BatchItemFailures: []events.KinesisBatchItemFailure{}}
+	for _, r := range ev.Records {
+		out.Records = append(out.Records, sdk.OutputRecord{Data: r.Kinesis.Data})
+	}
+	return json.Marshal(out)
+}
+
+// objectStore opens the buckets: the local directory by default, S3 (or an
+// S3-compatible store) with --s3-endpoint, creating the template's buckets
+// there when they are missing. where says where a bucket's objects land,
+// for endpoints.json.
+func (i *instance) objectStore(ctx context.Context) (dest.Destination, func(string) string, error) {
+	if ep := i.cfg.S3Endpoint; ep != "" {
+		store, err := s3.New(ctx, s3.Config{Endpoint: ep})
+		if err != nil {
+			return nil, nil, fmt.Errorf("object store %s: %w", ep, err)
+		}
+		seen := map[string]bool{}
+		var names []string
+		for _, b := range i.plan.Buckets {
+			names = append(names, b.Name)
+		}
+		for _, ds := range i.plan.DeliveryStreams {
+			names = append(names, ds.Bucket)
+		}
+		for _, n := range names {
+			if seen[n] {
+				continue
+			}
+			seen[n] = true
+			if err := store.EnsureBucket(ctx, n); err != nil {
+				return nil, nil, fmt.Errorf("object store %s: %w", ep, err)
+			}
+		}
+		base := strings.TrimSuffix(ep, "/")
+		if (s3.Config{Endpoint: ep}).AWS() {
+			base = "s3:/"
+		}
+		return store, func(b string) string { return base + "/" + b }, nil
+	}
+	bucketsDir := filepath.Join(i.stateDir, "buckets")
+	store, err := localdir.New(bucketsDir, filepath.Join(i.stateDir, "tmp"), filepath.Join(i.stateDir, "objects-meta"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("bucket directory: %w", err)
+	}
+	return store, func(b string) string { return filepath.Join(bucketsDir, b) }, nil
 }
 
 func firehoseConfig(ds template.DeliveryStream) firehose.Config {
@@ -67,5 +219,30 @@ func firehoseConfig(ds template.DeliveryStream) firehose.Config {
 		Compression:             ds.Compression,
 		CustomTimeZone:          ds.CustomTimeZone,
 		FileExtension:           ds.FileExtension,
+		Conversion:              conversion(ds),
 	}
+}
+
+// conversion maps the plan's format conversion (schema already read from
+// the template's Glue table) to the delivery stream's.
+func conversion(ds template.DeliveryStream) *firehose.Conversion {
+	fc := ds.Conversion
+	if fc == nil {
+		return nil
+	}
+	c := &firehose.Conversion{
+		Deserializer:                       fc.Deserializer,
+		CaseSensitive:                      !fc.CaseInsensitive,
+		ConvertDotsInJSONKeysToUnderscores: fc.ConvertDotsInJSONKeysToUnderscores,
+		ColumnToJSONKeyMappings:            fc.ColumnToJSONKeyMappings,
+		TimestampFormats:                   fc.TimestampFormats,
+		Compression:                        fc.Compression,
+		PageSizeBytes:                      fc.PageSizeBytes,
+		Table: firehose.CatalogTable{CatalogID: fc.CatalogID, DatabaseName: fc.DatabaseName, TableName: fc.TableName,
+			Region: fc.Region, VersionID: fc.VersionID},
+	}
+	for _, col := range fc.Columns {
+		c.Columns = append(c.Columns, firehose.Column{Name: col.Name, Type: col.Type})
+	}
+	return c
 }

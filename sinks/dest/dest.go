@@ -11,6 +11,7 @@ package dest
 
 import (
 	"context"
+	"errors"
 	"io"
 )
 
@@ -46,4 +47,18 @@ type ObjectMeta struct {
 	Records int `json:"records"`
 	// Extra holds writer-specific metadata (stored as user metadata on S3).
 	Extra map[string]string `json:"extra,omitempty"`
+}
+
+// ErrNotFound is wrapped by Reader.Get when an object does not exist.
+var ErrNotFound = errors.New("object not found")
+
+// Reader reads delivered objects back. Stores implement it beside
+// Destination for tests, the conformance suite (dest/desttest) and tools
+// that show what was delivered; writers never need it.
+type Reader interface {
+	// Get returns the body and metadata of bucket/key, or an error
+	// wrapping ErrNotFound.
+	Get(ctx context.Context, bucket, key string) ([]byte, ObjectMeta, error)
+	// List returns the keys in bucket that start with prefix, sorted.
+	List(ctx context.Context, bucket, prefix string) ([]string, error)
 }

@@ -1,9 +1,12 @@
 package firehose
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/itchyny/gojq"
 )
@@ -65,8 +68,9 @@ type Config struct {
 	// AppendDelimiter writes a newline after each record (the
 	// AppendDelimiterToRecord processor).
 	AppendDelimiter bool
-	// Compression is the CompressionFormat; "" means UNCOMPRESSED. Sluice
-	// implements UNCOMPRESSED and GZIP so far.
+	// Compression is the CompressionFormat; "" means UNCOMPRESSED. GZIP,
+	// ZIP (one deflated entry), Snappy (snappy-java framing) and
+	// HADOOP_SNAPPY (Hadoop block framing) compress the whole object.
 	Compression string
 	// CustomTimeZone is an IANA zone name for timestamps in prefixes and
 	// object names; "" means UTC.
@@ -74,6 +78,11 @@ type Config struct {
 	// FileExtension replaces the default extension (".gz" for GZIP, none
 	// for UNCOMPRESSED) when non-empty; it must match \.[0-9a-z!\-_.*'()]+.
 	FileExtension string
+	// Conversion, when set, converts JSON records to Parquet with a Glue
+	// table's schema (DataFormatConversionConfiguration, spec C.10). It
+	// needs Compression UNCOMPRESSED and a BufferSize of at least 64 MiB
+	// (default 128 MiB); objects get the .parquet extension.
+	Conversion *Conversion
 	// MaxActivePartitions caps the partitions buffered at once (default 500);
 	// records for a new partition beyond it go to the error output as
 	// activePartitionExceeded.
@@ -92,7 +101,7 @@ var (
 func (c Config) withDefaults() Config {
 	if c.BufferSize == 0 {
 		c.BufferSize = DefaultBufferSize
-		if c.DynamicPartitioning {
+		if c.DynamicPartitioning || c.Conversion != nil {
 			c.BufferSize = DefaultDPBufferSize
 		}
 	}
@@ -124,6 +133,7 @@ type compiled struct {
 	loc      *time.Location
 	ext      string
 	encoding string
+	conv     *converter // nil without format conversion
 }
 
 func (c Config) compile() (*compiled, error) {
@@ -156,14 +166,24 @@ func (c Config) compile() (*compiled, error) {
 		return nil, invalidf("max active partitions must be positive, got %d", c.MaxActivePartitions)
 	}
 	cc := &compiled{cfg: c}
-	switch c.Compression {
-	case CompressionNone:
-	case CompressionGZIP:
-		cc.ext, cc.encoding = ".gz", "gzip"
-	case CompressionZIP, CompressionSnappy, CompressionHadoopSnappy:
-		return nil, invalidf("compression format %s is not supported by sluice yet (UNCOMPRESSED and GZIP are)", c.Compression)
+	switch comp, ok := compressions[c.Compression]; {
+	case ok:
+		cc.ext, cc.encoding = comp.ext, comp.encoding
 	default:
 		return nil, invalidf(validation, c.Compression, path+"compressionFormat", "Member must satisfy enum value set: [UNCOMPRESSED, GZIP, ZIP, Snappy, HADOOP_SNAPPY]")
+	}
+	if c.Conversion != nil {
+		switch {
+		case c.Compression != CompressionNone:
+			return nil, invalid("CompressionFormat must be UNCOMPRESSED when DataFormatConversion is enabled")
+		case c.BufferSize < 64*MiB:
+			return nil, invalid("BufferingHints.SizeInMBs must be at least 64 when DataFormatConversion is enabled")
+		}
+		conv, err := compileConversion(*c.Conversion)
+		if err != nil {
+			return nil, err
+		}
+		cc.conv, cc.ext = conv, ".parquet"
 	}
 	if c.FileExtension != "" {
 		cc.ext = c.FileExtension
@@ -229,7 +249,59 @@ func (c Config) compile() (*compiled, error) {
 		epfx, _ = ParsePrefix(c.Prefix + "!{firehose:error-output-type}/!{timestamp:" + defaultTimePattern + "}")
 	}
 	cc.errPfx = epfx
+	for _, p := range []struct {
+		name string
+		p    *Prefix
+	}{{"Prefix", cc.prefix}, {"ErrorOutputPrefix", cc.errPfx}} {
+		if err := checkStorable(p.p); err != nil {
+			return nil, invalidf("%s %q cannot be stored: %v", p.name, p.p.String(), err)
+		}
+	}
 	return cc, nil
+}
+
+// checkStorable renders p with sample values and checks that the result
+// can start a key in every destination (the local bucket directory is the
+// strictest): no leading "/", no empty, "." or ".." segment, no control
+// character or backslash, valid UTF-8. Partition values are escaped at
+// render time; this catches what the template wrote literally, which would
+// otherwise fail every flush and retry forever.
+func checkStorable(p *Prefix) error {
+	sample := func(keys []string) map[string]string {
+		m := map[string]string{}
+		for _, k := range keys {
+			m[k] = "v"
+		}
+		return m
+	}
+	in := renderInput{
+		Time: time.Date(2006, 1, 2, 15, 4, 5, 0, time.UTC), ErrorType: "processing-failed",
+		Query: sample(p.keys(segQueryKey)), Lambda: sample(p.keys(segLambdaKey)),
+		Random: func(int) string { return "xxxxxxxxxxx" },
+	}
+	key := p.renderUnchecked(in) + "object"
+	switch {
+	case !utf8.ValidString(key):
+		return errors.New("it is not valid UTF-8")
+	case strings.HasPrefix(key, "/"):
+		return errors.New(`it starts with "/"`)
+	}
+	for _, r := range key {
+		if r < 0x20 || r == 0x7f || r == '\\' {
+			return fmt.Errorf("it contains %q", r)
+		}
+	}
+	for _, seg := range strings.Split(key, "/") {
+		switch {
+		case seg == "":
+			return errors.New(`it has an empty segment ("//")`)
+		case seg == "." || seg == "..":
+			return fmt.Errorf("it has a %q segment", seg)
+		case len(seg) > 255:
+			return errors.New("it has a segment longer than 255 bytes")
+		}
+	}
+	return nil
 }
 
 // ValidationError is a configuration rejected the way CreateDeliveryStream

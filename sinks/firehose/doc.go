@@ -7,9 +7,22 @@
 // !{partitionKeyFromQuery:...}, ...) and Firehose's object-name suffix.
 //
 // The data path, top to bottom: stream.go (Accept, routing, buffers,
-// flush scheduling, recovery) → partition.go (JQ keys) → prefix.go and
-// timefmt.go (key rendering) → object.go (object name and bytes) → a
-// dest.Destination. wal.go is the write-ahead log underneath.
+// flush scheduling, recovery) → transform.go (the data-transformation
+// function, spec C.9) → partition.go (JQ keys) → convert.go (JSON →
+// Parquet with a Glue schema, OpenX/Hive SerDe rules, C.10) → prefix.go and
+// timefmt.go (key rendering) → object.go and compress.go (object name and
+// bytes: GZIP, ZIP, snappy-java, Hadoop snappy) → a dest.Destination
+// (sinks/localdir, sinks/s3). wal.go is the write-ahead log underneath;
+// sinks/firehose/api serves the Firehose API over open streams.
+//
+// # Memory
+//
+// Buffers hold write-ahead-log locations, not bytes (~56 bytes a record),
+// so a buffered partition costs the same whatever its records weigh. A
+// flush streams its object: records are read back from the log, encoded,
+// compressed (one block at most) and piped to the destination, which sends
+// at most one multipart part at a time; Parquet is written row group by
+// row group (Conversion.RowGroupBytes of JSON behind each).
 //
 // # Delivery guarantee
 //

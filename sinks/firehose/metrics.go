@@ -1,6 +1,10 @@
 package firehose
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // metrics are a delivery stream's Prometheus collectors, labelled with the
 // stream name so several streams can share a registry.
@@ -8,9 +12,11 @@ type metrics struct {
 	recordsAccepted  prometheus.Counter
 	bytesAccepted    prometheus.Counter
 	recordsFailed    *prometheus.CounterVec // by error output type
+	recordsDropped   prometheus.Counter
 	objects          *prometheus.CounterVec // by flush reason
 	objectBytes      prometheus.Counter     // uncompressed bytes delivered
 	smallObjects     prometheus.Counter
+	smallFileAlarm   prometheus.Gauge
 	deliveryErrors   prometheus.Counter
 	bufferedRecords  prometheus.Gauge
 	bufferedBytes    prometheus.Gauge
@@ -33,8 +39,11 @@ func newMetrics(stream string) *metrics {
 			Help: "Records routed to the error output, by error output type.", ConstLabels: l}, []string{"error_type"}),
 		objects: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "sluice", Subsystem: "firehose", Name: "objects_delivered_total",
 			Help: "Objects written to the destination, by flush reason (size, interval, partition_cap, shutdown, manual).", ConstLabels: l}, []string{"reason"}),
-		objectBytes:      c("object_bytes_delivered_total", "Uncompressed bytes delivered in objects."),
-		smallObjects:     c("small_objects_total", "Objects delivered with less than a tenth of the buffer size: a sign of too short intervals or too many partitions."),
+		recordsDropped: c("records_dropped_total", "Records the transformation function returned as Dropped."),
+		objectBytes:    c("object_bytes_delivered_total", "Uncompressed bytes delivered in objects."),
+		smallObjects:   c("small_objects_total", "Objects delivered with less than a tenth of the buffer size: a sign of too short intervals or too many partitions."),
+		smallFileAlarm: g("small_file_alarm", "Partitions whose last "+fmt.Sprint(smallFileStreak)+
+			" interval flushes were all small objects (under a tenth of the buffer size); alarm when above zero."),
 		deliveryErrors:   c("delivery_errors_total", "Failed object writes (retried)."),
 		bufferedRecords:  g("buffered_records", "Records buffered and not yet in a delivered object."),
 		bufferedBytes:    g("buffered_bytes", "Uncompressed bytes buffered."),
@@ -48,6 +57,6 @@ func newMetrics(stream string) *metrics {
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.recordsAccepted, m.bytesAccepted, m.recordsFailed, m.objects, m.objectBytes,
-		m.smallObjects, m.deliveryErrors, m.bufferedRecords, m.bufferedBytes, m.activePartitions, m.pendingObjects}
+	return []prometheus.Collector{m.recordsAccepted, m.bytesAccepted, m.recordsFailed, m.recordsDropped, m.objects, m.objectBytes,
+		m.smallObjects, m.smallFileAlarm, m.deliveryErrors, m.bufferedRecords, m.bufferedBytes, m.activePartitions, m.pendingObjects}
 }

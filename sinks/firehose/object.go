@@ -8,9 +8,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path"
+	"strings"
 	"time"
-
-	"github.com/klauspost/compress/gzip"
 )
 
 // This file turns a flush (a partition's records lo..hi) into an object:
@@ -68,7 +68,16 @@ func (d *DeliveryStream) objectKey(rt *route, part string, lo, hi uint64, oldest
 		d.log.Warn("prefix evaluation failed at flush; delivering with the over-long prefix", "err", err)
 		pfx = p.renderUnchecked(in)
 	}
-	return pfx + d.cc.cfg.Name + "-" + versionID + "-" + t.Format("2006-01-02-15-04-05") + "-" + id + d.cc.ext
+	return pfx + d.cc.cfg.Name + "-" + versionID + "-" + t.Format("2006-01-02-15-04-05") + "-" + id + d.objectExt(rt)
+}
+
+// objectExt is the extension of a partition's objects: error output stays
+// JSON lines even when data is converted to Parquet.
+func (d *DeliveryStream) objectExt(rt *route) string {
+	if d.cc.conv != nil && rt.ET != "" && d.cc.cfg.FileExtension == "" {
+		return ""
+	}
+	return d.cc.ext
 }
 
 // errorEnvelope is one failed record in the error output (spec C.12, the
@@ -91,11 +100,14 @@ type errorEnvelope struct {
 // on the records.
 func (d *DeliveryStream) writeObject(w io.Writer, j *job) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
-	out := io.Writer(bw)
-	var gz *gzip.Writer
-	if d.cc.cfg.Compression == CompressionGZIP {
-		gz = gzip.NewWriter(bw)
-		out = gz
+	if d.cc.conv != nil && j.rt.ET == "" {
+		return d.writeParquet(bw, j)
+	}
+	name := path.Base(j.Key)
+	name = strings.TrimSuffix(name, d.cc.ext)
+	out, err := compressions[d.cc.cfg.Compression].wrap(bw, name)
+	if err != nil {
+		return err
 	}
 	var buf []byte
 	for _, r := range j.refs {
@@ -105,6 +117,24 @@ func (d *DeliveryStream) writeObject(w io.Writer, j *job) error {
 		data := buf[:r.n]
 		if err := d.w.readAt(r.seg, r.off, data); err != nil {
 			return err
+		}
+		if r.rt.ET == ErrTypeFormatConversion {
+			line, err := json.Marshal(conversionEnvelope{
+				AttemptsMade:           1,
+				ArrivalTimestamp:       r.arrival / int64(time.Millisecond),
+				LastErrorCode:          r.rt.EC,
+				LastErrorMessage:       r.rt.EM,
+				AttemptEndingTimestamp: r.rt.endedMs,
+				RawData:                data,
+				DataCatalogTable:       d.cc.conv.cfg.Table,
+			})
+			if err != nil {
+				return fmt.Errorf("encode error envelope: %w", err)
+			}
+			if _, err := out.Write(append(line, '\n')); err != nil {
+				return err
+			}
+			continue
 		}
 		if r.rt.ET != "" {
 			line, err := json.Marshal(errorEnvelope{
@@ -132,12 +162,35 @@ func (d *DeliveryStream) writeObject(w io.Writer, j *job) error {
 			}
 		}
 	}
-	if gz != nil {
-		if err := gz.Close(); err != nil {
-			return fmt.Errorf("finish gzip stream: %w", err)
-		}
+	if err := out.Close(); err != nil {
+		return fmt.Errorf("finish %s stream: %w", d.cc.cfg.Compression, err)
 	}
 	return bw.Flush()
 }
 
 var newline = []byte{'\n'}
+
+// writeParquet streams a data partition's records as one Parquet file,
+// row group by row group.
+func (d *DeliveryStream) writeParquet(bw *bufio.Writer, j *job) error {
+	pw := d.cc.conv.newWriter(bw)
+	var buf []byte
+	for _, r := range j.refs {
+		if cap(buf) < int(r.n) {
+			buf = make([]byte, r.n)
+		}
+		data := buf[:r.n]
+		if err := d.w.readAt(r.seg, r.off, data); err != nil {
+			return err
+		}
+		// Accept converted this record successfully already, and the
+		// conversion is a pure function of the bytes.
+		if err := pw.write(data); err != nil {
+			return fmt.Errorf("convert record %d: %w", r.seq, err)
+		}
+	}
+	if err := pw.close(); err != nil {
+		return err
+	}
+	return bw.Flush()
+}

@@ -67,7 +67,26 @@ type Options struct {
 	// FlushConcurrency bounds objects written at once in the background
 	// (default 4).
 	FlushConcurrency int
+	// MaxLogBytes caps the write-ahead log on disk (0: no cap). While the
+	// destination is down the log holds everything accepted; at the cap
+	// Accept refuses batches with ErrLogFull, pushing back on the source
+	// (whose retention then holds the data) instead of filling the disk.
+	MaxLogBytes int64
+	// Transform, when set, is the data-transformation function (the Lambda
+	// processor, spec C.9) every accepted record goes through first.
+	Transform Transform
+	// TransformRetries is NumberOfRetries for the function (default 3;
+	// negative: no retries).
+	TransformRetries int
 }
+
+// ErrLogFull is wrapped by Accept when the write-ahead log has reached
+// Options.MaxLogBytes; retry once objects are delivered again.
+var ErrLogFull = errors.New("write-ahead log is full: the destination is behind")
+
+// smallFileStreak is how many consecutive small interval flushes of one
+// partition raise the small-file alarm.
+const smallFileStreak = 3
 
 // route is where a record goes: a partition of the data prefix (its keys)
 // or the error output (its error). Routes are decided once, at Accept, and
@@ -176,6 +195,8 @@ type DeliveryStream struct {
 	closed      bool
 	bufRecords  int
 	bufBytes    int64
+	smallStreak map[string]int // partition → consecutive small interval flushes
+	alarmed     map[string]bool
 
 	gcMu   sync.Mutex
 	kick   chan struct{}
@@ -225,6 +246,8 @@ func Open(cfg Config, opts Options) (*DeliveryStream, error) {
 		segLive:     map[uint64]int{},
 		cps:         map[string]cpState{},
 		appendedCps: map[string]string{},
+		smallStreak: map[string]int{},
+		alarmed:     map[string]bool{},
 		changed:     make(chan struct{}),
 		kick:        make(chan struct{}, 1),
 		sem:         make(chan struct{}, opts.FlushConcurrency),
@@ -297,13 +320,29 @@ func (d *DeliveryStream) Accept(ctx context.Context, b sinks.Batch) error {
 	if len(b.Records) == 0 && b.Source.Checkpoint == "" {
 		return nil
 	}
+	var pre []*route
+	if d.opts.Transform != nil {
+		b.Records, pre = d.transform(ctx, b.Records)
+		if len(b.Records) == 0 && b.Source.Checkpoint == "" {
+			return nil // everything was Dropped
+		}
+	}
 	routes := d.route(b.Records)
+	for i, rt := range pre {
+		if rt != nil {
+			routes[i] = rt
+		}
+	}
 	now := d.opts.Now()
 
 	d.mu.Lock()
 	if d.closed {
 		d.mu.Unlock()
 		return fmt.Errorf("accept batch from %q: delivery stream %q is closed", b.Source.ID, d.cc.cfg.Name)
+	}
+	if max := d.opts.MaxLogBytes; max > 0 && int64(len(d.segs))*d.opts.SegmentSize >= max {
+		d.mu.Unlock()
+		return fmt.Errorf("accept batch from %q: %w (%d segments of %d bytes)", b.Source.ID, ErrLogFull, len(d.segs), d.opts.SegmentSize)
 	}
 	// Max active partitions (C.8): a record that would open a partition
 	// beyond the cap goes to the error output instead.
@@ -385,7 +424,7 @@ func (d *DeliveryStream) Accept(ctx context.Context, b sinks.Batch) error {
 // sources should not queue behind each other for it.
 func (d *DeliveryStream) route(recs []sinks.Record) []*route {
 	out := make([]*route, len(recs))
-	if !d.cc.cfg.DynamicPartitioning {
+	if !d.cc.cfg.DynamicPartitioning && d.cc.conv == nil {
 		rt := &route{}
 		rt.part = rt.partID()
 		for i := range out {
@@ -409,7 +448,21 @@ func (d *DeliveryStream) route(recs []sinks.Record) []*route {
 	return out
 }
 
+// routeOne runs the stages that can fail a record in the order of spec
+// C.4: partition keys, then format conversion.
 func (d *DeliveryStream) routeOne(ctx context.Context, r sinks.Record) *route {
+	rt := d.routeKeys(ctx, r)
+	if d.cc.conv == nil || rt.ET != "" {
+		return rt
+	}
+	if _, err := d.cc.conv.row(nil, r.Data); err != nil {
+		rt = &route{ET: ErrTypeFormatConversion, EC: codeFormatConversion, EM: err.Error()}
+		rt.part = rt.partID()
+	}
+	return rt
+}
+
+func (d *DeliveryStream) routeKeys(ctx context.Context, r sinks.Record) *route {
 	rt := &route{}
 	fail := func(e *recordError) *route {
 		rt := &route{ET: e.Type, EC: e.Code, EM: e.Message}
@@ -714,9 +767,7 @@ func (d *DeliveryStream) runJob(ctx context.Context, j *job) error {
 	d.segLive[j.pos.seg]--
 	d.m.objects.WithLabelValues(j.Reason).Inc()
 	d.m.objectBytes.Add(float64(j.Bytes))
-	if j.Bytes < d.cc.cfg.BufferSize/10 {
-		d.m.smallObjects.Inc()
-	}
+	d.noteObjectSizeLocked(j)
 	d.updateGaugesLocked()
 	d.notifyLocked()
 	d.mu.Unlock()
@@ -1024,4 +1075,35 @@ func (d *DeliveryStream) recover(dir string, segs []uint64) error {
 		b.firstAt = time.Unix(0, b.refs[0].accepted)
 	}
 	return nil
+}
+
+// Config returns the stream's configuration with Firehose's defaults
+// applied (what DescribeDeliveryStream shows).
+func (d *DeliveryStream) Config() Config { return d.cc.cfg }
+
+// noteObjectSizeLocked counts small objects and keeps the small-file
+// alarm: a partition whose interval flushes keep producing objects under a
+// tenth of the buffer size is paying per-object costs (S3 requests, tiny
+// files for query engines) for nothing; raise the interval or cut the
+// partitions. Shutdown and manual flushes say nothing about the traffic.
+func (d *DeliveryStream) noteObjectSizeLocked(j *job) {
+	small := j.Bytes < d.cc.cfg.BufferSize/10
+	if small {
+		d.m.smallObjects.Inc()
+	}
+	switch {
+	case j.Reason != ReasonInterval:
+		return
+	case !small:
+		delete(d.smallStreak, j.Part)
+		delete(d.alarmed, j.Part)
+	default:
+		d.smallStreak[j.Part]++
+		if d.smallStreak[j.Part] >= smallFileStreak && !d.alarmed[j.Part] {
+			d.alarmed[j.Part] = true
+			d.log.Warn("small-file alarm: a partition keeps flushing tiny objects; raise IntervalInSeconds or reduce partitions",
+				"partition", j.Part, "objects", d.smallStreak[j.Part], "bytes", j.Bytes, "buffer_size", d.cc.cfg.BufferSize)
+		}
+	}
+	d.m.smallFileAlarm.Set(float64(len(d.alarmed)))
 }

@@ -28,8 +28,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"unicode/utf8"
 
@@ -286,3 +288,57 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	}
 	return c.r.Read(p)
 }
+
+// Get reads bucket/key and its metadata (dest.Reader).
+func (d *Dir) Get(ctx context.Context, bucket, key string) ([]byte, dest.ObjectMeta, error) {
+	var m dest.ObjectMeta
+	p, err := d.Path(bucket, key)
+	if err != nil {
+		return nil, m, err
+	}
+	b, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, m, fmt.Errorf("localdir: get %s/%s: %w", bucket, key, dest.ErrNotFound)
+	}
+	if err != nil {
+		return nil, m, fmt.Errorf("localdir: get %s/%s: %w", bucket, key, err)
+	}
+	m, err = d.Meta(bucket, key)
+	return b, m, err
+}
+
+// List returns the keys in bucket starting with prefix, sorted
+// (dest.Reader). A missing bucket directory lists as empty.
+func (d *Dir) List(ctx context.Context, bucket, prefix string) ([]string, error) {
+	if err := CheckBucket(bucket); err != nil {
+		return nil, err
+	}
+	base := filepath.Join(d.root, bucket)
+	var keys []string
+	err := filepath.WalkDir(base, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && p == base {
+				return fs.SkipAll
+			}
+			return err
+		}
+		if e.IsDir() {
+			return nil
+		}
+		rel, err := filepath.Rel(base, p)
+		if err != nil {
+			return err
+		}
+		if k := filepath.ToSlash(rel); strings.HasPrefix(k, prefix) {
+			keys = append(keys, k)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("localdir: list %s/%s: %w", bucket, prefix, err)
+	}
+	sort.Strings(keys)
+	return keys, nil
+}
+
+var _ dest.Reader = (*Dir)(nil)

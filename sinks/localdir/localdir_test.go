@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/sluice-dev/sluice/sinks/dest"
+	"github.com/sluice-dev/sluice/sinks/dest/desttest"
 )
 
 func newDir(t *testing.T) (*Dir, string) {
@@ -161,4 +162,11 @@ func assertOnlyObjects(t *testing.T, root string, want []string) {
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("bucket tree = %v, want %v", got, want)
 	}
+}
+
+func TestConformance(t *testing.T) {
+	desttest.Run(t, func(t *testing.T) desttest.Store {
+		d, _ := newDir(t)
+		return desttest.Store{Dest: d, Reader: d, Bucket: "b"}
+	})
 }

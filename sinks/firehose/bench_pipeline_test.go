@@ -1,0 +1,185 @@
+package firehose
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/sluice-dev/sluice/sinks"
+)
+
+// These benchmarks measure the delivery stream end to end (Accept with JQ
+// partitioning and WAL fsyncs, flush, encoding, compression) into a
+// discarding destination, for JSON+GZIP and Parquet+SNAPPY with 1, 10 and
+// 500 active partitions. Each reports records/s, MB/s of input JSON and
+// the peak Go heap seen while it ran (peak-heap-MiB, and per partition).
+// The peer in the same run is BenchmarkPeerGzip: the same bytes through
+// gzip alone, the floor any JSON+GZIP pipeline pays.
+
+var benchColumns = []Column{{"event_type", "string"}, {"page", "string"}, {"user", "string"}, {"ts", "bigint"}, {"dur", "double"}}
+
+func benchRecords(parts, n int, at time.Time) ([]sinks.Record, int64) {
+	recs := make([]sinks.Record, n)
+	var size int64
+	for i := range recs {
+		data := fmt.Sprintf(`{"event_type":"type-%d","page":"/products/%d","user":"u-%06d","ts":%d,"dur":%d.5}`, i%parts, i, i*7, 1535365800+i, i%100)
+		recs[i] = sinks.Record{Data: []byte(data), ArrivalTime: at}
+		size += int64(len(data))
+	}
+	return recs, size
+}
+
+// heapPeak samples the live heap until stop is closed.
+func heapPeak(stop <-chan struct{}) <-chan uint64 {
+	out := make(chan uint64, 1)
+	go func() {
+		var peak uint64
+		var ms runtime.MemStats
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, ms.HeapInuse)
+			select {
+			case <-stop:
+				out <- peak
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return out
+}
+
+func BenchmarkPipeline(b *testing.B) {
+	for _, format := range []string{"json+gzip", "parquet+snappy"} {
+		// parts 0 is one partition without dynamic partitioning: no JQ,
+		// which shows what the query costs.
+		for _, parts := range []int{0, 1, 10, 500} {
+			name := fmt.Sprintf("%s/partitions=%d", format, parts)
+			if parts == 0 {
+				name = format + "/no-partitioning"
+			}
+			b.Run(name, func(b *testing.B) {
+				clk := newClock()
+				cfg := dpConfig()
+				cfg.MaxActivePartitions = 500
+				if parts == 0 {
+					cfg = testConfig()
+					cfg.BufferSize, cfg.AppendDelimiter, cfg.Compression = 64*MiB, true, CompressionGZIP
+					parts = 1
+				}
+				if format == "parquet+snappy" {
+					cfg.Compression = CompressionNone
+					cfg.Conversion = &Conversion{Columns: benchColumns, Compression: "SNAPPY"}
+				}
+				d := openTest(b, cfg, b.TempDir(), discardDest{}, clk)
+				const batchSize, callers = 500, 4
+				recs, size := benchRecords(parts, batchSize, clk.Now())
+				b.SetBytes(size / batchSize)
+				runtime.GC()
+				stop := make(chan struct{})
+				peak := heapPeak(stop)
+				b.ResetTimer()
+				start := time.Now()
+				var wg sync.WaitGroup
+				for c := range callers {
+					wg.Go(func() {
+						for i := c * batchSize; i < b.N; i += batchSize * callers {
+							if err := d.Accept(context.Background(), sinks.Batch{Source: sinks.Source{ID: fmt.Sprint(c), Checkpoint: fmt.Sprint(i)}, Records: recs}); err != nil {
+								b.Error(err)
+								return
+							}
+						}
+					})
+				}
+				wg.Wait()
+				if err := d.Close(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+				el := time.Since(start)
+				b.StopTimer()
+				close(stop)
+				p := float64(<-peak) / (1 << 20)
+				n := ((b.N + batchSize - 1) / batchSize) * batchSize
+				b.ReportMetric(float64(n)/el.Seconds(), "records/s")
+				b.ReportMetric(p, "peak-heap-MiB")
+				b.ReportMetric(p/float64(parts), "heap-MiB/partition")
+			})
+		}
+	}
+}
+
+// BenchmarkPeerGzip is the reference for json+gzip: the same records,
+// newline-delimited, through gzip only (records/s and MB/s).
+func BenchmarkPeerGzip(b *testing.B) {
+	recs, size := benchRecords(10, 500, time.Now())
+	b.SetBytes(size / 500)
+	zw := gzip.NewWriter(io.Discard)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		zw.Write(recs[i%500].Data)
+		zw.Write(newline)
+	}
+	zw.Close()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+// BenchmarkParquetWriterRows measures decoded rows into the Parquet writer
+// (SNAPPY, row groups as the delivery stream cuts them): the goal is over
+// 1 M rows/s.
+func BenchmarkParquetWriterRows(b *testing.B) {
+	cv, err := compileConversion(Conversion{Columns: benchColumns})
+	if err != nil {
+		b.Fatal(err)
+	}
+	recs, _ := benchRecords(10, 1024, time.Now())
+	rows := make([]parquet.Row, len(recs))
+	for i, r := range recs {
+		if rows[i], err = cv.row(nil, r.Data); err != nil {
+			b.Fatal(err)
+		}
+	}
+	pw := cv.newWriter(io.Discard).pw
+	b.ResetTimer()
+	for i := 0; i < b.N; i += 256 {
+		k := i % 1024
+		end := min(k+256, 1024, k+b.N-i)
+		if _, err := pw.WriteRows(rows[k:end]); err != nil {
+			b.Fatal(err)
+		}
+		if i%65536 == 0 && i > 0 {
+			pw.Flush()
+		}
+	}
+	if err := pw.Close(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkConvertRow measures JSON → row (OpenX rules): the decode half
+// of the conversion.
+func BenchmarkConvertRow(b *testing.B) {
+	cv, err := compileConversion(Conversion{Columns: benchColumns})
+	if err != nil {
+		b.Fatal(err)
+	}
+	recs, size := benchRecords(10, 1024, time.Now())
+	b.SetBytes(size / 1024)
+	var row parquet.Row
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if row, err = cv.row(row, recs[i%1024].Data); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
