@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/google/uuid"
@@ -60,8 +61,27 @@ func (i *instance) startMappings(ctx context.Context) error {
 				MaximumBatchingWindow:     ev.MaximumBatchingWindow,
 				StartingPosition:          ev.StartingPosition,
 				StartingPositionTimestamp: ev.StartingPositionTimestamp,
+
+				BisectBatchOnFunctionError: ev.BisectBatchOnFunctionError,
+				MaximumRetryAttempts:       ev.MaximumRetryAttempts,
+				RetryAttemptsSet:           true, // the plan already applied the -1 default
+				MaximumRecordAge:           ev.MaximumRecordAge,
+				ReportBatchItemFailures:    slices.Contains(ev.FunctionResponseTypes, "ReportBatchItemFailures"),
+				OnFailureBucket:            ev.OnFailureBucket,
+				ParallelizationFactor:      ev.ParallelizationFactor,
+				FilterPatterns:             ev.FilterPatterns,
+				TumblingWindow:             ev.TumblingWindow,
 			}
-			m, err := kinesistrigger.New(cfg, i.stream.reader, lf.fn, sink, cps, kinesistrigger.Options{Logger: i.log, Metrics: i.mappings.metrics})
+			if _, listed := i.buckets[ev.OnFailureBucket]; ev.OnFailureBucket != "" && !listed {
+				// Failure records land in the same object store as the
+				// delivery streams' objects, so `sluice up` lists the bucket
+				// and `sluice redrive` finds it. (A bucket declared in the
+				// template is already listed, with its S3 location if any.)
+				i.buckets[ev.OnFailureBucket] = filepath.Join(i.stateDir, "buckets", ev.OnFailureBucket)
+			}
+			m, err := kinesistrigger.New(cfg, i.stream.reader, lf.fn, sink, cps, kinesistrigger.Options{
+				Logger: i.log, Metrics: i.mappings.metrics, OnFailure: i.delivery.store,
+			})
 			if err != nil {
 				return fmt.Errorf("function %s event %s: %w", id, ev.Name, err)
 			}

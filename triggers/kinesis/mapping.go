@@ -2,10 +2,10 @@ package kinesis
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -17,7 +17,9 @@ import (
 	"github.com/sluice-dev/sluice/runtime"
 	"github.com/sluice-dev/sluice/sdk"
 	"github.com/sluice-dev/sluice/sinks"
+	"github.com/sluice-dev/sluice/sinks/dest"
 	"github.com/sluice-dev/sluice/triggers/checkpoint"
+	"github.com/sluice-dev/sluice/triggers/filter"
 )
 
 // Config is one event-source mapping, as the template declares it.
@@ -32,10 +34,41 @@ type Config struct {
 	// InvokeIdentityARN is reported in every record (the function's role).
 	InvokeIdentityARN string
 
+	// FunctionARN is reported in failure records; derived from
+	// FunctionName and Region when empty.
+	FunctionARN string
+
 	BatchSize                 int           // 1–10,000; default 100
 	MaximumBatchingWindow     time.Duration // 0–300 s
 	StartingPosition          string        // TRIM_HORIZON | LATEST | AT_TIMESTAMP
 	StartingPositionTimestamp *time.Time
+
+	// Failure handling (spec §1.6–§1.9).
+
+	// BisectBatchOnFunctionError halves a batch on a function error
+	// without spending a retry (§1.9).
+	BisectBatchOnFunctionError bool
+	// MaximumRetryAttempts is -1 (retry forever, the default when
+	// RetryAttemptsSet is false) or 0–10,000: a batch is invoked at most
+	// N+1 times (§1.7 rule 2).
+	MaximumRetryAttempts int
+	// RetryAttemptsSet distinguishes an explicit MaximumRetryAttempts 0
+	// from the zero value (which means the AWS default, -1).
+	RetryAttemptsSet bool
+	// MaximumRecordAge is 0 or negative for no limit, else 60 s–604,800 s:
+	// older records are discarded before each invocation (§1.7 rule 3).
+	MaximumRecordAge time.Duration
+	// ReportBatchItemFailures enables partial-batch responses (§1.8).
+	ReportBatchItemFailures bool
+	// OnFailureBucket is the S3 bucket failure records go to (§1.10); empty
+	// means discarded records are skipped silently, as on AWS.
+	OnFailureBucket string
+	// ParallelizationFactor is 1–10 concurrent key lanes per shard (§1.5).
+	ParallelizationFactor int
+	// FilterPatterns are FilterCriteria patterns (§1.12), ORed.
+	FilterPatterns []string
+	// TumblingWindow is 0 (none) or 1–900 s (§1.11).
+	TumblingWindow time.Duration
 }
 
 func (c *Config) setDefaults() error {
@@ -63,6 +96,32 @@ func (c *Config) setDefaults() error {
 	if c.Region == "" {
 		c.Region = "us-east-1"
 	}
+	if !c.RetryAttemptsSet && c.MaximumRetryAttempts == 0 {
+		c.MaximumRetryAttempts = -1
+	}
+	if c.MaximumRetryAttempts < -1 || c.MaximumRetryAttempts > 10000 {
+		return fmt.Errorf("MaximumRetryAttempts %d is outside -1–10000", c.MaximumRetryAttempts)
+	}
+	if c.MaximumRecordAge > 0 && (c.MaximumRecordAge < 60*time.Second || c.MaximumRecordAge > 604800*time.Second) {
+		return fmt.Errorf("MaximumRecordAgeInSeconds %s is outside -1 or 60–604800 s", c.MaximumRecordAge)
+	}
+	if c.ParallelizationFactor == 0 {
+		c.ParallelizationFactor = 1
+	}
+	if c.ParallelizationFactor < 1 || c.ParallelizationFactor > 10 {
+		return fmt.Errorf("ParallelizationFactor %d is outside 1–10", c.ParallelizationFactor)
+	}
+	if c.TumblingWindow < 0 || c.TumblingWindow > 900*time.Second {
+		return fmt.Errorf("TumblingWindowInSeconds %s is outside 0–900 s", c.TumblingWindow)
+	}
+	if c.TumblingWindow > 0 && c.ParallelizationFactor > 1 {
+		// Spec §1.11 item 10: one window state per shard; AWS's behaviour
+		// with lanes is undocumented, so the combination is refused.
+		return errors.New("TumblingWindowInSeconds needs ParallelizationFactor 1 (one window state per shard)")
+	}
+	if c.FunctionARN == "" {
+		c.FunctionARN = "arn:aws:lambda:" + c.Region + ":000000000000:function:" + c.FunctionName
+	}
 	if c.StreamARN == "" {
 		c.StreamARN = "arn:aws:kinesis:" + c.Region + ":000000000000:stream/" + c.StreamName
 	}
@@ -86,6 +145,19 @@ type Options struct {
 	// DrainTimeout bounds how long an in-flight batch may take to finish
 	// (invoke, accept, checkpoint) once Run's context is cancelled.
 	DrainTimeout time.Duration
+	// RetryBaseDelay and RetryMaxDelay shape the back-off between retries
+	// of a failed batch: exponential from the base, capped (spec §1.7 rule
+	// 5). Defaults 1 s and 60 s; tests make them tiny.
+	RetryBaseDelay time.Duration
+	RetryMaxDelay  time.Duration
+	// OnFailure is the object store failure records are written to, in
+	// Config.OnFailureBucket.
+	OnFailure dest.Destination
+	// Now is the clock for record ages and failure-record times.
+	Now func() time.Time
+	// Owner names this instance when it claims shards in the checkpoint
+	// store (default host:pid).
+	Owner string
 }
 
 // Mapping polls one stream and invokes one function.
@@ -98,6 +170,7 @@ type Mapping struct {
 	sink  sinks.Acceptor
 	store checkpoint.Store
 	m     *Metrics
+	keep  func(types.Record) bool // FilterCriteria; nil keeps everything
 
 	mu       sync.Mutex
 	running  map[string]bool // shard → worker running
@@ -126,8 +199,36 @@ func New(cfg Config, r Reader, fn runtime.Invoker, sink sinks.Acceptor, store ch
 	if opts.DrainTimeout <= 0 {
 		opts.DrainTimeout = 8 * time.Second
 	}
+	if opts.RetryBaseDelay <= 0 {
+		opts.RetryBaseDelay = time.Second
+	}
+	if opts.RetryMaxDelay <= 0 {
+		opts.RetryMaxDelay = 60 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Owner == "" {
+		host, _ := os.Hostname()
+		opts.Owner = fmt.Sprintf("%s:%d", host, os.Getpid())
+	}
+	var keep func(types.Record) bool
+	if len(cfg.FilterPatterns) > 0 {
+		f, err := filter.Compile(cfg.FilterPatterns)
+		if err != nil {
+			return nil, fmt.Errorf("mapping %s: FilterCriteria: %w", cfg.ID, err)
+		}
+		keep = func(r types.Record) bool {
+			return f.Match(filter.Record{
+				Data:                        r.Data,
+				PartitionKey:                aws.ToString(r.PartitionKey),
+				SequenceNumber:              aws.ToString(r.SequenceNumber),
+				ApproximateArrivalTimestamp: aws.ToTime(r.ApproximateArrivalTimestamp),
+			})
+		}
+	}
 	return &Mapping{
-		cfg: cfg, opts: opts, read: r, fn: fn, sink: sink, store: store, m: opts.Metrics,
+		cfg: cfg, opts: opts, read: r, fn: fn, sink: sink, store: store, m: opts.Metrics, keep: keep,
 		log:      opts.Logger.With("mapping", cfg.ID, "function", cfg.FunctionName, "stream", cfg.StreamName),
 		running:  map[string]bool{},
 		finished: map[string]bool{},
@@ -261,32 +362,24 @@ func (m *Mapping) batchEvent(shardID string, recs []types.Record) events.Kinesis
 	return ev
 }
 
-// outputRecords turns a function response into sink records. When the
+// outputRecords turns a function's output into sink records. When the
 // function returned one record per input record, each output keeps its
 // input's arrival time; otherwise all take the batch's oldest.
-func outputRecords(resp *sdk.StreamResponse, in []types.Record) []sinks.Record {
-	out := make([]sinks.Record, len(resp.Records))
-	oldest := aws.ToTime(in[0].ApproximateArrivalTimestamp)
-	for i, r := range resp.Records {
+func outputRecords(recs []sdk.OutputRecord, in []types.Record) []sinks.Record {
+	if len(recs) == 0 {
+		return nil
+	}
+	out := make([]sinks.Record, len(recs))
+	var oldest time.Time // no input (a window's final invoke): the caller sets it
+	if len(in) > 0 {
+		oldest = aws.ToTime(in[0].ApproximateArrivalTimestamp)
+	}
+	for i, r := range recs {
 		at := oldest
-		if len(resp.Records) == len(in) {
+		if len(recs) == len(in) {
 			at = aws.ToTime(in[i].ApproximateArrivalTimestamp)
 		}
 		out[i] = sinks.Record{Data: r.Data, PartitionKeys: r.PartitionKeys, ArrivalTime: at}
 	}
 	return out
-}
-
-func decodeResponse(body []byte) (*sdk.StreamResponse, error) {
-	var resp sdk.StreamResponse
-	if len(body) == 0 || string(body) == "null" {
-		return &resp, nil
-	}
-	if err := json.Unmarshal(body, &resp); err != nil {
-		// A handler may return anything (Lambda ignores the body unless
-		// ReportBatchItemFailures is on); only a StreamResponse carries
-		// output records.
-		return &sdk.StreamResponse{}, nil
-	}
-	return &resp, nil
 }

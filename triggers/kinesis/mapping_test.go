@@ -149,7 +149,7 @@ func (e *env) run(t *testing.T, cfg kt.Config, sink sinks.Acceptor) (stop func()
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := kt.New(cfg, e.reader, fn, sink, e.store, kt.Options{PollInterval: 50 * time.Millisecond})
+	m, err := kt.New(cfg, e.reader, fn, sink, e.store, kt.Options{PollInterval: 50 * time.Millisecond, RetryBaseDelay: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,6 +301,12 @@ func TestConfigValidation(t *testing.T) {
 		{kt.Config{ID: "x", StreamName: "s", StartingPosition: "EARLIEST"}, `StartingPosition "EARLIEST"`},
 		{kt.Config{ID: "x", StreamName: "s", StartingPosition: "AT_TIMESTAMP"}, "needs StartingPositionTimestamp"},
 		{kt.Config{ID: "x", StreamName: "s", StartingPosition: "LATEST", MaximumBatchingWindow: 301 * time.Second}, "outside 0–300 s"},
+		{kt.Config{ID: "x", StreamName: "s", StartingPosition: "LATEST", MaximumRetryAttempts: 10001}, "MaximumRetryAttempts 10001 is outside -1–10000"},
+		{kt.Config{ID: "x", StreamName: "s", StartingPosition: "LATEST", MaximumRecordAge: 59 * time.Second}, "outside -1 or 60–604800 s"},
+		{kt.Config{ID: "x", StreamName: "s", StartingPosition: "LATEST", ParallelizationFactor: 11}, "ParallelizationFactor 11 is outside 1–10"},
+		{kt.Config{ID: "x", StreamName: "s", StartingPosition: "LATEST", TumblingWindow: 901 * time.Second}, "outside 0–900 s"},
+		{kt.Config{ID: "x", StreamName: "s", StartingPosition: "LATEST", TumblingWindow: time.Minute, ParallelizationFactor: 2}, "needs ParallelizationFactor 1"},
+		{kt.Config{ID: "x", StreamName: "s", StartingPosition: "LATEST", FilterPatterns: []string{`{"data":{"a":"b"}}`}}, "FilterCriteria"},
 	}
 	for _, tc := range tests {
 		_, err := kt.New(tc.cfg, nil, nil, nil, nil, kt.Options{})

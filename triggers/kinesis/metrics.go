@@ -13,6 +13,16 @@ type Metrics struct {
 	recordsOut   *prometheus.CounterVec
 	batchSize    *prometheus.HistogramVec
 	iteratorAge  *prometheus.GaugeVec
+
+	recordAge       *prometheus.GaugeVec
+	invokeThrottles *prometheus.CounterVec
+	retries         *prometheus.CounterVec
+	bisects         *prometheus.CounterVec
+	partialFailures *prometheus.CounterVec
+	discarded       *prometheus.CounterVec
+	failureRecords  *prometheus.CounterVec
+	filteredOut     *prometheus.CounterVec
+	windowState     *prometheus.GaugeVec
 }
 
 // NewMetrics creates unregistered collectors; see Collectors.
@@ -43,10 +53,38 @@ func NewMetrics() *Metrics {
 		iteratorAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "sluice_esm_iterator_age_milliseconds", Help: "MillisBehindLatest of the last GetRecords per shard.",
 		}, []string{"mapping", "shard"}),
+		recordAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "sluice_esm_batch_record_age_milliseconds", Help: "Lambda's IteratorAge: age of the last record of a shard's latest finished batch (spec §1.15).",
+		}, []string{"mapping", "shard"}),
+		invokeThrottles: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_esm_invocation_throttles_total", Help: "Invocations that never reached the function (throttles, service errors); not counted as retries.",
+		}, []string{"mapping", "function"}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_esm_retries_total", Help: "Batches retried after a failed attempt.",
+		}, []string{"mapping"}),
+		bisects: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_esm_bisects_total", Help: "Batches split in two after a function error (BisectBatchOnFunctionError).",
+		}, []string{"mapping"}),
+		partialFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_esm_partial_failures_total", Help: "Invocations whose ReportBatchItemFailures response failed some or all records.",
+		}, []string{"mapping"}),
+		discarded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_esm_discarded_records_total", Help: "Records given up on (DroppedEventCount), by condition.",
+		}, []string{"mapping", "condition"}),
+		failureRecords: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_esm_failure_destination_records_total", Help: "Records written to the on-failure destination (OnFailureDestinationDeliveredEventCount).",
+		}, []string{"mapping"}),
+		filteredOut: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_esm_filtered_out_records_total", Help: "Records dropped by FilterCriteria (FilteredOutEventCount).",
+		}, []string{"mapping"}),
+		windowState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "sluice_esm_window_state_bytes", Help: "Size of the tumbling-window state carried for a shard.",
+		}, []string{"mapping", "shard"}),
 	}
 }
 
 // Collectors returns every collector, for registration.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.invocations, m.invokeErrors, m.readErrors, m.throttles, m.recordsIn, m.recordsOut, m.batchSize, m.iteratorAge}
+	return []prometheus.Collector{m.invocations, m.invokeErrors, m.readErrors, m.throttles, m.recordsIn, m.recordsOut, m.batchSize, m.iteratorAge,
+		m.recordAge, m.invokeThrottles, m.retries, m.bisects, m.partialFailures, m.discarded, m.failureRecords, m.filteredOut, m.windowState}
 }

@@ -2,7 +2,6 @@ package kinesis
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"math/big"
 	"time"
@@ -11,7 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
-	"github.com/sluice-dev/sluice/sinks"
 	"github.com/sluice-dev/sluice/triggers/checkpoint"
 )
 
@@ -22,8 +20,10 @@ type shardReader struct {
 	shard    types.Shard
 	id       string
 	iterator *string
-	lastSeen string // last sequence number read (not necessarily handled)
-	ended    bool   // NextShardIterator came back null: closed and drained
+	lastSeen string  // last sequence number read (not necessarily handled)
+	ended    bool    // NextShardIterator came back null: closed and drained
+	win      *window // the open tumbling window, if any
+	epoch    uint64  // the fencing token from Claim, sent with every Put
 }
 
 // runShard reads one shard until ctx is cancelled or the shard ends.
@@ -34,7 +34,7 @@ func (m *Mapping) runShard(ctx context.Context, shard types.Shard) {
 	defer func() { m.shardDone(id, ended) }()
 
 	sourceID := m.cfg.ID + "/" + id
-	pos, err := m.retryGet(ctx, id)
+	pos, err := m.retryClaim(ctx, id)
 	if err != nil {
 		return // ctx cancelled
 	}
@@ -50,7 +50,7 @@ func (m *Mapping) runShard(ctx context.Context, shard types.Shard) {
 			pos.SequenceNumber = s
 		}
 	}
-	r := &shardReader{m: m, shard: shard, id: id, lastSeen: pos.SequenceNumber}
+	r := &shardReader{m: m, shard: shard, id: id, lastSeen: pos.SequenceNumber, epoch: pos.Epoch}
 	if err := r.open(ctx, pos.SequenceNumber); err != nil {
 		if ctx.Err() == nil {
 			log.Error("opening shard", "err", err)
@@ -59,20 +59,47 @@ func (m *Mapping) runShard(ctx context.Context, shard types.Shard) {
 	}
 	log.Debug("reading shard", "from", pos.SequenceNumber)
 
+	cp := pos.SequenceNumber
+	cpw := m.newCPWriter(id, pos.Epoch, cp)
+	flushed := false
+	defer func() {
+		if !flushed {
+			cpw.close()
+		}
+	}()
 	windowStart := time.Now()
 	for {
 		batch, err := r.gather(ctx, windowStart)
 		if err != nil {
 			return // ctx cancelled; records gathered but not invoked are read again later
 		}
-		if len(batch) > 0 {
-			if !m.process(ctx, id, sourceID, batch) {
+		switch {
+		case m.cfg.TumblingWindow > 0:
+			if len(batch) > 0 && !m.runWindowRound(ctx, r, sourceID, batch) {
 				return
 			}
+			if r.win != nil && (r.ended || !m.opts.Now().Before(r.win.end)) {
+				// The window's time is up, or the shard ended (§1.11 item
+				// 7): final invocation, then the checkpoint moves.
+				if !m.closeWindow(ctx, r, sourceID) {
+					return
+				}
+			}
+		case len(batch) > 0:
+			rd := newRound(id, sourceID, cp, m.cfg.ParallelizationFactor, batch, m.keep)
+			rd.w = cpw
+			if !m.runRound(ctx, rd) {
+				return
+			}
+			cp = rd.cp
 		}
 		windowStart = time.Now() // Kinesis: the next window starts when the invocation completes
 		if r.ended {
-			if err := m.store.Put(context.WithoutCancel(ctx), m.cfg.ID, id, checkpoint.Position{SequenceNumber: r.lastSeen, ShardEnd: true}); err != nil {
+			flushed = true
+			if !cpw.close() {
+				return
+			}
+			if err := m.store.Put(context.WithoutCancel(ctx), m.cfg.ID, id, checkpoint.Position{SequenceNumber: r.lastSeen, ShardEnd: true, Epoch: r.epoch}); err != nil {
 				log.Error("recording shard end", "err", err)
 				return
 			}
@@ -83,9 +110,11 @@ func (m *Mapping) runShard(ctx context.Context, shard types.Shard) {
 	}
 }
 
-func (m *Mapping) retryGet(ctx context.Context, shardID string) (checkpoint.Position, error) {
+// retryClaim takes ownership of the shard in the checkpoint store: its
+// epoch fences any earlier owner's writes (checkpoint.ErrFenced).
+func (m *Mapping) retryClaim(ctx context.Context, shardID string) (checkpoint.Position, error) {
 	for attempt := 0; ; attempt++ {
-		pos, err := m.store.Get(ctx, m.cfg.ID, shardID)
+		pos, err := m.store.Claim(ctx, m.cfg.ID, shardID, m.opts.Owner)
 		if err == nil {
 			return pos, nil
 		}
@@ -134,14 +163,20 @@ func (r *shardReader) open(ctx context.Context, after string) error {
 func (r *shardReader) gather(ctx context.Context, windowStart time.Time) ([]types.Record, error) {
 	cfg := r.m.cfg
 	deadline := windowStart.Add(cfg.MaximumBatchingWindow)
+	// One read feeds every key lane: BatchSize matching records per lane
+	// (filters run before batching, spec §1.3 item 5), and at most the
+	// lanes' payload caps in bytes.
+	limit := cfg.BatchSize * cfg.ParallelizationFactor
+	maxBytes := MaxPayloadBytes * cfg.ParallelizationFactor
 	var batch []types.Record
+	matched, bytes := 0, 0
 	for attempt := 0; ; {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		out, err := r.m.read.GetRecords(ctx, &kinesis.GetRecordsInput{
 			ShardIterator: r.iterator,
-			Limit:         aws.Int32(int32(cfg.BatchSize - len(batch))),
+			Limit:         aws.Int32(int32(min(limit-matched, 10000))),
 		})
 		if err != nil {
 			if ctx.Err() != nil {
@@ -178,27 +213,44 @@ func (r *shardReader) gather(ctx context.Context, windowStart time.Time) ([]type
 		if n := len(out.Records); n > 0 {
 			batch = append(batch, out.Records...)
 			r.lastSeen = aws.ToString(out.Records[n-1].SequenceNumber)
+			for _, rec := range out.Records {
+				if r.m.keep == nil || r.m.keep(rec) {
+					matched++
+					bytes += len(rec.Data)
+				}
+			}
 		}
 		r.iterator = out.NextShardIterator
 		if r.iterator == nil {
 			r.ended = true
 			return batch, nil
 		}
-		if len(batch) >= cfg.BatchSize {
+		if matched >= limit || bytes >= maxBytes || len(batch) >= 10*limit {
 			return batch, nil
 		}
 		now := time.Now()
-		if len(batch) > 0 && !now.Before(deadline) {
+		if matched > 0 && !now.Before(deadline) {
 			return batch, nil
 		}
 		if len(out.Records) > 0 {
 			continue // more may be waiting: poll again at once
 		}
+		if matched == 0 && len(batch) > 0 {
+			// Caught up and everything read was filtered out: move the
+			// checkpoint past it now rather than hold it.
+			return batch, nil
+		}
+		if r.win != nil && len(batch) == 0 && !r.m.opts.Now().Before(r.win.end) {
+			return nil, nil // the open tumbling window is over: close it
+		}
 		// Caught up: wait for new records, but not past the window's end
 		// when records are already in hand.
 		wait := r.m.opts.PollInterval
-		if len(batch) > 0 {
+		if matched > 0 {
 			wait = deadline.Sub(now)
+		}
+		if r.win != nil {
+			wait = max(min(wait, r.win.end.Sub(r.m.opts.Now())), time.Millisecond)
 		}
 		if !r.waitForRecords(ctx, wait) {
 			return nil, ctx.Err()
@@ -217,70 +269,6 @@ func (r *shardReader) waitForRecords(ctx context.Context, d time.Duration) bool 
 	defer cancel()
 	_ = w.WaitForRecords(wctx, aws.ToString(r.iterator))
 	return ctx.Err() == nil
-}
-
-// process invokes the function with a batch until it succeeds, hands the
-// output to the sink and moves the checkpoint. It returns false if ctx was
-// cancelled before the batch completed (it will be read again).
-//
-// Once the function has been invoked, the batch is finished even if ctx is
-// cancelled meanwhile: shutdown drains in-flight batches rather than
-// throwing their work away.
-func (m *Mapping) process(ctx context.Context, shardID, sourceID string, batch []types.Record) bool {
-	payload, err := json.Marshal(m.batchEvent(shardID, batch))
-	if err != nil {
-		m.log.Error("encoding event", "err", err)
-		return false
-	}
-	lastSeq := aws.ToString(batch[len(batch)-1].SequenceNumber)
-	m.m.batchSize.WithLabelValues(m.cfg.ID).Observe(float64(len(batch)))
-
-	var body []byte
-	for attempt := 0; ; attempt++ {
-		if attempt > 0 && !sleep(ctx, backoff(attempt-1)) {
-			return false
-		}
-		if ctx.Err() != nil {
-			return false
-		}
-		m.m.invocations.WithLabelValues(m.cfg.ID, m.cfg.FunctionName).Inc()
-		body, err = m.fn.Invoke(context.WithoutCancel(ctx), payload)
-		if err == nil {
-			break
-		}
-		m.m.invokeErrors.WithLabelValues(m.cfg.ID, m.cfg.FunctionName).Inc()
-		m.log.Warn("function error; retrying batch", "shard", shardID, "records", len(batch), "attempt", attempt+1, "err", err)
-	}
-
-	drainCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.DrainTimeout)
-	defer cancel()
-	resp, _ := decodeResponse(body)
-	if m.sink != nil && len(resp.Records) > 0 {
-		out := sinks.Batch{Source: sinks.Source{ID: sourceID, Checkpoint: lastSeq}, Records: outputRecords(resp, batch)}
-		for attempt := 0; ; attempt++ {
-			err := m.sink.Accept(drainCtx, out)
-			if err == nil {
-				break
-			}
-			m.log.Error("sink refused batch; retrying", "shard", shardID, "err", err)
-			if !sleep(drainCtx, backoff(attempt)) {
-				return false // shutting down: not checkpointed, read again after restart
-			}
-		}
-		m.m.recordsOut.WithLabelValues(m.cfg.ID).Add(float64(len(out.Records)))
-	}
-	for attempt := 0; ; attempt++ {
-		err := m.store.Put(drainCtx, m.cfg.ID, shardID, checkpoint.Position{SequenceNumber: lastSeq})
-		if err == nil {
-			break
-		}
-		m.log.Error("writing checkpoint; retrying", "shard", shardID, "err", err)
-		if !sleep(drainCtx, backoff(attempt)) {
-			return false
-		}
-	}
-	m.m.recordsIn.WithLabelValues(m.cfg.ID).Add(float64(len(batch)))
-	return true
 }
 
 // retryable reports whether a read error is worth retrying as it is.

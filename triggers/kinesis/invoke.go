@@ -1,0 +1,190 @@
+package kinesis
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/sluice-dev/sluice/runtime"
+)
+
+// MaxPayloadBytes is Lambda's synchronous invocation payload limit, which
+// caps a batch's serialised event (spec §1.3; the exact cut-off is
+// UNVERIFIED, this is the documented Invoke limit).
+const MaxPayloadBytes = 6 * 1024 * 1024
+
+// recordOverhead is the serialised size of an event record without its
+// data, partition key and sequence numbers, plus slack for the timestamp.
+func (m *Mapping) recordOverhead(shardID string) int {
+	ev := m.batchEvent(shardID, []types.Record{{}})
+	b, _ := json.Marshal(ev.Records[0])
+	return len(b) + 1 + 24 // the comma, and room for any timestamp
+}
+
+// batchLen is how many leading records form one invocation: at most
+// BatchSize, and no more than fit in MaxPayloadBytes. A single record over
+// the cap still forms a batch of one (see runBatch).
+func (m *Mapping) batchLen(shardID string, recs []types.Record) int {
+	over := m.recordOverhead(shardID)
+	size := len(`{"Records":[]}`)
+	for i, r := range recs {
+		if i == m.cfg.BatchSize {
+			return i
+		}
+		size += over + base64.StdEncoding.EncodedLen(len(r.Data)) + 2*len(aws.ToString(r.PartitionKey)) + 2*len(aws.ToString(r.SequenceNumber))
+		if size > MaxPayloadBytes && i > 0 {
+			return i
+		}
+	}
+	return len(recs)
+}
+
+// outcome is one invocation, classified per spec §1.6.
+type outcome int
+
+const (
+	outSuccess   outcome = iota
+	outPartial           // ReportBatchItemFailures named records (or failed the batch)
+	outFuncError         // handler error, panic, timeout
+	outThrottled         // the batch never reached the function: not a retry
+)
+
+// throttleTypes are invoke errors where the batch never reached the
+// function; they do not count toward MaximumRetryAttempts (§1.6).
+var throttleTypes = map[string]bool{
+	"TooManyRequestsException": true, "Runtime.Throttled": true, "ServiceException": true, "ResourceNotReadyException": true,
+}
+
+// runBatch is the per-lane state machine of spec §1.7 for one batch: age
+// discards before each invoke, retries with back-off, partial-batch
+// responses, bisection on function errors and discard on exhaustion.
+// invokes counts earlier invocations that held these records (a bisect
+// half inherits its parent's), for approximateInvokeCount. It returns
+// false only if ctx ended before the batch was done.
+func (m *Mapping) runBatch(ctx context.Context, r *round, l int, recs []types.Record, invokes int) bool {
+	attempts, throttles := 0, 0
+	last := lastInvoke{}
+	for len(recs) > 0 {
+		// §1.7 rule 3: drop the leading run of expired records before every
+		// invocation, so order is kept.
+		if n := m.expired(recs); n > 0 {
+			last.invokes = invokes
+			if !m.discard(ctx, r.shardID, recs[:n], ConditionRecordAgeExceeded, last) || !m.complete(ctx, r, l, n, nil) {
+				return false
+			}
+			recs = recs[n:]
+			continue
+		}
+		if ctx.Err() != nil {
+			return false // shutdown before this invocation: read again later
+		}
+		if len(recs) == 1 && m.batchLen(r.shardID, recs) == 1 && m.payloadTooLarge(r.shardID, recs[0]) {
+			// §1.3 item 6 (UNVERIFIED): a record that alone exceeds the
+			// payload cap can never be invoked; discard it so the shard
+			// does not stall forever.
+			last.invokes = invokes
+			if !m.discard(ctx, r.shardID, recs, ConditionRetryAttemptsExhausted, last) || !m.complete(ctx, r, l, 1, nil) {
+				return false
+			}
+			return true
+		}
+		res, body, reqID := m.invoke(ctx, r.shardID, recs)
+		switch res {
+		case outThrottled:
+			throttles++
+			if !sleep(ctx, m.backoff(throttles-1)) {
+				return false
+			}
+			continue
+		case outSuccess:
+			return m.complete(ctx, r, l, len(recs), outputRecords(decodeOutput(body), recs))
+		case outPartial:
+			attempts++
+			invokes++
+			v := classifyResponse(body, recs)
+			last = lastInvoke{requestID: reqID, invokes: invokes}
+			if v.failedAt > 0 {
+				// §1.8: records before the lowest failure are done; the
+				// response's output records are taken as the function's
+				// output for them.
+				if !m.complete(ctx, r, l, v.failedAt, outputRecords(decodeOutput(body), recs)) {
+					return false
+				}
+				recs = recs[v.failedAt:]
+			}
+		case outFuncError:
+			attempts++
+			invokes++
+			unhandled := "Unhandled"
+			last = lastInvoke{requestID: reqID, invokes: invokes, functionError: &unhandled}
+			if m.cfg.BisectBatchOnFunctionError && len(recs) > 1 {
+				// §1.9: split without spending a retry; the first half
+				// (ceil) finishes before the second, keeping key order.
+				m.m.bisects.WithLabelValues(m.cfg.ID).Inc()
+				h := (len(recs) + 1) / 2
+				return m.runBatch(ctx, r, l, recs[:h], invokes) && m.runBatch(ctx, r, l, recs[h:], invokes)
+			}
+		}
+		if m.cfg.MaximumRetryAttempts >= 0 && attempts > m.cfg.MaximumRetryAttempts {
+			return m.discard(ctx, r.shardID, recs, ConditionRetryAttemptsExhausted, last) && m.complete(ctx, r, l, len(recs), nil)
+		}
+		m.m.retries.WithLabelValues(m.cfg.ID).Inc()
+		if !sleep(ctx, m.backoff(attempts-1)) {
+			return false
+		}
+	}
+	return true
+}
+
+// expired counts the leading records older than MaximumRecordAge.
+func (m *Mapping) expired(recs []types.Record) int {
+	if m.cfg.MaximumRecordAge <= 0 {
+		return 0
+	}
+	now := m.opts.Now()
+	n := 0
+	for n < len(recs) && now.Sub(aws.ToTime(recs[n].ApproximateArrivalTimestamp)) > m.cfg.MaximumRecordAge {
+		n++
+	}
+	return n
+}
+
+func (m *Mapping) payloadTooLarge(shardID string, r types.Record) bool {
+	return len(`{"Records":[]}`)+m.recordOverhead(shardID)+base64.StdEncoding.EncodedLen(len(r.Data))+2*len(aws.ToString(r.PartitionKey)) > MaxPayloadBytes
+}
+
+// invoke calls the function once with recs and classifies the result.
+func (m *Mapping) invoke(ctx context.Context, shardID string, recs []types.Record) (outcome, []byte, string) {
+	payload, err := json.Marshal(m.batchEvent(shardID, recs))
+	if err != nil {
+		m.log.Error("encoding event", "err", err)
+		return outFuncError, nil, ""
+	}
+	m.m.batchSize.WithLabelValues(m.cfg.ID).Observe(float64(len(recs)))
+	m.m.invocations.WithLabelValues(m.cfg.ID, m.cfg.FunctionName).Inc()
+	// Once invoked, a batch is finished even if ctx is cancelled meanwhile:
+	// shutdown drains in-flight batches rather than throwing work away.
+	body, err := m.fn.Invoke(context.WithoutCancel(ctx), payload)
+	if err != nil {
+		var ie *runtime.InvokeError
+		if !errors.As(err, &ie) || throttleTypes[ie.Type] {
+			m.m.invokeThrottles.WithLabelValues(m.cfg.ID, m.cfg.FunctionName).Inc()
+			m.log.Warn("invoke throttled or failed before the function ran; retrying", "shard", shardID, "err", err)
+			return outThrottled, nil, ""
+		}
+		m.m.invokeErrors.WithLabelValues(m.cfg.ID, m.cfg.FunctionName).Inc()
+		m.log.Warn("function error", "shard", shardID, "records", len(recs), "err", err)
+		return outFuncError, nil, ie.RequestID
+	}
+	if m.cfg.ReportBatchItemFailures {
+		if v := classifyResponse(body, recs); v.failedAt < len(recs) {
+			m.m.partialFailures.WithLabelValues(m.cfg.ID).Inc()
+			return outPartial, body, ""
+		}
+	}
+	return outSuccess, body, ""
+}

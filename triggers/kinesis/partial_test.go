@@ -1,0 +1,144 @@
+package kinesis_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	kt "github.com/sluice-dev/sluice/triggers/kinesis"
+)
+
+// TestReportBatchItemFailures_Spec1_8 walks the §1.8 table: three records,
+// MaximumRetryAttempts 1, and a function that answers every invocation the
+// same way. It checks what each invocation received and what was
+// discarded, including retry exhaustion after partial failures.
+func TestReportBatchItemFailures_Spec1_8(t *testing.T) {
+	id := func(i int) string { return fmt.Sprintf(`{"batchItemFailures":[{"itemIdentifier":"$%d"}]}`, i) }
+	tests := []struct {
+		name string
+		body string // $N is replaced by the sequence number of record N
+		// invocations: indexes of the records each invocation held
+		invocations [][]int
+		// discarded: first record index and size of each failure record
+		discarded [][2]int
+		partial   bool // functionError null (partial response) vs "Unhandled"
+	}{
+		{name: "empty array is success", body: `{"batchItemFailures":[]}`, invocations: [][]int{{0, 1, 2}}},
+		{name: "null list is success", body: `{"batchItemFailures":null}`, invocations: [][]int{{0, 1, 2}}},
+		{name: "empty object is success", body: `{}`, invocations: [][]int{{0, 1, 2}}},
+		{name: "null body is success", body: `null`, invocations: [][]int{{0, 1, 2}}},
+		{name: "empty string body is success", body: `""`, invocations: [][]int{{0, 1, 2}}},
+		{name: "empty list body is success", body: `[]`, invocations: [][]int{{0, 1, 2}}},
+		{name: "one failure moves the checkpoint before it; retries exhaust", body: id(1),
+			invocations: [][]int{{0, 1, 2}, {1, 2}}, discarded: [][2]int{{1, 2}}, partial: true},
+		{name: "lowest of several failures wins", body: `{"batchItemFailures":[{"itemIdentifier":"$2"},{"itemIdentifier":"$1"}]}`,
+			invocations: [][]int{{0, 1, 2}, {1, 2}}, discarded: [][2]int{{1, 2}}, partial: true},
+		{name: "failure of the first record retries all", body: id(0),
+			invocations: [][]int{{0, 1, 2}, {0, 1, 2}}, discarded: [][2]int{{0, 3}}, partial: true},
+		{name: "empty identifier is complete failure", body: `{"batchItemFailures":[{"itemIdentifier":""}]}`,
+			invocations: [][]int{{0, 1, 2}, {0, 1, 2}}, discarded: [][2]int{{0, 3}}, partial: true},
+		{name: "null identifier is complete failure", body: `{"batchItemFailures":[{"itemIdentifier":null}]}`,
+			invocations: [][]int{{0, 1, 2}, {0, 1, 2}}, discarded: [][2]int{{0, 3}}, partial: true},
+		{name: "missing identifier key is complete failure", body: `{"batchItemFailures":[{"foo":123}]}`,
+			invocations: [][]int{{0, 1, 2}, {0, 1, 2}}, discarded: [][2]int{{0, 3}}, partial: true},
+		{name: "unknown identifier is complete failure", body: `{"batchItemFailures":[{"itemIdentifier":"123"}]}`,
+			invocations: [][]int{{0, 1, 2}, {0, 1, 2}}, discarded: [][2]int{{0, 3}}, partial: true},
+		{name: "numeric identifier is complete failure", body: `{"batchItemFailures":[{"itemIdentifier":123}]}`,
+			invocations: [][]int{{0, 1, 2}, {0, 1, 2}}, discarded: [][2]int{{0, 3}}, partial: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newScenario(t, "embedded", 1)
+			s.put(t, []string{"a", "b", "c"}, []string{"k", "k", "k"})
+			index := map[string]int{}
+			body := tc.body
+			for i, r := range s.recs {
+				index[r.seq] = i
+				body = strings.ReplaceAll(body, fmt.Sprintf("$%d", i), r.seq)
+			}
+			var mu sync.Mutex
+			var got [][]int
+			handler := func(_ context.Context, e events.KinesisEvent) (json.RawMessage, error) {
+				var in []int
+				for _, r := range e.Records {
+					in = append(in, index[r.Kinesis.SequenceNumber])
+				}
+				mu.Lock()
+				got = append(got, in)
+				mu.Unlock()
+				return json.RawMessage(body), nil
+			}
+			fd := newMemDest()
+			cfg := kt.Config{ID: "rbif", FunctionName: "Fn", BatchSize: 10, ReportBatchItemFailures: true,
+				MaximumRetryAttempts: 1, RetryAttemptsSet: true, OnFailureBucket: "failures"}
+			_, stop := s.start(t, cfg, handler, nil, fd)
+			s.waitDone(t, "rbif")
+			stop()
+
+			if !reflect.DeepEqual(got, tc.invocations) {
+				t.Errorf("invocations %v, want %v", got, tc.invocations)
+			}
+			_, frs := fd.records(t)
+			var disc [][2]int
+			for _, fr := range frs {
+				disc = append(disc, [2]int{index[fr.KinesisBatchInfo.StartSequenceNumber], fr.KinesisBatchInfo.BatchSize})
+				if fr.ResponseContext == nil || (fr.ResponseContext.FunctionError == nil) != tc.partial {
+					t.Errorf("responseContext %+v: want functionError null=%v", fr.ResponseContext, tc.partial)
+				}
+				// Both invocations held the discarded records (§1.7 rule 6).
+				if c := fr.RequestContext.ApproximateInvokeCount; c != 2 {
+					t.Errorf("approximateInvokeCount %d, want 2", c)
+				}
+			}
+			if !reflect.DeepEqual(disc, tc.discarded) {
+				t.Errorf("discarded %v, want %v", disc, tc.discarded)
+			}
+		})
+	}
+}
+
+// TestRecordAgeExceeded_Spec1_7 discards records older than
+// MaximumRecordAgeInSeconds before invoking, with the §1.10 shape for that
+// condition: no responseContext and approximateInvokeCount 1.
+func TestRecordAgeExceeded_Spec1_7(t *testing.T) {
+	s := newScenario(t, "embedded", 1)
+	s.put(t, []string{"a", "b"}, []string{"k", "k"})
+	invoked := make(chan struct{}, 10)
+	handler := func(_ context.Context, e events.KinesisEvent) error { invoked <- struct{}{}; return nil }
+	fd := newMemDest()
+	cfg := kt.Config{ID: "age", FunctionName: "Fn", MaximumRecordAge: time.Minute, OnFailureBucket: "failures"}
+	fn := s.startWithClock(t, cfg, handler, fd, func() time.Time { return time.Now().Add(61 * time.Second) })
+	s.waitDone(t, "age")
+	fn()
+	if len(invoked) != 0 {
+		t.Errorf("function invoked %d times with expired records", len(invoked))
+	}
+	_, frs := fd.records(t)
+	if len(frs) != 1 || frs[0].KinesisBatchInfo.BatchSize != 2 {
+		t.Fatalf("failure records %+v, want one of 2 records", frs)
+	}
+	fr := frs[0]
+	if fr.RequestContext.Condition != kt.ConditionRecordAgeExceeded || fr.ResponseContext != nil || fr.RequestContext.ApproximateInvokeCount != 1 {
+		t.Errorf("failure record %+v", fr)
+	}
+	raw := fd.objs[firstKey(fd)]
+	var generic map[string]any
+	json.Unmarshal(raw, &generic)
+	if _, ok := generic["responseContext"]; ok {
+		t.Errorf("responseContext present for RecordAgeExceeded: %s", raw)
+	}
+}
+
+func firstKey(d *memDest) string {
+	for k := range d.objs {
+		return k
+	}
+	return ""
+}
