@@ -94,7 +94,8 @@ func TestDeployChangesFunctionAndBatchSizeWithoutLoss(t *testing.T) {
 	state := t.TempDir()
 	ctxStart := func() *harness.Sluice {
 		s, err := harness.Start(t.Context(), sluiceBin, nil, "-t", tmpl, "--state-dir", state,
-			"--kinesis-addr", "127.0.0.1:0", "--control-addr", "127.0.0.1:0", "--max-buffer-interval", "1s")
+			"--kinesis-addr", "127.0.0.1:0", "--control-addr", "127.0.0.1:0", "--max-buffer-interval", "1s",
+			"--parameter-overrides", "AnomalyWindowSeconds=2")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -108,10 +109,10 @@ func TestDeployChangesFunctionAndBatchSizeWithoutLoss(t *testing.T) {
 	s := ctxStart()
 
 	// Nothing changed yet: an empty change set fails unless allowed.
-	if code, out, _ := sluiceCmd(t, "deploy", "-t", tmpl, "--state-dir", state, "--no-confirm"); code == 0 || !strings.Contains(out, "No changes to deploy.") {
+	if code, out, _ := sluiceCmd(t, "deploy", "-t", tmpl, "--state-dir", state, "--parameter-overrides", "AnomalyWindowSeconds=2", "--no-confirm"); code == 0 || !strings.Contains(out, "No changes to deploy.") {
 		t.Errorf("empty deploy: exit %d, stdout %q", code, out)
 	}
-	if code, _, stderr := sluiceCmd(t, "deploy", "-t", tmpl, "--state-dir", state, "--no-confirm", "--allow-empty"); code != 0 {
+	if code, _, stderr := sluiceCmd(t, "deploy", "-t", tmpl, "--state-dir", state, "--parameter-overrides", "AnomalyWindowSeconds=2", "--no-confirm", "--allow-empty"); code != 0 {
 		t.Errorf("--allow-empty: exit %d: %s", code, stderr)
 	}
 
@@ -121,11 +122,10 @@ func TestDeployChangesFunctionAndBatchSizeWithoutLoss(t *testing.T) {
 
 	// Change the function's code and the mapping's BatchSize while records flow.
 	edit(t, filepath.Join(dir, "functions", "enrich", "enrich.go"),
-		`click["event_hour"] = mustJSON(t.Format("2006-01-02T15"))`,
-		`click["event_hour"] = mustJSON(t.Format("2006-01-02T15"))
-	click["enrich_version"] = mustJSON("v2")`)
+		`click["device_class"] = mustJSON(deviceClass(ua))`,
+		`click["device_class"] = mustJSON(deviceClass(ua) + "-v2")`)
 	edit(t, tmpl, "BatchSize: 500", "BatchSize: 250")
-	code, out, stderr := sluiceCmd(t, "deploy", "-t", tmpl, "--state-dir", state, "--no-confirm")
+	code, out, stderr := sluiceCmd(t, "deploy", "-t", tmpl, "--state-dir", state, "--parameter-overrides", "AnomalyWindowSeconds=2", "--no-confirm")
 	if code != 0 {
 		t.Fatalf("deploy: exit %d\n%s\n%s", code, out, stderr)
 	}
@@ -144,7 +144,7 @@ func TestDeployChangesFunctionAndBatchSizeWithoutLoss(t *testing.T) {
 
 	// A deploy that cannot build is refused and the old version keeps serving.
 	edit(t, filepath.Join(dir, "functions", "enrich", "enrich.go"), "func deviceClass(", "func deviceClass(((")
-	if code, out, stderr := sluiceCmd(t, "deploy", "-t", tmpl, "--state-dir", state, "--no-confirm"); code == 0 || !strings.Contains(stderr, "nothing changed") {
+	if code, out, stderr := sluiceCmd(t, "deploy", "-t", tmpl, "--state-dir", state, "--parameter-overrides", "AnomalyWindowSeconds=2", "--no-confirm"); code == 0 || !strings.Contains(stderr, "nothing changed") {
 		t.Errorf("broken deploy: exit %d\nstdout %s\nstderr %s", code, out, stderr)
 	}
 
@@ -174,7 +174,7 @@ func TestDeployChangesFunctionAndBatchSizeWithoutLoss(t *testing.T) {
 		for _, rec := range o.Records {
 			id := harness.EventID(rec)
 			seen[id]++
-			if bytes.Contains(rec, []byte(`"enrich_version":"v2"`)) {
+			if bytes.Contains(rec, []byte(`-v2"`)) {
 				v2[id] = true
 			}
 		}
@@ -204,16 +204,16 @@ func TestWatchSwapsAChangedFunction(t *testing.T) {
 	tmpl := filepath.Join(dir, "template.yaml")
 	state := t.TempDir()
 	s, err := harness.Start(t.Context(), sluiceBin, nil, "-t", tmpl, "--state-dir", state, "--watch",
-		"--kinesis-addr", "127.0.0.1:0", "--control-addr", "127.0.0.1:0", "--max-buffer-interval", "1s")
+		"--kinesis-addr", "127.0.0.1:0", "--control-addr", "127.0.0.1:0", "--max-buffer-interval", "1s",
+			"--parameter-overrides", "AnomalyWindowSeconds=2")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Kill()
 	saved := time.Now()
 	edit(t, filepath.Join(dir, "functions", "enrich", "enrich.go"),
-		`click["event_hour"] = mustJSON(t.Format("2006-01-02T15"))`,
-		`click["event_hour"] = mustJSON(t.Format("2006-01-02T15"))
-	click["enrich_version"] = mustJSON("watched")`)
+		`click["device_class"] = mustJSON(deviceClass(ua))`,
+		`click["device_class"] = mustJSON(deviceClass(ua) + "-watched")`)
 	deadline := time.Now().Add(2 * time.Minute)
 	for !strings.Contains(s.Log(), "generation 2 serving") {
 		if time.Now().After(deadline) {
@@ -235,7 +235,7 @@ func TestWatchSwapsAChangedFunction(t *testing.T) {
 	n := 0
 	for _, o := range objs {
 		for _, rec := range o.Records {
-			if !bytes.Contains(rec, []byte(`"enrich_version":"watched"`)) {
+			if !bytes.Contains(rec, []byte(`-watched"`)) {
 				t.Fatalf("a record put after the swap was handled by the old version: %s", rec)
 			}
 			n++

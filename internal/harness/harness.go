@@ -235,8 +235,9 @@ type Object struct {
 	Records [][]byte
 }
 
-// ReadBucket reads every object under dir (a bucket directory), gunzipping
-// .gz objects and splitting newline-delimited records.
+// ReadBucket reads every object under dir (a bucket directory): .parquet
+// objects row by row (as JSON objects), others as newline-delimited records,
+// gunzipping .gz objects first.
 func ReadBucket(dir string) ([]Object, error) {
 	var objs []Object
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
@@ -264,6 +265,15 @@ func ReadBucket(dir string) ([]Object, error) {
 		}
 		rel, _ := filepath.Rel(dir, path)
 		obj := Object{Key: filepath.ToSlash(rel)}
+		if strings.HasSuffix(path, ".parquet") {
+			recs, err := parquetRecords(data)
+			if err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			obj.Records = recs
+			objs = append(objs, obj)
+			return nil
+		}
 		for _, line := range bytes.Split(data, []byte("\n")) {
 			if len(bytes.TrimSpace(line)) > 0 {
 				obj.Records = append(obj.Records, line)
