@@ -27,6 +27,7 @@ type Config struct {
 	KinesisEndpoint    string            `env:"SLUICE_KINESIS_ENDPOINT"`
 	S3Endpoint         string            `env:"SLUICE_S3_ENDPOINT"`
 	MaxBufferInterval  time.Duration     `env:"SLUICE_MAX_BUFFER_INTERVAL"`
+	MaxLogBytes        int64             `env:"SLUICE_MAX_LOG_BYTES"`
 	CacheDir           string            `env:"SLUICE_CACHE_DIR"`
 	LogLevel           string            `env:"SLUICE_LOG_LEVEL" envDefault:"info"`
 	Watch              bool              `env:"SLUICE_WATCH"`
@@ -63,6 +64,9 @@ func (c *Config) Validate() error {
 	case "on", "off":
 	default:
 		errs = append(errs, fmt.Errorf("--limits %q: want on or off", c.Limits))
+	}
+	if c.MaxLogBytes < 0 {
+		errs = append(errs, fmt.Errorf("--max-log-bytes %d is negative", c.MaxLogBytes))
 	}
 	if c.MaxBufferInterval < 0 {
 		errs = append(errs, fmt.Errorf("--max-buffer-interval %s is negative", c.MaxBufferInterval))

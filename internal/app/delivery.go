@@ -44,6 +44,7 @@ func (i *instance) openDeliveryStreams(ctx context.Context) error {
 			StateDir:          filepath.Join(i.stateDir, "delivery", ds.Name),
 			Destination:       store,
 			MaxBufferInterval: i.cfg.MaxBufferInterval,
+			MaxLogBytes:       i.cfg.MaxLogBytes,
 			Logger:            i.log.With("delivery_stream", ds.Name),
 		}
 		if ds.TransformFunction != "" {
