@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io/fs"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -107,6 +108,16 @@ func TestDeployChangesFunctionAndBatchSizeWithoutLoss(t *testing.T) {
 		return s
 	}
 	s := ctxStart()
+
+	// The control API refuses a deploy without the token from the state dir.
+	resp, err := http.Post(s.Endpoints.Control+"/deploy", "application/json", strings.NewReader(`{"template":"`+tmpl+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("deploy without a token: HTTP %d, want 401", resp.StatusCode)
+	}
 
 	// Nothing changed yet: an empty change set fails unless allowed.
 	if code, out, _ := sluiceCmd(t, "deploy", "-t", tmpl, "--state-dir", state, "--parameter-overrides", "AnomalyWindowSeconds=2", "--no-confirm"); code == 0 || !strings.Contains(out, "No changes to deploy.") {
