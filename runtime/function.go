@@ -5,8 +5,9 @@
 // handler can fail (returned error, panic, timeout) into a Lambda-shaped
 // error.
 //
-// Loaders live in sub-packages: runtime/plugin loads Go plugins; the WASM
-// loader comes beside it. The host knows nothing of streams or sinks.
+// Loaders live in sub-packages: runtime/plugin loads Go plugins,
+// runtime/wasm runs WASM modules; each supplies an Engine. The host knows
+// nothing of streams or sinks.
 package runtime
 
 import (
@@ -16,16 +17,20 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/sluice-dev/sluice/sdk"
 	"github.com/sluice-dev/sluice/sdk/host"
 )
 
@@ -45,6 +50,13 @@ type Config struct {
 	MemoryMB  int
 	Timeout   time.Duration
 	Env       map[string]string
+	// ReservedConcurrency caps the invocations running at once
+	// (ReservedConcurrentExecutions); more wait their turn in arrival order
+	// instead of failing. 0 means no cap.
+	ReservedConcurrency int
+	// Logs receives what the function logs, one line at a time, each
+	// prefixed with the invocation's request ID. Nil discards.
+	Logs io.Writer
 }
 
 // ARN returns the function's ARN in Lambda's format.
@@ -52,25 +64,65 @@ func (c Config) ARN() string {
 	return fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", orDefault(c.Region, "us-east-1"), orDefault(c.AccountID, "000000000000"), c.Name)
 }
 
-// Function is a loaded handler with its configuration.
-type Function struct {
-	cfg     Config
-	handler any
+// LambdaEnv returns the function's environment as a Lambda function sees
+// it: the template's Environment.Variables plus the variables Lambda itself
+// sets (AWS_LAMBDA_FUNCTION_NAME, _VERSION, _MEMORY_SIZE, AWS_REGION, ...),
+// which a function cannot override.
+func (c Config) LambdaEnv() map[string]string {
+	env := make(map[string]string, len(c.Env)+8)
+	for k, v := range c.Env {
+		env[k] = v
+	}
+	region := orDefault(c.Region, "us-east-1")
+	env["AWS_LAMBDA_FUNCTION_NAME"] = c.Name
+	env["AWS_LAMBDA_FUNCTION_VERSION"] = c.Version
+	env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = strconv.Itoa(c.MemoryMB)
+	env["AWS_LAMBDA_FUNCTION_TIMEOUT"] = strconv.Itoa(int(c.Timeout.Seconds()))
+	env["AWS_LAMBDA_LOG_GROUP_NAME"] = "/aws/lambda/" + c.Name
+	env["AWS_LAMBDA_LOG_STREAM_NAME"] = c.Version
+	env["AWS_REGION"] = region
+	env["AWS_DEFAULT_REGION"] = region
+	return env
+}
 
-	// idle holds lambda.Handler instances not in use. aws-lambda-go's
-	// Handler.Invoke returns a slice of a pooled buffer that the next
-	// Invoke on the same Handler overwrites, so each concurrent invocation
-	// takes its own instance and copies the response before returning it.
-	// An instance abandoned by a timed-out call is never reused.
-	idleMu sync.Mutex
-	idle   []lambda.Handler
+// Engine is the loader-specific half of a Function: it runs one invocation
+// of already-loaded code. Function does everything loaders share (request
+// IDs, the deadline, the Lambda context, queuing, error shapes). Loaders
+// implement it: the Go engine here for plugins and in-process handlers,
+// runtime/wasm for WASM modules.
+type Engine interface {
+	// Call runs inv. ctx carries inv's deadline, the Lambda context and the
+	// function's environment (sdk/host.WithEnv). An error that is not an
+	// *InvokeError is reported as the function's error; once ctx's deadline
+	// has passed any error becomes Sandbox.Timedout.
+	Call(ctx context.Context, inv *Invocation) ([]byte, error)
+}
+
+// Invocation is what an Engine needs to know about one call.
+type Invocation struct {
+	RequestID   string
+	FunctionARN string
+	Deadline    time.Time
+	Payload     []byte
+	// Log receives the invocation's log output (stdout, stderr, log calls);
+	// never nil.
+	Log io.Writer
+}
+
+// Function is loaded code with its configuration.
+type Function struct {
+	cfg    Config
+	env    map[string]string
+	engine Engine
+	slots  chan struct{} // nil: no concurrency cap
 
 	invocations atomic.Int64
 	timeouts    atomic.Int64
 	unhealthy   atomic.Bool
 }
 
-// New wraps a handler of any signature lambda.Start accepts.
+// New wraps a Go handler of any signature lambda.Start accepts; it runs in
+// the host's process (plugins, tests, in-process functions).
 func New(cfg Config, handler any) (*Function, error) {
 	if handler == nil {
 		return nil, fmt.Errorf("function %s: nil handler", cfg.Name)
@@ -80,6 +132,13 @@ func New(cfg Config, handler any) (*Function, error) {
 			return nil, fmt.Errorf("function %s: handler is a %T, not a function", cfg.Name, handler)
 		}
 	}
+	f := NewWithEngine(cfg, nil)
+	f.engine = &goEngine{handler: handler, f: f}
+	return f, nil
+}
+
+// NewWithEngine returns a Function that runs invocations on e.
+func NewWithEngine(cfg Config, e Engine) *Function {
 	if cfg.Version == "" {
 		cfg.Version = "$LATEST"
 	}
@@ -89,27 +148,12 @@ func New(cfg Config, handler any) (*Function, error) {
 	if cfg.MemoryMB <= 0 {
 		cfg.MemoryMB = 128
 	}
-	return &Function{cfg: cfg, handler: handler}, nil
-}
-
-func (f *Function) take() lambda.Handler {
-	f.idleMu.Lock()
-	defer f.idleMu.Unlock()
-	if n := len(f.idle); n > 0 {
-		h := f.idle[n-1]
-		f.idle = f.idle[:n-1]
-		return h
+	f := &Function{cfg: cfg, engine: e}
+	f.env = cfg.LambdaEnv()
+	if cfg.ReservedConcurrency > 0 {
+		f.slots = make(chan struct{}, cfg.ReservedConcurrency)
 	}
-	if h, ok := f.handler.(lambda.Handler); ok {
-		return h
-	}
-	return lambda.NewHandler(f.handler)
-}
-
-func (f *Function) release(h lambda.Handler) {
-	f.idleMu.Lock()
-	f.idle = append(f.idle, h)
-	f.idleMu.Unlock()
+	return f
 }
 
 // Config returns the function's configuration.
@@ -120,59 +164,241 @@ func (f *Function) Config() Config { return f.cfg }
 // running in the background and the function is marked unhealthy.
 func (f *Function) Unhealthy() bool { return f.unhealthy.Load() }
 
-// Invoke runs the handler once with payload, under the function's timeout.
+// Stats are a function's counters since it was loaded.
+type Stats struct {
+	Invocations, Timeouts int64
+}
+
+// Stats returns the function's counters.
+func (f *Function) Stats() Stats {
+	return Stats{Invocations: f.invocations.Load(), Timeouts: f.timeouts.Load()}
+}
+
+// Invoke runs the function once with payload, under its timeout. When
+// ReservedConcurrency invocations are already running it waits for one to
+// finish (or for ctx to end); the timeout starts when it runs.
 func (f *Function) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
-	f.invocations.Add(1)
+	var out []byte
+	err := f.run(ctx, payload, func(ctx context.Context, inv *Invocation) error {
+		var err error
+		out, err = f.engine.Call(ctx, inv)
+		return err
+	})
+	return out, err
+}
+
+// KinesisInvoker is the typed fast path for a caller that holds a decoded
+// batch (an event-source mapping): no JSON encode/decode around the call. A
+// Go handler of the usual Kinesis signature is called directly, a WASM
+// guest gets the binary batch layout. *Function implements it for every
+// loader; the result is what Invoke's JSON would decode to.
+type KinesisInvoker interface {
+	InvokeKinesis(ctx context.Context, e *events.KinesisEvent) (*sdk.StreamResponse, error)
+}
+
+// KinesisEngine is an Engine with a typed Kinesis path.
+type KinesisEngine interface {
+	CallKinesis(ctx context.Context, inv *Invocation, e *events.KinesisEvent) (*sdk.StreamResponse, error)
+}
+
+// InvokeKinesis implements KinesisInvoker with Invoke's semantics (queuing,
+// timeout, Lambda context, error shapes).
+func (f *Function) InvokeKinesis(ctx context.Context, e *events.KinesisEvent) (*sdk.StreamResponse, error) {
+	ke, ok := f.engine.(KinesisEngine)
+	if !ok {
+		payload, err := json.Marshal(e)
+		if err != nil {
+			return nil, fmt.Errorf("function %s: encoding event: %w", f.cfg.Name, err)
+		}
+		out, err := f.Invoke(ctx, payload)
+		if err != nil {
+			return nil, err
+		}
+		return decodeStreamResponse(out), nil
+	}
+	var resp *sdk.StreamResponse
+	err := f.run(ctx, nil, func(ctx context.Context, inv *Invocation) error {
+		var err error
+		resp, err = ke.CallKinesis(ctx, inv, e)
+		return err
+	})
+	return resp, err
+}
+
+// decodeStreamResponse reads a handler's JSON response as a StreamResponse;
+// anything else (null, another shape) is an empty one, as on Lambda, where
+// only batchItemFailures in a response mean anything to the mapping.
+func decodeStreamResponse(out []byte) *sdk.StreamResponse {
+	var resp sdk.StreamResponse
+	if len(out) > 0 && string(out) != "null" {
+		if json.Unmarshal(out, &resp) != nil {
+			return &sdk.StreamResponse{}
+		}
+	}
+	return &resp
+}
+
+// run is what every invocation shares: a concurrency slot, a request ID,
+// the deadline, the Lambda context and environment, the log, and turning
+// failures into Lambda's error shapes.
+func (f *Function) run(ctx context.Context, payload []byte, call func(context.Context, *Invocation) error) error {
 	requestID := newRequestID()
+	if f.slots != nil {
+		select {
+		case f.slots <- struct{}{}:
+			defer func() { <-f.slots }()
+		case <-ctx.Done():
+			return &InvokeError{Message: "cancelled while waiting for a concurrency slot: " + ctx.Err().Error(), Type: "Runtime.Cancelled", RequestID: requestID}
+		}
+	}
+	f.invocations.Add(1)
 	ctx, cancel := context.WithTimeout(ctx, f.cfg.Timeout)
 	defer cancel()
+	deadline, _ := ctx.Deadline()
 	ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{
 		AwsRequestID:       requestID,
 		InvokedFunctionArn: f.cfg.ARN(),
 	})
-	ctx = host.WithEnv(ctx, f.cfg.Env)
+	ctx = host.WithEnv(ctx, f.env)
+	log := newLineWriter(f.cfg.Logs, requestID)
+	defer log.Flush()
+	ctx = host.WithLog(ctx, log)
+	inv := &Invocation{RequestID: requestID, FunctionARN: f.cfg.ARN(), Deadline: deadline, Payload: payload, Log: log}
 
-	type result struct {
-		out []byte
-		err error
+	err := call(ctx, inv)
+	if err == nil {
+		return nil
 	}
-	done := make(chan result, 1) // buffered: an abandoned call must not leak blocked
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		f.timeouts.Add(1)
+		return &InvokeError{
+			Message:   fmt.Sprintf("%s Task timed out after %.2f seconds", requestID, f.cfg.Timeout.Seconds()),
+			Type:      "Sandbox.Timedout",
+			RequestID: requestID,
+		}
+	}
+	if ctx.Err() != nil {
+		return &InvokeError{Message: ctx.Err().Error(), Type: "Runtime.Cancelled", RequestID: requestID}
+	}
+	return handlerError(err, requestID)
+}
+
+// goEngine runs a Go handler in the host's process.
+type goEngine struct {
+	handler any
+	f       *Function
+
+	// idle holds lambda.Handler instances not in use. aws-lambda-go's
+	// Handler.Invoke returns a slice of a pooled buffer that the next
+	// Invoke on the same Handler overwrites, so each concurrent invocation
+	// takes its own instance and copies the response before returning it.
+	// An instance abandoned by a timed-out call is never reused.
+	idleMu sync.Mutex
+	idle   []lambda.Handler
+}
+
+func (g *goEngine) take() lambda.Handler {
+	g.idleMu.Lock()
+	defer g.idleMu.Unlock()
+	if n := len(g.idle); n > 0 {
+		h := g.idle[n-1]
+		g.idle = g.idle[:n-1]
+		return h
+	}
+	if h, ok := g.handler.(lambda.Handler); ok {
+		return h
+	}
+	return lambda.NewHandler(g.handler)
+}
+
+func (g *goEngine) release(h lambda.Handler) {
+	g.idleMu.Lock()
+	g.idle = append(g.idle, h)
+	g.idleMu.Unlock()
+}
+
+// Call runs the handler through aws-lambda-go's JSON path.
+func (g *goEngine) Call(ctx context.Context, inv *Invocation) ([]byte, error) {
+	var out []byte
+	err := g.async(ctx, inv, func() error {
+		h := g.take()
+		o, err := h.Invoke(ctx, inv.Payload)
+		out = bytes.Clone(o)
+		g.release(h) // not reached after a panic: that instance is dropped
+		return err
+	})
+	return out, err
+}
+
+// CallKinesis calls a handler of the usual Kinesis signature directly; any
+// other goes through the JSON path.
+func (g *goEngine) CallKinesis(ctx context.Context, inv *Invocation, e *events.KinesisEvent) (*sdk.StreamResponse, error) {
+	typed := kinesisHandler(g.handler)
+	if typed == nil {
+		payload, err := json.Marshal(e)
+		if err != nil {
+			return nil, err
+		}
+		inv.Payload = payload
+		out, err := g.Call(ctx, inv)
+		if err != nil {
+			return nil, err
+		}
+		return decodeStreamResponse(out), nil
+	}
+	var resp sdk.StreamResponse
+	err := g.async(ctx, inv, func() error {
+		var err error
+		resp, err = typed(ctx, *e)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+func kinesisHandler(h any) func(context.Context, events.KinesisEvent) (sdk.StreamResponse, error) {
+	switch h := h.(type) {
+	case func(context.Context, events.KinesisEvent) (sdk.StreamResponse, error):
+		return h
+	case func(context.Context, events.KinesisEvent) (events.KinesisEventResponse, error):
+		return func(ctx context.Context, e events.KinesisEvent) (sdk.StreamResponse, error) {
+			r, err := h(ctx, e)
+			return sdk.StreamResponse{BatchItemFailures: r.BatchItemFailures}, err
+		}
+	}
+	return nil
+}
+
+// async runs call on its own goroutine so that a timeout can return even
+// though a Go call cannot be stopped: the call is abandoned, keeps running,
+// and the function is marked unhealthy. A panic becomes Runtime.Panic.
+func (g *goEngine) async(ctx context.Context, inv *Invocation, call func() error) error {
+	done := make(chan error, 1) // buffered: an abandoned call must not leak blocked
 	go func() {
-		var r result
+		var err error
 		defer func() {
 			if p := recover(); p != nil {
-				r = result{err: &InvokeError{
+				err = &InvokeError{
 					Message:    fmt.Sprint(p),
 					Type:       "Runtime.Panic",
 					StackTrace: stackLines(debug.Stack()),
-					RequestID:  requestID,
-				}}
+					RequestID:  inv.RequestID,
+				}
 			}
-			done <- r
+			done <- err
 		}()
-		h := f.take()
-		out, err := h.Invoke(ctx, payload)
-		if err != nil {
-			r = result{err: handlerError(err, requestID)}
-		} else {
-			r = result{out: bytes.Clone(out)}
-		}
-		f.release(h) // not reached after a panic: that instance is dropped
+		err = call()
 	}()
 	select {
-	case r := <-done:
-		return r.out, r.err
+	case err := <-done:
+		return err
 	case <-ctx.Done():
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			f.timeouts.Add(1)
-			f.unhealthy.Store(true)
-			return nil, &InvokeError{
-				Message:   fmt.Sprintf("%s Task timed out after %.2f seconds", requestID, f.cfg.Timeout.Seconds()),
-				Type:      "Sandbox.Timedout",
-				RequestID: requestID,
-			}
+			g.f.unhealthy.Store(true)
 		}
-		return nil, &InvokeError{Message: ctx.Err().Error(), Type: "Runtime.Cancelled", RequestID: requestID}
+		return ctx.Err()
 	}
 }
 
@@ -229,4 +455,14 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// Close releases what the function's engine holds (a WASM module's
+// instances and compiled code). Plugins cannot be unloaded: for them it
+// does nothing.
+func (f *Function) Close(ctx context.Context) error {
+	if c, ok := f.engine.(interface{ Close(context.Context) error }); ok {
+		return c.Close(ctx)
+	}
+	return nil
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	goruntime "runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -75,5 +77,87 @@ func TestNewRejectsNonFunctions(t *testing.T) {
 	}
 	if _, err := runtime.New(runtime.Config{Name: "X"}, nil); err == nil {
 		t.Error("a nil handler was accepted")
+	}
+}
+
+// ReservedConcurrency queues invocations beyond the cap instead of failing
+// them: with a cap of 2, eight concurrent calls all succeed and at most two
+// run at once.
+func TestReservedConcurrencyQueues(t *testing.T) {
+	var running, peak atomic.Int32
+	release := make(chan struct{})
+	entered := make(chan struct{}, 8)
+	fn, err := runtime.New(runtime.Config{Name: "Capped", ReservedConcurrency: 2, Timeout: 10 * time.Second}, func(context.Context) error {
+		n := running.Add(1)
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		entered <- struct{}{}
+		<-release
+		running.Add(-1)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := fn.Invoke(context.Background(), []byte(`{}`))
+			errs <- err
+		}()
+	}
+	<-entered
+	<-entered
+	close(release)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if p := peak.Load(); p != 2 {
+		t.Errorf("peak concurrency %d, want 2", p)
+	}
+}
+
+// A caller that gives up while queued gets Runtime.Cancelled, not a hang.
+func TestQueuedInvocationHonoursCancel(t *testing.T) {
+	block := make(chan struct{})
+	defer close(block)
+	fn, _ := runtime.New(runtime.Config{Name: "One", ReservedConcurrency: 1, Timeout: 10 * time.Second}, func(context.Context) error { <-block; return nil })
+	started := make(chan struct{})
+	go func() { close(started); _, _ = fn.Invoke(context.Background(), []byte(`{}`)) }()
+	<-started
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		for fn.Stats().Invocations == 0 {
+			goruntime.Gosched()
+		}
+		cancel()
+	}()
+	_, err := fn.Invoke(ctx, []byte(`{}`))
+	var ie *runtime.InvokeError
+	if !errors.As(err, &ie) || ie.Type != "Runtime.Cancelled" {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// Function identity reaches the handler through the context in every
+// loader: sdk.Env sees Lambda's own variables.
+func TestLambdaVariablesOnContext(t *testing.T) {
+	fn, _ := runtime.New(runtime.Config{Name: "Named", MemoryMB: 256, Version: "7"}, func(ctx context.Context) (string, error) {
+		return sdk.Env(ctx, "AWS_LAMBDA_FUNCTION_NAME") + "/" + sdk.Env(ctx, "AWS_LAMBDA_FUNCTION_VERSION") + "/" + sdk.Env(ctx, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"), nil
+	})
+	out, err := fn.Invoke(context.Background(), []byte(`{}`))
+	if err != nil || string(out) != `"Named/7/256"` {
+		t.Fatalf("got %s, %v", out, err)
 	}
 }

@@ -1,33 +1,43 @@
 // Package sdk is what Sluice function authors import. A handler is an
 // ordinary aws-lambda-go handler; main() calls sdk.Start(handler) and the same
-// package main then builds as a Go plugin for Sluice or as an AWS Lambda
-// bootstrap, unchanged.
+// package main then builds three ways, unchanged: as a Go plugin for Sluice
+// (-buildmode=plugin), as a WASM module for Sluice (GOOS=wasip1 GOARCH=wasm
+// -buildmode=c-shared, exported through the ABI in docs/wasm-abi.md), or as
+// an AWS Lambda bootstrap (a plain build calling lambda.Start).
 //
 //	func handle(ctx context.Context, e events.KinesisEvent) (sdk.StreamResponse, error) { ... }
 //	func main() { sdk.Start(handle) }
+//
+// # Environment and identity in each build
+//
+// Read configuration with Env(ctx, key), which is right everywhere. What
+// os.Getenv sees differs:
+//
+//   - plugin: the Sluice process's environment, shared by every function in
+//     it — not the function's Environment.Variables. Per-function values
+//     (and AWS_LAMBDA_FUNCTION_NAME, _VERSION, _MEMORY_SIZE, AWS_REGION)
+//     travel on the context; Env reads them there. lambdacontext.FunctionName
+//     and friends are process globals, so they do not name the function
+//     either; use Env(ctx, "AWS_LAMBDA_FUNCTION_NAME").
+//   - WASM: the WASI environment, which is exactly the function's variables
+//     plus Lambda's own; nothing of the host. os.Getenv and Env agree, and
+//     lambdacontext's globals are right.
+//   - Lambda: the real Lambda environment; os.Getenv and Env agree.
+//
+// In all three the context carries the request ID, the invoked function
+// ARN (lambdacontext.FromContext) and the deadline (ctx.Deadline()).
 package sdk
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/sluice-dev/sluice/sdk/host"
 )
-
-// Start runs handler. Inside Sluice (loaded as a plugin) it hands the handler
-// to the host and returns; anywhere else it calls lambda.Start, which serves
-// the AWS Lambda Runtime API and never returns. handler may have any
-// signature lambda.Start accepts.
-func Start(handler any) {
-	if register := host.Registrar(); register != nil {
-		register(handler)
-		return
-	}
-	lambda.Start(handler)
-}
 
 // StreamResponse is the response of a Kinesis stream handler: Lambda's
 // partial-batch response plus the records to hand to the delivery stream
@@ -60,4 +70,17 @@ func Env(ctx context.Context, key string) string {
 		return env[key]
 	}
 	return os.Getenv(key)
+}
+
+// Logf writes one log line for the current invocation. Under Sluice it is
+// captured with the invocation's request ID (plugins share the process's
+// stdout, so fmt.Println there is not attributable; in WASM stdout and
+// stderr are captured per request too); on AWS Lambda it goes to stderr,
+// that is CloudWatch Logs.
+func Logf(ctx context.Context, format string, args ...any) {
+	w := host.Log(ctx)
+	if w == nil {
+		w = os.Stderr
+	}
+	fmt.Fprintf(w, strings.TrimSuffix(format, "\n")+"\n", args...)
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/sluice-dev/sluice/template"
 )
 
-// cmdLocalInvoke is `sluice local invoke FN [-e FILE|-]`: exactly one JSON
+// cmdLocalInvoke is `sluice local invoke FN [-e FILE|-] [--loader plugin|wasm]`: exactly one JSON
 // document on stdout (the response, or Lambda's error document), everything
 // else on stderr, exit 1 on a function error as `sam local invoke` does.
 func cmdLocalInvoke(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -24,6 +24,7 @@ func cmdLocalInvoke(args []string, stdin io.Reader, stdout, stderr io.Writer) in
 	fs := newFlagSet("local invoke", stderr, &cfg)
 	event := fs.String("e", "", "event file (- for stdin); default {}")
 	fs.StringVar(event, "event", "", "event file (- for stdin); default {}")
+	loader := fs.String("loader", "", "run the function as a Go plugin or a WASM module (plugin|wasm), overriding Metadata.Sluice.Loader")
 	envVars := fs.String("env-vars", "", "JSON file of environment overrides: {\"FunctionLogicalId\": {\"KEY\": \"value\"}}")
 	// Accept the function name before or after the flags, as SAM does.
 	var fnID string
@@ -67,7 +68,12 @@ func cmdLocalInvoke(args []string, stdin io.Reader, stdout, stderr io.Writer) in
 		return fail("%v", err)
 	}
 	ctx := context.Background()
-	fn, err := app.LoadFunction(ctx, plan, fnTmpl, cfg.CacheDir, stderr)
+	switch *loader {
+	case "", "plugin", "wasm":
+	default:
+		return fail("--loader %q: want plugin or wasm", *loader)
+	}
+	fn, err := app.LoadFunctionWith(ctx, plan, fnTmpl, app.LoadOptions{CacheDir: cfg.CacheDir, Loader: *loader, Progress: stderr, Logs: stderr})
 	if err != nil {
 		return fail("%v", err)
 	}

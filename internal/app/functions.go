@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 
 	"github.com/sluice-dev/sluice/runtime"
 	"github.com/sluice-dev/sluice/runtime/plugin"
+	"github.com/sluice-dev/sluice/runtime/wasm"
 	"github.com/sluice-dev/sluice/template"
 )
 
@@ -35,33 +37,77 @@ func (i *instance) loadFunctions(ctx context.Context) error {
 	return nil
 }
 
-// LoadFunction builds (or finds cached) and loads one function of the plan.
-// Build progress goes to progress.
+// LoadFunction builds (or finds cached) and loads one function of the plan
+// with the loader its Metadata names. Build progress and the function's
+// logs go to progress.
 func LoadFunction(ctx context.Context, plan *template.Plan, fn template.Function, cacheDir string, progress io.Writer) (*runtime.Function, error) {
-	switch fn.Loader {
-	case "", "plugin":
-	default:
-		return nil, fmt.Errorf("function %s: loader %q is not available yet (plugin is)", fn.LogicalID, fn.Loader)
-	}
-	b := &plugin.Builder{CacheDir: cacheDir, Progress: progress}
-	res, err := b.Build(ctx, fn.LogicalID, fn.CodeDir)
-	if err != nil {
-		return nil, err
-	}
-	handler, err := plugin.Load(res.Path)
-	if err != nil {
-		return nil, fmt.Errorf("function %s: %w", fn.LogicalID, err)
-	}
+	return LoadFunctionWith(ctx, plan, fn, LoadOptions{CacheDir: cacheDir, Progress: progress, Logs: progress})
+}
+
+// LoadOptions tune LoadFunctionWith.
+type LoadOptions struct {
+	// CacheDir holds built plugins, WASM modules (wasm/) and compiled WASM
+	// code (wasm-compiled/); default: the user cache directory.
+	CacheDir string
+	// Loader overrides the template's Metadata.Sluice.Loader: plugin or
+	// wasm (`sluice local invoke --loader`).
+	Loader string
+	// Progress receives build progress; Logs the function's log lines.
+	Progress, Logs io.Writer
+}
+
+// Loaders are the values Metadata.Sluice.Loader and --loader accept.
+var Loaders = []string{"plugin", "wasm"}
+
+// LoadFunctionWith is LoadFunction with options.
+func LoadFunctionWith(ctx context.Context, plan *template.Plan, fn template.Function, opts LoadOptions) (*runtime.Function, error) {
 	env := map[string]string{}
 	for k, v := range fn.Environment {
 		env[k] = v
 	}
-	return runtime.New(runtime.Config{
-		Name:     fn.Name,
-		MemoryMB: fn.MemorySize,
-		Timeout:  fn.Timeout,
-		Env:      env,
-	}, handler)
+	cfg := runtime.Config{
+		Name:                fn.Name,
+		MemoryMB:            fn.MemorySize,
+		Timeout:             fn.Timeout,
+		Env:                 env,
+		ReservedConcurrency: fn.ReservedConcurrency,
+		Logs:                opts.Logs,
+	}
+	loader := fn.Loader
+	if opts.Loader != "" {
+		loader = opts.Loader
+	}
+	switch loader {
+	case "", "plugin":
+		b := &plugin.Builder{CacheDir: opts.CacheDir, Progress: opts.Progress}
+		res, err := b.Build(ctx, fn.LogicalID, fn.CodeDir)
+		if err != nil {
+			return nil, err
+		}
+		handler, err := plugin.Load(res.Path)
+		if err != nil {
+			return nil, fmt.Errorf("function %s: %w", fn.LogicalID, err)
+		}
+		return runtime.New(cfg, handler)
+	case "wasm":
+		b := &wasm.Builder{Progress: opts.Progress}
+		var wopts wasm.Options
+		if opts.CacheDir != "" {
+			b.CacheDir = filepath.Join(opts.CacheDir, "wasm")
+			wopts.CompileCacheDir = filepath.Join(opts.CacheDir, "wasm-compiled")
+		}
+		res, err := b.Build(ctx, fn.LogicalID, fn.CodeDir)
+		if err != nil {
+			return nil, err
+		}
+		f, err := wasm.Load(ctx, res.Path, cfg, wopts)
+		if err != nil {
+			return nil, fmt.Errorf("function %s: %w", fn.LogicalID, err)
+		}
+		return f, nil
+	default:
+		return nil, fmt.Errorf("function %s: unknown loader %q (want one of %v)", fn.LogicalID, loader, Loaders)
+	}
 }
 
 // FindFunction looks a function up by logical ID (or by name).

@@ -57,11 +57,23 @@ func fingerprintOf(bi *debug.BuildInfo) Fingerprint {
 			}
 		}
 	}
+	// Keyed by the module's own path even when a replace directive swaps
+	// it, so a replaced module is compared with the host's copy of it.
 	for _, d := range bi.Deps {
-		if d.Replace != nil {
-			d = d.Replace
+		v := d.Version
+		if r := d.Replace; r != nil {
+			switch {
+			case r.Version == "(devel)":
+				v = "replaced by " + r.Path
+			case r.Version != "" && r.Path == d.Path:
+				v = r.Version
+			case r.Version != "":
+				v = r.Path + " " + r.Version
+			default:
+				v = "replaced by " + r.Path
+			}
 		}
-		fp.Deps[d.Path] = d.Version
+		fp.Deps[d.Path] = v
 	}
 	return fp
 }

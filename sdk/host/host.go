@@ -10,6 +10,7 @@ package host
 import (
 	"context"
 	"errors"
+	"io"
 	"sync"
 )
 
@@ -56,4 +57,17 @@ func WithEnv(ctx context.Context, env map[string]string) context.Context {
 func Env(ctx context.Context) map[string]string {
 	env, _ := ctx.Value(envKey{}).(map[string]string)
 	return env
+}
+
+type logKey struct{}
+
+// WithLog returns ctx carrying the writer for an invocation's log lines.
+func WithLog(ctx context.Context, w io.Writer) context.Context {
+	return context.WithValue(ctx, logKey{}, w)
+}
+
+// Log returns the writer attached by WithLog, or nil.
+func Log(ctx context.Context) io.Writer {
+	w, _ := ctx.Value(logKey{}).(io.Writer)
+	return w
 }

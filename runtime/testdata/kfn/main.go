@@ -1,0 +1,93 @@
+// Command kfn is the runtime's test function: one Kinesis handler source
+// that the tests build as a Go plugin, as a WASM module and call through
+// lambda.NewHandler, with a fault mode per record payload.
+package main
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/sluice-dev/sluice/sdk"
+)
+
+var sink int
+
+func handle(ctx context.Context, e events.KinesisEvent) (sdk.StreamResponse, error) {
+	var resp sdk.StreamResponse
+	for _, r := range e.Records {
+		data := string(r.Kinesis.Data)
+		switch data {
+		case "panic":
+			panic("asked to panic")
+		case "fail":
+			return sdk.StreamResponse{}, errors.New("asked to fail")
+		case "sleep": // a call that outlives its timeout
+			time.Sleep(time.Minute)
+		case "spin": // an infinite loop that never yields
+			for {
+				sink++
+			}
+		case "bomb": // allocate until the memory cap
+			var keep [][]byte
+			for {
+				keep = append(keep, make([]byte, 1<<20))
+				sink += len(keep)
+			}
+		case "bad":
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.KinesisBatchItemFailure{ItemIdentifier: r.Kinesis.SequenceNumber})
+			continue
+		case "file":
+			_, err := os.ReadFile("/etc/hostname")
+			data = "file: " + errString(err)
+		case "env":
+			data = "HOME=" + os.Getenv("HOME") + " PATH=" + os.Getenv("PATH")
+		case "dial":
+			c, err := net.DialTimeout("tcp", "127.0.0.1:1", time.Second)
+			if c != nil {
+				c.Close()
+			}
+			data = "dial: " + errString(err)
+		case "ctx":
+			lc, _ := lambdacontext.FromContext(ctx)
+			_, hasDeadline := ctx.Deadline()
+			data = strings.Join([]string{
+				"rid=" + boolString(lc != nil && lc.AwsRequestID != ""),
+				"arn=" + lc.InvokedFunctionArn,
+				"deadline=" + boolString(hasDeadline),
+				"name=" + sdk.Env(ctx, "AWS_LAMBDA_FUNCTION_NAME"),
+				"memory=" + sdk.Env(ctx, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"),
+				"greeting=" + sdk.Env(ctx, "GREETING"),
+			}, " ")
+		case "log":
+			sdk.Logf(ctx, "hello from %s", r.Kinesis.PartitionKey)
+		}
+		resp.Records = append(resp.Records, sdk.OutputRecord{
+			Data:          []byte(strings.ToUpper(data)),
+			PartitionKeys: map[string]string{"pk": r.Kinesis.PartitionKey},
+		})
+	}
+	return resp, nil
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	return "denied"
+}
+
+func boolString(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func main() { sdk.Start(handle) }

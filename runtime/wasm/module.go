@@ -1,0 +1,526 @@
+// Package wasm runs functions compiled to WebAssembly, with wazero, behind
+// the ABI documented in docs/wasm-abi.md: a guest exports allocation and ONE
+// batch entry point per invocation, and may import the host's log function.
+//
+// Unlike a plugin, a WASM guest is a real sandbox: the function's Timeout
+// closes the instance mid-instruction, MemorySize caps its linear memory,
+// and it sees no file system, no network and no host environment — only its
+// own Environment.Variables and what Options grants.
+//
+// Compiled machine code is cached on disk (wazero's compilation cache), so
+// a cold start after the first only instantiates. Each instance is
+// single-threaded, so a Module keeps a pool of them: concurrent invocations
+// take one each, and an instance that trapped, ran out of memory or timed
+// out is thrown away, never reused.
+package wasm
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/sluice-dev/sluice/runtime"
+	"github.com/sluice-dev/sluice/sdk"
+	"github.com/sluice-dev/sluice/sdk/abi"
+)
+
+// The guest's exports (docs/wasm-abi.md).
+const (
+	exportVersion  = "sluice_abi_version"
+	exportFeatures = "sluice_features"
+	exportAlloc    = "sluice_alloc"
+	exportFree     = "sluice_free"
+	exportInvoke   = "sluice_invoke"
+)
+
+// pageSize is WebAssembly's memory page: MemorySize MB = 16 pages per MB.
+const pageSize = 64 << 10
+
+// Options are what a WASM function is granted beyond its configuration.
+type Options struct {
+	// CompileCacheDir is wazero's on-disk cache of compiled machine code;
+	// default <user cache dir>/sluice/wasm-compiled. "off" disables it.
+	CompileCacheDir string
+	// Mounts grants file system access: guest path → host directory,
+	// mounted read-only. None by default.
+	Mounts map[string]string
+	// Interpreter runs the guest on wazero's interpreter instead of its
+	// compiler: ~10× slower code, but no compile step. For hosts built with
+	// the race detector (where compiling a Go guest takes minutes).
+	Interpreter bool
+	// SoftTimeout trades the hard stop for speed: wazero's termination
+	// checks (an exit to Go at every loop back-edge and a goroutine per
+	// call) are left out, so a timed-out call is abandoned like a plugin's
+	// — its instance keeps running until the guest returns, then is
+	// closed. For trusted code only: a guest stuck in a loop keeps a core
+	// busy for the life of the process. See RATIONALE.md for the numbers.
+	SoftTimeout bool
+	// MaxIdle caps the instances kept for reuse (each holds its linear
+	// memory, ~8 MiB for a Go guest); default 8.
+	MaxIdle int
+}
+
+var (
+	cachesMu sync.Mutex
+	caches   = map[string]wazero.CompilationCache{} // one per directory per process
+)
+
+func compilationCache(dir string) (wazero.CompilationCache, error) {
+	if dir == "off" {
+		return nil, nil
+	}
+	if dir == "" {
+		base, err := os.UserCacheDir()
+		if err != nil {
+			return nil, fmt.Errorf("no cache directory: %w", err)
+		}
+		dir = filepath.Join(base, "sluice", "wasm-compiled")
+	}
+	cachesMu.Lock()
+	defer cachesMu.Unlock()
+	if c, ok := caches[dir]; ok {
+		return c, nil
+	}
+	c, err := wazero.NewCompilationCacheWithDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("wasm compilation cache %s: %w", dir, err)
+	}
+	caches[dir] = c
+	return c, nil
+}
+
+// Module is a compiled WASM function and its pool of instances; it is the
+// runtime.Engine of a WASM runtime.Function.
+type Module struct {
+	cfg      runtime.Config
+	opts     Options
+	rt       wazero.Runtime
+	compiled wazero.CompiledModule
+	modCfg   wazero.ModuleConfig
+	maxPages uint32
+
+	mu     sync.Mutex
+	idle   []*instance
+	closed bool
+}
+
+// Load reads a .wasm file and returns a Function that runs it.
+func Load(ctx context.Context, path string, cfg runtime.Config, opts Options) (*runtime.Function, error) {
+	code, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("function %s: %w", cfg.Name, err)
+	}
+	m, err := NewModule(ctx, code, cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	return runtime.NewWithEngine(cfg, m), nil
+}
+
+// NewModule compiles code (or finds it in the compilation cache) and
+// instantiates one instance, so that a guest that cannot start fails here,
+// at load, rather than on its first event.
+func NewModule(ctx context.Context, code []byte, cfg runtime.Config, opts Options) (*Module, error) {
+	if cfg.MemoryMB <= 0 {
+		cfg.MemoryMB = 128
+	}
+	if opts.MaxIdle <= 0 {
+		opts.MaxIdle = 8
+	}
+	cache, err := compilationCache(opts.CompileCacheDir)
+	if err != nil {
+		return nil, err
+	}
+	maxPages := uint32(cfg.MemoryMB) * (1 << 20 / pageSize)
+	rc := wazero.NewRuntimeConfig()
+	if opts.Interpreter {
+		rc = wazero.NewRuntimeConfigInterpreter()
+	}
+	rc = rc.WithCloseOnContextDone(!opts.SoftTimeout).WithMemoryLimitPages(maxPages)
+	if cache != nil {
+		rc = rc.WithCompilationCache(cache)
+	}
+	rt := wazero.NewRuntimeWithConfig(ctx, rc)
+	m := &Module{cfg: cfg, opts: opts, rt: rt, maxPages: maxPages}
+	fail := func(err error) (*Module, error) {
+		rt.Close(ctx)
+		return nil, fmt.Errorf("function %s: %w", cfg.Name, err)
+	}
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
+		return fail(err)
+	}
+	if _, err := rt.NewHostModuleBuilder("sluice").
+		NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(hostLog), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, nil).
+		WithParameterNames("ptr", "len").Export("log").
+		Instantiate(ctx); err != nil {
+		return fail(err)
+	}
+	if m.compiled, err = rt.CompileModule(ctx, code); err != nil {
+		return fail(fmt.Errorf("compiling module: %w", err))
+	}
+	for _, name := range []string{exportVersion, exportAlloc, exportInvoke} {
+		if _, ok := m.compiled.ExportedFunctions()[name]; !ok {
+			return fail(fmt.Errorf("module does not export %s: not a Sluice WASM function (docs/wasm-abi.md)", name))
+		}
+	}
+	// The guest sees its own environment as a Lambda function would, and
+	// nothing of the host's. Clocks and randomness are real.
+	mc := wazero.NewModuleConfig().WithName("").WithStartFunctions("_initialize").
+		WithSysWalltime().WithSysNanotime().WithSysNanosleep().WithRandSource(rand.Reader)
+	for k, v := range runtime.NewWithEngine(cfg, nil).Config().LambdaEnv() {
+		mc = mc.WithEnv(k, v)
+	}
+	if len(opts.Mounts) > 0 {
+		fsc := wazero.NewFSConfig()
+		for guest, hostDir := range opts.Mounts {
+			fsc = fsc.WithReadOnlyDirMount(hostDir, guest)
+		}
+		mc = mc.WithFSConfig(fsc)
+	}
+	m.modCfg = mc
+	inst, err := m.instantiate(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	m.idle = append(m.idle, inst)
+	return m, nil
+}
+
+// Close releases every instance and the compiled code.
+func (m *Module) Close(ctx context.Context) error {
+	m.mu.Lock()
+	m.closed = true
+	m.idle = nil
+	m.mu.Unlock()
+	return m.rt.Close(ctx)
+}
+
+// instance is one instantiation of the module: single-threaded, so it is
+// used by one invocation at a time.
+type instance struct {
+	mod     api.Module
+	alloc   api.Function
+	invoke  api.Function
+	free    api.Function
+	kinesis bool // the guest accepts binary Kinesis batches
+	out     *switchWriter
+	stack   [2]uint64
+	req     []byte // reused encoding buffer (host side)
+	// reqPtr/reqCap name the guest buffer from sluice_alloc that requests
+	// are written to; it is reused while they fit, so a steady-state
+	// invocation is one call into the guest (each call costs a goroutine
+	// with WithCloseOnContextDone, ~1–4 µs).
+	reqPtr, reqCap uint32
+}
+
+// switchWriter is an instance's stdout and stderr: it forwards to the
+// current invocation's log and remembers the tail, which names the cause
+// when a Go guest dies ("fatal error: out of memory").
+type switchWriter struct {
+	w    io.Writer
+	tail []byte
+}
+
+func (s *switchWriter) Write(p []byte) (int, error) {
+	if s.w != nil {
+		_, _ = s.w.Write(p)
+	}
+	s.tail = append(s.tail, p...)
+	if len(s.tail) > 2048 {
+		s.tail = s.tail[len(s.tail)-1024:]
+	}
+	return len(p), nil
+}
+
+type logKey struct{}
+
+// hostLog is the sluice.log import: one log line from the guest.
+func hostLog(ctx context.Context, mod api.Module, stack []uint64) {
+	ptr, n := uint32(stack[0]), uint32(stack[1])
+	w, _ := ctx.Value(logKey{}).(io.Writer)
+	if w == nil {
+		return
+	}
+	if b, ok := mod.Memory().Read(ptr, n); ok {
+		line := make([]byte, 0, len(b)+1)
+		line = append(append(line, b...), '\n')
+		_, _ = w.Write(line)
+	}
+}
+
+func (m *Module) instantiate(ctx context.Context) (*instance, error) {
+	out := &switchWriter{}
+	mod, err := m.rt.InstantiateModule(ctx, m.compiled, m.modCfg.WithStdout(out).WithStderr(out))
+	if err != nil {
+		return nil, fmt.Errorf("instantiating module: %w%s", err, tail(out))
+	}
+	inst := &instance{mod: mod, alloc: mod.ExportedFunction(exportAlloc), invoke: mod.ExportedFunction(exportInvoke), free: mod.ExportedFunction(exportFree), out: out}
+	if main := mod.ExportedFunction(EntryExport); main != nil {
+		if _, err := main.Call(ctx); err != nil {
+			mod.Close(ctx)
+			return nil, fmt.Errorf("running main(): %w%s", err, tail(out))
+		}
+	}
+	res, err := mod.ExportedFunction(exportVersion).Call(ctx)
+	if err != nil {
+		mod.Close(ctx)
+		return nil, fmt.Errorf("%s: %w", exportVersion, err)
+	}
+	if v := uint32(res[0]); v != abi.Version {
+		mod.Close(ctx)
+		return nil, fmt.Errorf("module speaks Sluice WASM ABI version %d; this host speaks %d", v, abi.Version)
+	}
+	if f := mod.ExportedFunction(exportFeatures); f != nil {
+		if res, err := f.Call(ctx); err == nil {
+			inst.kinesis = uint32(res[0])&abi.FeatureKinesisBatch != 0
+		}
+	}
+	return inst, nil
+}
+
+func tail(out *switchWriter) string {
+	if t := strings.TrimSpace(string(out.tail)); t != "" {
+		return " (guest output: " + t + ")"
+	}
+	return ""
+}
+
+func (m *Module) take(ctx context.Context) (*instance, error) {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil, errors.New("module is closed")
+	}
+	if n := len(m.idle); n > 0 {
+		inst := m.idle[n-1]
+		m.idle = m.idle[:n-1]
+		m.mu.Unlock()
+		return inst, nil
+	}
+	m.mu.Unlock()
+	// As on Lambda, initialisation is not part of the invocation's
+	// timeout: a cold instance may take milliseconds to start.
+	return m.instantiate(context.WithoutCancel(ctx))
+}
+
+func (m *Module) release(ctx context.Context, inst *instance) {
+	inst.out.w = nil
+	m.mu.Lock()
+	if !m.closed && len(m.idle) < m.opts.MaxIdle {
+		m.idle = append(m.idle, inst)
+		inst = nil
+	}
+	m.mu.Unlock()
+	if inst != nil {
+		inst.mod.Close(ctx)
+	}
+}
+
+// Call implements runtime.Engine: one invocation on a pooled instance. A
+// Kinesis event goes to a guest that accepts it in the binary batch layout
+// (no base64, no JSON in the guest); anything else as the raw payload.
+func (m *Module) Call(ctx context.Context, inv *runtime.Invocation) ([]byte, error) {
+	inst, err := m.take(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("function %s: %w", m.cfg.Name, err)
+	}
+	h := abi.Header{Kind: abi.KindJSON, RequestID: inv.RequestID, FunctionARN: inv.FunctionARN, DeadlineMs: inv.Deadline.UnixMilli()}
+	req := inst.req[:0]
+	if ev, ok := kinesisEvent(inst, inv.Payload); ok {
+		h.Kind = abi.KindKinesis
+		req = abi.AppendKinesis(abi.AppendHeader(req, h), ev)
+	} else {
+		req = append(abi.AppendHeader(req, h), inv.Payload...)
+	}
+	inst.req = req
+	return m.call(ctx, inst, inv, req)
+}
+
+// CallKinesis is the typed fast path for a caller that holds the event
+// already (an event-source mapping): no JSON on either side of the host.
+func (m *Module) CallKinesis(ctx context.Context, inv *runtime.Invocation, ev *events.KinesisEvent) (*sdk.StreamResponse, error) {
+	inst, err := m.take(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("function %s: %w", m.cfg.Name, err)
+	}
+	h := abi.Header{Kind: abi.KindKinesis, RequestID: inv.RequestID, FunctionARN: inv.FunctionARN, DeadlineMs: inv.Deadline.UnixMilli()}
+	if !inst.kinesis || !abi.CanEncodeKinesis(ev) {
+		m.release(ctx, inst)
+		payload, err := json.Marshal(ev)
+		if err != nil {
+			return nil, err
+		}
+		inv.Payload = payload
+		out, err := m.Call(ctx, inv)
+		if err != nil {
+			return nil, err
+		}
+		var resp sdk.StreamResponse
+		if len(out) > 0 && string(out) != "null" {
+			_ = json.Unmarshal(out, &resp)
+		}
+		return &resp, nil
+	}
+	inst.req = abi.AppendKinesis(abi.AppendHeader(inst.req[:0], h), ev)
+	resp, err := m.roundTrip(ctx, inst, inv, inst.req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.tag == abi.TagStream {
+		return resp.stream, nil
+	}
+	var sr sdk.StreamResponse
+	if len(resp.body) > 0 && string(resp.body) != "null" {
+		_ = json.Unmarshal(resp.body, &sr)
+	}
+	return &sr, nil
+}
+
+func kinesisEvent(inst *instance, payload []byte) (*events.KinesisEvent, bool) {
+	// Cheap checks first: most payloads that are not Kinesis events never
+	// reach the JSON decoder.
+	if !inst.kinesis || !bytes.Contains(payload, []byte(`"aws:kinesis"`)) || !bytes.Contains(payload, []byte(`"Records"`)) {
+		return nil, false
+	}
+	var ev events.KinesisEvent
+	if err := json.Unmarshal(payload, &ev); err != nil || !abi.CanEncodeKinesis(&ev) {
+		return nil, false
+	}
+	return &ev, true
+}
+
+type response struct {
+	tag    byte
+	body   []byte // TagJSON: a copy
+	stream *sdk.StreamResponse
+}
+
+func (m *Module) call(ctx context.Context, inst *instance, inv *runtime.Invocation, req []byte) ([]byte, error) {
+	resp, err := m.roundTrip(ctx, inst, inv, req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.tag == abi.TagJSON {
+		return resp.body, nil
+	}
+	// Encode as aws-lambda-go does, so a response is byte-identical to the
+	// same handler's as a plugin: no HTML escaping, no trailing newline.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(resp.stream); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// roundTrip writes req into the instance, calls sluice_invoke and decodes
+// the response. Any failure of the instance itself (trap, exit, timeout)
+// discards it; the next invocation gets a fresh one.
+func (m *Module) roundTrip(ctx context.Context, inst *instance, inv *runtime.Invocation, req []byte) (*response, error) {
+	inst.out.w = inv.Log
+	inst.out.tail = inst.out.tail[:0]
+	ctx = context.WithValue(ctx, logKey{}, inv.Log)
+	healthy := false
+	defer func() {
+		if healthy {
+			m.release(ctx, inst)
+		} else {
+			inst.mod.Close(context.WithoutCancel(ctx))
+		}
+	}()
+	if uint32(len(req)) > inst.reqCap {
+		if inst.reqCap > 0 && inst.free != nil {
+			inst.stack[0] = uint64(inst.reqPtr)
+			if err := inst.free.CallWithStack(ctx, inst.stack[:]); err != nil {
+				return nil, m.failure(ctx, inst, inv, err)
+			}
+		}
+		// Room to grow, so a slightly bigger batch does not cost a call.
+		size := uint32(len(req)) + uint32(len(req))/4 + 256
+		inst.stack[0] = uint64(size)
+		if err := inst.alloc.CallWithStack(ctx, inst.stack[:]); err != nil {
+			return nil, m.failure(ctx, inst, inv, err)
+		}
+		inst.reqPtr, inst.reqCap = uint32(inst.stack[0]), size
+	}
+	ptr := inst.reqPtr
+	if !inst.mod.Memory().Write(ptr, req) {
+		return nil, &runtime.InvokeError{Type: "Runtime.InvalidResponse", Message: fmt.Sprintf("%s returned %#x, outside the guest's memory for %d bytes", exportAlloc, ptr, len(req)), RequestID: inv.RequestID}
+	}
+	inst.stack[0], inst.stack[1] = uint64(ptr), uint64(len(req))
+	if err := inst.invoke.CallWithStack(ctx, inst.stack[:]); err != nil {
+		return nil, m.failure(ctx, inst, inv, err)
+	}
+	rptr, rlen := uint32(inst.stack[0]>>32), uint32(inst.stack[0])
+	raw, ok := inst.mod.Memory().Read(rptr, rlen)
+	if !ok || rlen == 0 {
+		return nil, &runtime.InvokeError{Type: "Runtime.InvalidResponse", Message: fmt.Sprintf("%s returned %d bytes at %#x, outside the guest's memory", exportInvoke, rlen, rptr), RequestID: inv.RequestID}
+	}
+	healthy = true
+	body := raw[1:]
+	switch raw[0] {
+	case abi.TagJSON:
+		return &response{tag: abi.TagJSON, body: bytes.Clone(body)}, nil
+	case abi.TagStream:
+		failures, records, err := abi.DecodeStream(body)
+		if err != nil {
+			healthy = false
+			return nil, &runtime.InvokeError{Type: "Runtime.InvalidResponse", Message: err.Error(), RequestID: inv.RequestID}
+		}
+		sr := &sdk.StreamResponse{BatchItemFailures: failures}
+		if len(records) > 0 {
+			sr.Records = make([]sdk.OutputRecord, len(records))
+			for i, r := range records {
+				sr.Records[i] = sdk.OutputRecord{Data: r.Data, PartitionKeys: r.PartitionKeys}
+			}
+		}
+		return &response{tag: abi.TagStream, stream: sr}, nil
+	case abi.TagError:
+		ie := &runtime.InvokeError{RequestID: inv.RequestID}
+		if err := json.Unmarshal(body, ie); err != nil || ie.Type == "" {
+			ie.Type, ie.Message = "Runtime.InvalidResponse", "malformed error document: "+string(body)
+		}
+		return nil, ie
+	case abi.TagNotFound:
+		return nil, &runtime.InvokeError{Type: "Runtime.NoHandler", Message: string(body), RequestID: inv.RequestID}
+	default:
+		healthy = false
+		return nil, &runtime.InvokeError{Type: "Runtime.InvalidResponse", Message: fmt.Sprintf("unknown response tag %d", raw[0]), RequestID: inv.RequestID}
+	}
+}
+
+// failure turns a failed call into Lambda's error shapes. The deadline case
+// is left to runtime.Function (Sandbox.Timedout).
+func (m *Module) failure(ctx context.Context, inst *instance, inv *runtime.Invocation, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	out := string(inst.out.tail)
+	// A guest that dies with its memory (nearly) at the cap ran out of it:
+	// a Go guest says so on stderr, others trap after memory.grow fails.
+	oom := strings.Contains(out, "out of memory") || uint64(inst.mod.Memory().Size()) >= uint64(m.maxPages)*pageSize*9/10
+	var exit *sys.ExitError
+	switch {
+	case oom:
+		return &runtime.InvokeError{Type: "Runtime.OutOfMemory", Message: fmt.Sprintf("RequestId: %s Error: Runtime exited: memory limit of %d MB reached (%v)", inv.RequestID, m.cfg.MemoryMB, err), RequestID: inv.RequestID}
+	case errors.As(err, &exit):
+		return &runtime.InvokeError{Type: "Runtime.ExitError", Message: fmt.Sprintf("RequestId: %s Error: Runtime exited with error: exit status %d%s", inv.RequestID, exit.ExitCode(), tail(inst.out)), RequestID: inv.RequestID}
+	default:
+		return &runtime.InvokeError{Type: "Runtime.Trap", Message: fmt.Sprintf("RequestId: %s Error: %v", inv.RequestID, err), RequestID: inv.RequestID}
+	}
+}

@@ -1,0 +1,234 @@
+package wasm_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/sluice-dev/sluice/runtime"
+	"github.com/sluice-dev/sluice/runtime/wasm"
+)
+
+// cacheDir keeps builds and compiled code across the tests of this package.
+var cacheDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "sluice-wasm-test-*")
+	if err != nil {
+		panic(err)
+	}
+	cacheDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+var (
+	buildOnce sync.Map // dir → *buildResult
+)
+
+type buildResult struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// buildGuest builds a Go function in dir as a WASM module, once per run.
+func buildGuest(t testing.TB, dir string) string {
+	t.Helper()
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := buildOnce.LoadOrStore(abs, &buildResult{})
+	br := v.(*buildResult)
+	br.once.Do(func() {
+		res, err := (&wasm.Builder{CacheDir: filepath.Join(cacheDir, "modules")}).Build(context.Background(), filepath.Base(abs), abs)
+		br.path, br.err = res.Path, err
+	})
+	if br.err != nil {
+		t.Fatalf("build %s: %v", dir, br.err)
+	}
+	return br.path
+}
+
+func options() wasm.Options {
+	// Under the race detector wazero's compiler needs minutes for a Go
+	// guest; the interpreter enforces the same limits. Benchmarks and
+	// non-race runs use the compiler.
+	return wasm.Options{CompileCacheDir: filepath.Join(cacheDir, "compiled"), Interpreter: raceEnabled}
+}
+
+func loadGuest(t testing.TB, path string, cfg runtime.Config) *runtime.Function {
+	t.Helper()
+	fn, err := wasm.Load(context.Background(), path, cfg, options())
+	if err != nil {
+		t.Fatalf("load %s: %v", path, err)
+	}
+	return fn
+}
+
+// kinesisEvent returns a Kinesis event JSON with one record per payload.
+func kinesisEvent(payloads ...string) []byte {
+	ev := events.KinesisEvent{}
+	for i, p := range payloads {
+		seq := fmt.Sprintf("4965%052d", i+1)
+		ev.Records = append(ev.Records, events.KinesisEventRecord{
+			EventSource: "aws:kinesis", EventVersion: "1.0", EventName: "aws:kinesis:record",
+			EventID:           "shardId-000000000000:" + seq,
+			InvokeIdentityArn: "arn:aws:iam::000000000000:role/fn-role", AwsRegion: "us-east-1",
+			EventSourceArn: "arn:aws:kinesis:us-east-1:000000000000:stream/s",
+			Kinesis: events.KinesisRecord{
+				KinesisSchemaVersion: "1.0", PartitionKey: fmt.Sprintf("pk-%d", i), SequenceNumber: seq,
+				Data:                        []byte(p),
+				ApproximateArrivalTimestamp: events.SecondsEpochTime{Time: time.Unix(1767323045, 678000000)},
+			},
+		})
+	}
+	b, _ := json.Marshal(ev)
+	return b
+}
+
+func invokeErr(t *testing.T, fn *runtime.Function, payload []byte) *runtime.InvokeError {
+	t.Helper()
+	out, err := fn.Invoke(context.Background(), payload)
+	var ie *runtime.InvokeError
+	if !errors.As(err, &ie) {
+		t.Fatalf("want an InvokeError, got %s, %v", out, err)
+	}
+	return ie
+}
+
+// TestFaults: every way a guest can fail becomes the right Lambda-shaped
+// error, and the function keeps serving afterwards.
+func TestFaults(t *testing.T) {
+	path := buildGuest(t, "../testdata/kfn")
+	tests := []struct {
+		payload, wantType, wantMsg string
+		timeout                    time.Duration
+	}{
+		{"fail", "errorString", "asked to fail", time.Second},
+		{"panic", "Runtime.Panic", "asked to panic", time.Second},
+		{"spin", "Sandbox.Timedout", "Task timed out after 1.00 seconds", time.Second},
+		// A long timeout: under the race detector the interpreter takes
+		// seconds to fill 32 MB.
+		{"bomb", "Runtime.OutOfMemory", "memory limit of 32 MB", time.Minute},
+	}
+	for _, tc := range tests {
+		t.Run(tc.payload, func(t *testing.T) {
+			fn := loadGuest(t, path, runtime.Config{Name: "Kfn", Timeout: tc.timeout, MemoryMB: 32})
+			ie := invokeErr(t, fn, kinesisEvent("ok", tc.payload))
+			if ie.Type != tc.wantType || !strings.Contains(ie.Message, tc.wantMsg) {
+				t.Errorf("got %s: %s; want %s containing %q", ie.Type, ie.Message, tc.wantType, tc.wantMsg)
+			}
+			out, err := fn.Invoke(context.Background(), kinesisEvent("still here"))
+			if err != nil || !strings.Contains(string(out), "U1RJTEwgSEVSRQ==") { // base64 "STILL HERE"
+				t.Fatalf("after %s: %s, %v", tc.payload, out, err)
+			}
+		})
+	}
+}
+
+// TestSandbox: a guest gets no file system, no network and none of the
+// host's environment, only its own variables.
+func TestSandbox(t *testing.T) {
+	t.Setenv("HOME", "/root-of-the-host")
+	fn := loadGuest(t, buildGuest(t, "../testdata/kfn"), runtime.Config{Name: "Kfn", Timeout: 5 * time.Second, Env: map[string]string{"GREETING": "hi"}})
+	out, err := fn.Invoke(context.Background(), kinesisEvent("file", "env", "dial", "ctx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resp struct {
+		Records []struct{ Data []byte }
+	}
+	if err := json.Unmarshal(out, &resp); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"FILE: DENIED",
+		"HOME= PATH=",
+		"DIAL: DENIED",
+		"RID=YES ARN=ARN:AWS:LAMBDA:US-EAST-1:000000000000:FUNCTION:KFN DEADLINE=YES NAME=KFN MEMORY=128 GREETING=HI",
+	}
+	if len(resp.Records) != len(want) {
+		t.Fatalf("response %s", out)
+	}
+	for i, w := range want {
+		if got := string(resp.Records[i].Data); got != w {
+			t.Errorf("record %d = %q, want %q", i, got, w)
+		}
+	}
+}
+
+func TestMountGrantsFiles(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "hostname"), []byte("granted"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opts := options()
+	opts.Mounts = map[string]string{"/etc": dir}
+	fn, err := wasm.Load(context.Background(), buildGuest(t, "../testdata/kfn"), runtime.Config{Name: "Kfn"}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := fn.Invoke(context.Background(), kinesisEvent("file"))
+	if err != nil || !strings.Contains(string(out), `"RklMRTogT0s="`) { // base64 "FILE: OK"
+		t.Fatalf("got %s, %v", out, err)
+	}
+}
+
+// TestLogsArePerRequest: what a guest writes reaches the function's log
+// prefixed with the request ID of the invocation that wrote it.
+func TestLogsArePerRequest(t *testing.T) {
+	var logs syncBuffer
+	fn := loadGuest(t, buildGuest(t, "../testdata/kfn"), runtime.Config{Name: "Kfn", Logs: &logs, Timeout: 30 * time.Second})
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := fn.Invoke(context.Background(), kinesisEvent("log")); err != nil {
+				t.Error(i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("want 4 log lines, got %q", logs.String())
+	}
+	seen := map[string]bool{}
+	for _, l := range lines {
+		rid, msg, ok := strings.Cut(l, "\t")
+		if !ok || len(rid) != 36 || msg != "hello from pk-0" || seen[rid] {
+			t.Errorf("log line %q", l)
+		}
+		seen[rid] = true
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
