@@ -164,6 +164,31 @@ func TestClickstreamPipelineDeliversEveryClick(t *testing.T) {
 		t.Errorf("bucket holds %d distinct events, want %d", len(seen), n)
 	}
 	t.Logf("%d records in %d objects", n, len(objs))
+
+	// Scrub (a WASM module) wrote an anonymised copy of every click.
+	shared, err := harness.ReadBucket(filepath.Join(state, "buckets", "clickstream-shared"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	scrubbed := map[string]bool{}
+	for _, o := range shared {
+		for _, rec := range o.Records {
+			var c map[string]any
+			if err := json.Unmarshal(rec, &c); err != nil {
+				t.Fatalf("scrubbed record %q: %v", rec, err)
+			}
+			if _, ok := c["user_id"]; ok {
+				t.Fatalf("scrubbed record keeps user_id: %s", rec)
+			}
+			if ip, _ := c["ip"].(string); !strings.HasSuffix(ip, ".0") && !strings.Contains(ip, ":") {
+				t.Fatalf("scrubbed record keeps the host part of its IP: %s", rec)
+			}
+			scrubbed[harness.EventID(rec)] = true
+		}
+	}
+	if len(scrubbed) != n {
+		t.Errorf("clickstream-shared holds %d distinct clicks, want %d", len(scrubbed), n)
+	}
 	assertOnlyObjectsUnderBuckets(t, filepath.Join(state, "buckets"))
 }
 

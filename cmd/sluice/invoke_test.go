@@ -81,6 +81,27 @@ func TestLocalInvoke(t *testing.T) {
 			wantStderr: "Enrich failed",
 		},
 		{
+			name:     "Scrub as a WASM module",
+			args:     []string{"local", "invoke", "Scrub", "-t", tmpl, "-e", filepath.Join(events, "kinesis-clickstream.json")},
+			wantCode: 0,
+			wantStdout: func(t *testing.T, doc map[string]any) {
+				recs, _ := doc["records"].([]any)
+				if len(recs) != 3 {
+					t.Fatalf("want 3 output records, got %v", doc)
+				}
+			},
+		},
+		{
+			name:     "Enrich forced to the WASM loader",
+			args:     []string{"local", "invoke", "Enrich", "-t", tmpl, "--loader", "wasm", "-e", filepath.Join(events, "kinesis-clickstream.json")},
+			wantCode: 0,
+			wantStdout: func(t *testing.T, doc map[string]any) {
+				if recs, _ := doc["records"].([]any); len(recs) != 3 {
+					t.Errorf("want 3 output records, got %v", doc)
+				}
+			},
+		},
+		{
 			name:       "unknown function",
 			args:       []string{"local", "invoke", "Nope", "-t", tmpl},
 			wantCode:   1,

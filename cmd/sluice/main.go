@@ -28,7 +28,7 @@ const usage = `usage: sluice <command> [flags]
 
 commands:
   up                       run the template locally (embedded Kinesis, mappings, functions, delivery streams)
-  local invoke FUNCTION    invoke a function once: response on stdout, logs on stderr
+  local invoke FUNCTION    invoke a function once: response on stdout, logs on stderr (--loader plugin|wasm)
   local generate-event kinesis get-records|kinesis-firehose|streams-as-source|tumbling-window
                            print a sample event, as SAM does
   streams plan|hot         shards needed for a load; hot shards and the keys behind them
@@ -37,7 +37,7 @@ commands:
   status                   streams, mappings (iterator age, throughput), delivery stream backlog and flush reasons
   logs FUNCTION [--follow]  a function's captured output (stdout, stderr, log calls) by request ID
   validate                 check the template and report every error as file:line:col
-  build                    build every function of the template
+  build                    build every function for its loader (--lambda: AWS Lambda bootstraps too)
 
 Run 'sluice <command> -h' for a command's flags.
 `
@@ -79,7 +79,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "validate":
 		err = cmdValidate(args[1:], stdout, stderr)
 	case "build":
-		err = cmdBuild(args[1:], stderr)
+		err = cmdBuildFunctions(args[1:], stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -164,24 +164,5 @@ func cmdValidate(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "warning: %s\n", w.Error())
 	}
 	fmt.Fprintf(stdout, "%s is a valid Sluice template\n", cfg.Template)
-	return nil
-}
-
-func cmdBuild(args []string, stderr io.Writer) error {
-	cfg, _ := app.ConfigFromEnv()
-	fs := newFlagSet("build", stderr, &cfg)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	plan, err := template.ParseFile(cfg.Template, template.Options{ParameterOverrides: cfg.ParameterOverrides})
-	if err != nil {
-		return err
-	}
-	for _, fn := range plan.Functions {
-		if _, err := app.LoadFunction(context.Background(), plan, fn, cfg.CacheDir, stderr); err != nil {
-			return err
-		}
-		fmt.Fprintf(stderr, "sluice: %s is built\n", fn.LogicalID)
-	}
 	return nil
 }
