@@ -5,6 +5,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
+
+	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
@@ -159,16 +162,12 @@ func (m *Mapping) payloadTooLarge(shardID string, r types.Record) bool {
 
 // invoke calls the function once with recs and classifies the result.
 func (m *Mapping) invoke(ctx context.Context, shardID string, recs []types.Record) (outcome, []byte, string) {
-	payload, err := json.Marshal(m.batchEvent(shardID, recs))
-	if err != nil {
-		m.log.Error("encoding event", "err", err)
-		return outFuncError, nil, ""
-	}
+	ev := m.batchEvent(shardID, recs)
 	m.m.batchSize.WithLabelValues(m.cfg.ID).Observe(float64(len(recs)))
 	m.m.invocations.WithLabelValues(m.cfg.ID, m.cfg.FunctionName).Inc()
 	// Once invoked, a batch is finished even if ctx is cancelled meanwhile:
 	// shutdown drains in-flight batches rather than throwing work away.
-	body, err := m.fn.Invoke(context.WithoutCancel(ctx), payload)
+	body, err := m.call(context.WithoutCancel(ctx), &ev)
 	if err != nil {
 		var ie *runtime.InvokeError
 		if !errors.As(err, &ie) || throttleTypes[ie.Type] {
@@ -187,4 +186,27 @@ func (m *Mapping) invoke(ctx context.Context, shardID string, recs []types.Recor
 		}
 	}
 	return outSuccess, body, ""
+}
+
+// call invokes the function with ev. A function that takes the decoded
+// batch directly (runtime.KinesisInvoker: a Go handler in a plugin, or a
+// WASM guest through the binary ABI) skips the event's JSON encoding and the
+// handler's reflection decoding — most of an invocation's cost. The
+// response comes back as JSON either way, for one classification path.
+// With ReportBatchItemFailures the raw response is classified as Lambda does
+// (§1.8 distinguishes null, empty, numeric and unknown identifiers, which a
+// typed response cannot), so that mode keeps the JSON path.
+func (m *Mapping) call(ctx context.Context, ev *events.KinesisEvent) ([]byte, error) {
+	if ki, ok := m.fn.(runtime.KinesisInvoker); ok && !m.cfg.ReportBatchItemFailures {
+		resp, err := ki.InvokeKinesis(ctx, ev)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(resp)
+	}
+	payload, err := json.Marshal(ev)
+	if err != nil {
+		return nil, fmt.Errorf("encoding event: %w", err)
+	}
+	return m.fn.Invoke(ctx, payload)
 }
