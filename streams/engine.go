@@ -1,8 +1,10 @@
 // Package streams is Sluice's embedded, Kinesis-compatible data stream: the
 // stream and shard model, durable per-shard storage with group commit,
-// provisioned-throughput limits, the Kinesis JSON 1.1 HTTP API and an
+// provisioned-throughput limits and the on-demand autoscaler, the Kinesis
+// HTTP API in JSON 1.1 and CBOR with enhanced fan-out (SubscribeToShard as
+// an AWS event stream), hot-shard tracking for the capacity advisor, and an
 // in-process client with the same Go methods as aws-sdk-go-v2's
-// *kinesis.Client.
+// *kinesis.Client. RATIONALE.md explains the less obvious choices.
 //
 // It knows nothing of triggers, functions or sinks: it is a Kinesis, nothing
 // more. Behaviour follows shared/spec/kinesis-and-firehose.md Part A; the
@@ -22,6 +24,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -49,6 +52,13 @@ type Options struct {
 	// Region and AccountID appear in stream ARNs and error messages.
 	// Defaults us-east-1 and 000000000000, like kinesalite.
 	Region, AccountID string
+	// SubscribeDuration is how long one SubscribeToShard stream lasts
+	// before the consumer must subscribe again (A.13). Default 5 minutes.
+	SubscribeDuration time.Duration
+	// Credentials, when non-empty, maps access key IDs to secret keys and
+	// makes the HTTP API verify every request's SigV4 signature against
+	// them (`--verify-sigv4`); empty, signatures are accepted unread.
+	Credentials map[string]string
 }
 
 // ErrStreamExists is returned (wrapped) by Engine.CreateStream when the
@@ -76,6 +86,10 @@ type Engine struct {
 	metaMu   sync.Mutex
 	metaSnap map[string]streamMeta
 
+	// Live SubscribeToShard streams, one per consumer and shard (A.13).
+	subMu sync.Mutex
+	subs  map[subKey]*subscription
+
 	done chan struct{}
 	wg   sync.WaitGroup
 }
@@ -97,6 +111,10 @@ type stream struct {
 	shards    []*shard // every shard, by index
 	open      []*shard // open shards sorted by starting hash key
 	maxKiB    int32
+	consumers map[string]*consumer // enhanced fan-out consumers by name
+	// modeSwitches are this process's UpdateStreamMode times, for the
+	// two-per-24-hours rule (A.11); not persisted.
+	modeSwitches []time.Time
 }
 
 // shard is one shard of a stream. Fields other than closed/closedMs are
@@ -112,6 +130,7 @@ type shard struct {
 	seqHi     uint64
 	log       *shardlog.Log
 	lim       *limiter // nil when limits are off
+	heat      heat     // recent writes and heaviest keys, for Hot
 
 	// Guarded by stream.mu.
 	closed   bool
@@ -134,6 +153,12 @@ type streamMeta struct {
 	MaxRecordKiB   int32             `json:"maxRecordKiB,omitempty"`
 	Tags           map[string]string `json:"tags,omitempty"`
 	Shards         []shardMeta       `json:"shards"`
+	Consumers      []consumerMeta    `json:"consumers,omitempty"`
+}
+
+type consumerMeta struct {
+	Name          string `json:"name"`
+	CreatedMillis int64  `json:"createdMillis"`
 }
 
 type shardMeta struct {
@@ -176,6 +201,9 @@ func Open(dir string, opts Options) (*Engine, error) {
 	if opts.AccountID == "" {
 		opts.AccountID = "000000000000"
 	}
+	if opts.SubscribeDuration <= 0 {
+		opts.SubscribeDuration = 5 * time.Minute
+	}
 	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o755); err != nil {
 		return nil, fmt.Errorf("create stream dir: %w", err)
 	}
@@ -190,6 +218,7 @@ func Open(dir string, opts Options) (*Engine, error) {
 		nextInc:  1,
 		timers:   map[*time.Timer]struct{}{},
 		metaSnap: map[string]streamMeta{},
+		subs:     map[subKey]*subscription{},
 		done:     make(chan struct{}),
 	}
 	key, err := loadOrCreateKey(filepath.Join(dir, keyName))
@@ -202,8 +231,9 @@ func Open(dir string, opts Options) (*Engine, error) {
 		return nil, err
 	}
 	e.removeOrphans()
-	e.wg.Add(1)
+	e.wg.Add(2)
 	go e.retentionLoop()
+	go e.autoscaleLoop()
 	return e, nil
 }
 
@@ -307,6 +337,12 @@ func (e *Engine) newStream(sm streamMeta) (*stream, error) {
 	if s.maxKiB == 0 {
 		s.maxKiB = 1024
 	}
+	s.consumers = map[string]*consumer{}
+	for _, cm := range sm.Consumers {
+		c := s.newConsumer(cm.Name, time.UnixMilli(cm.CreatedMillis))
+		c.status = types.ConsumerStatusActive
+		s.consumers[c.name] = c
+	}
 	for _, m := range sm.Shards {
 		sh, err := e.openShard(s, m)
 		if err != nil {
@@ -406,6 +442,10 @@ func (s *stream) metaLocked() streamMeta {
 		MaxRecordKiB:   s.maxKiB,
 		Tags:           s.tags,
 	}
+	for _, c := range s.consumers {
+		sm.Consumers = append(sm.Consumers, consumerMeta{Name: c.name, CreatedMillis: c.created.UnixMilli()})
+	}
+	slices.SortFunc(sm.Consumers, func(a, b consumerMeta) int { return strings.Compare(a.Name, b.Name) })
 	for _, sh := range s.shards {
 		sm.Shards = append(sm.Shards, shardMeta{
 			Index:          sh.index,

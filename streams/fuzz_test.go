@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 )
@@ -32,12 +33,17 @@ func FuzzRequest(f *testing.F) {
 		{"DescribeStream", `{"StreamName":"f","Limit":0}`},
 		{"ListStreams", `{"NextToken":"!!"}`},
 		{"Nope", `{}`},
+		{"RegisterStreamConsumer", `{"StreamARN":"arn:aws:kinesis:us-east-1:000000000000:stream/f","ConsumerName":"c"}`},
+		{"SubscribeToShard", `{"ConsumerARN":"arn:aws:kinesis:us-east-1:000000000000:stream/f/consumer/c:1","ShardId":"shardId-000000000000","StartingPosition":{"Type":"TRIM_HORIZON"}}`},
+		{"UpdateStreamMode", `{"StreamARN":"arn:aws:kinesis:us-east-1:000000000000:stream/f","StreamModeDetails":{"StreamMode":"ON_DEMAND"}}`},
 		{"PutRecords", `{"StreamName":`},
 	}
 	for _, s := range seeds {
 		f.Add(s.op, []byte(s.body))
 	}
-	e := openTest(f, Options{})
+	// A fuzzed RegisterStreamConsumer + SubscribeToShard must not stream
+	// for the default five minutes.
+	e := openTest(f, Options{SubscribeDuration: 10 * time.Millisecond})
 	mustCreate(f, e, "f", 2)
 	h := e.Handler()
 	f.Fuzz(func(t *testing.T, op string, body []byte) {
@@ -48,6 +54,9 @@ func FuzzRequest(f *testing.F) {
 		h.ServeHTTP(rec, req)
 		if rec.Code >= 500 {
 			t.Fatalf("%s %q: status %d: %s", op, body, rec.Code, rec.Body)
+		}
+		if rec.Header().Get("Content-Type") == "application/vnd.amazon.eventstream" {
+			return // a subscription found by the fuzzer: binary events
 		}
 		if !json.Valid(rec.Body.Bytes()) {
 			t.Fatalf("%s %q: response is not JSON: %q", op, body, rec.Body)
@@ -99,4 +108,66 @@ func normalise(in kinesis.PutRecordsInput) []any {
 		out = append(out, flatRecord{string(r.Data), r.Data != nil, r.PartitionKey, r.ExplicitHashKey})
 	}
 	return out
+}
+
+// FuzzRequestCBOR throws arbitrary CBOR bodies at every operation: the
+// answer must be a well-formed CBOR map in CBOR, never a server fault or a
+// panic. Seeds are the JSON seeds re-encoded, plus byte-string blobs and
+// millisecond timestamps.
+func FuzzRequestCBOR(f *testing.F) {
+	add := func(op string, v any) {
+		b, err := cborEnc.Marshal(v)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(op, b)
+	}
+	for _, s := range []struct{ op, body string }{
+		{"PutRecords", `{"StreamName":"f","Records":[{"PartitionKey":"k","Data":"aGVsbG8="}]}`},
+		{"GetShardIterator", `{"StreamName":"f","ShardId":"shardId-000000000000","ShardIteratorType":"AT_TIMESTAMP","Timestamp":1459799926480}`},
+		{"ListShards", `{"StreamName":"f","ShardFilter":{"Type":"AT_TIMESTAMP","Timestamp":1459799926.5}}`},
+		{"CreateStream", `{"StreamName":"g","StreamModeDetails":{"StreamMode":"ON_DEMAND"}}`},
+		{"AddTagsToStream", `{"StreamName":"f","Tags":{"a":"b"}}`},
+		{"DescribeStream", `{"StreamName":"f","Limit":0}`},
+	} {
+		var v any
+		if err := json.Unmarshal([]byte(s.body), &v); err != nil {
+			f.Fatal(err)
+		}
+		add(s.op, v)
+	}
+	add("PutRecord", map[string]any{"StreamName": "f", "PartitionKey": "k", "Data": []byte{0, 1, 2}})
+	add("PutRecords", map[string]any{"StreamName": "f", "Records": []any{map[string]any{"PartitionKey": "k", "Data": []byte{0xff}}}})
+	f.Add("GetRecords", []byte{0xa1, 0x6d, 'S', 'h', 'a', 'r', 'd', 'I', 't', 'e', 'r', 'a', 't', 'o', 'r', 0xf6})
+	f.Add("PutRecords", []byte{0xbf, 0xff})
+	// A fuzzed RegisterStreamConsumer + SubscribeToShard must not stream
+	// for the default five minutes.
+	e := openTest(f, Options{SubscribeDuration: 10 * time.Millisecond})
+	mustCreate(f, e, "f", 2)
+	h := e.Handler()
+	f.Fuzz(func(t *testing.T, op string, body []byte) {
+		req := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+		req.Header.Set("X-Amz-Target", "Kinesis_20131202."+op)
+		req.Header.Set("Content-Type", "application/x-amz-cbor-1.1")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code >= 500 {
+			t.Fatalf("%s %x: status %d: %x", op, body, rec.Code, rec.Body)
+		}
+		if rec.Header().Get("Content-Type") == "application/vnd.amazon.eventstream" {
+			return
+		}
+		if ct := rec.Header().Get("Content-Type"); ct != "application/x-amz-cbor-1.1" {
+			t.Fatalf("%s: answered in %q", op, ct)
+		}
+		var m map[string]any
+		if err := cborDec.Unmarshal(rec.Body.Bytes(), &m); err != nil {
+			t.Fatalf("%s %x: response is not a CBOR map: %v", op, body, err)
+		}
+		if rec.Code != 200 {
+			if typ, _ := m["__type"].(string); typ == "" {
+				t.Fatalf("%s: error without __type: %v", op, m)
+			}
+		}
+	})
 }

@@ -11,14 +11,17 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/smithy-go"
 )
 
-// The Kinesis AWS JSON 1.1 API (A.1): POST / with X-Amz-Target:
-// Kinesis_20131202.<Operation>. SigV4 signatures are accepted unverified:
-// the embedded stream listens on loopback for local tools.
+// The Kinesis AWS JSON 1.1 and CBOR 1.1 API (A.1): POST / with
+// X-Amz-Target: Kinesis_20131202.<Operation>; the answer is in the
+// request's encoding. SigV4 signatures are accepted unverified (the
+// embedded stream listens on loopback for local tools) unless
+// Options.Credentials is set (see sigv4.go).
 
 const (
 	targetPrefix = "Kinesis_20131202."
@@ -73,6 +76,14 @@ var operations = map[string]operation{
 	"SplitShard":           op((*Engine).splitShard),
 	"MergeShards":          op((*Engine).mergeShards),
 	"UpdateShardCount":     op((*Engine).updateShardCount),
+	"UpdateStreamMode":     op((*Engine).updateStreamMode),
+
+	"RegisterStreamConsumer":   op((*Engine).registerConsumer),
+	"DescribeStreamConsumer":   op((*Engine).describeConsumer),
+	"ListStreamConsumers":      op((*Engine).listConsumers),
+	"DeregisterStreamConsumer": op((*Engine).deregisterConsumer),
+	// SubscribeToShard streams its answer; ServeHTTP dispatches it.
+	"SubscribeToShard": nil,
 }
 
 var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
@@ -82,6 +93,8 @@ func codecFor(contentType string) codec {
 	switch mt {
 	case "application/x-amz-json-1.1", "application/json", "":
 		return jsonCodec{}
+	case cborContentType:
+		return cborCodec{}
 	}
 	return nil
 }
@@ -100,8 +113,8 @@ func (a *httpAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
-	f := operations[name]
-	if !ok || f == nil {
+	f, known := operations[name]
+	if !ok || !known {
 		a.writeError(w, c, http.StatusBadRequest, "UnknownOperationException", "unknown operation "+r.Header.Get("X-Amz-Target"))
 		return
 	}
@@ -122,6 +135,20 @@ func (a *httpAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if buf.Len() > maxBody {
 		a.writeError(w, c, http.StatusRequestEntityTooLarge, "InvalidArgumentException", "Request body exceeds the maximum size of 11 MiB.")
+		return
+	}
+	if len(a.e.opts.Credentials) > 0 {
+		if err := verifySigV4(r, buf.Bytes(), a.e.opts.Credentials, time.Now()); err != nil {
+			status := http.StatusBadRequest
+			if se, ok := err.(*sigError); ok && se.code != "MissingAuthenticationTokenException" && se.code != "IncompleteSignatureException" {
+				status = http.StatusForbidden
+			}
+			a.writeError(w, c, status, err.(*sigError).code, err.(*sigError).msg)
+			return
+		}
+	}
+	if f == nil {
+		a.subscribeToShard(w, r, c, buf.Bytes())
 		return
 	}
 	out, err := f(r.Context(), a.e, c, buf.Bytes())

@@ -191,7 +191,7 @@ func (e *Engine) describeStreamSummary(ctx context.Context, in *kinesis.Describe
 		EnhancedMonitoring:      []types.EnhancedMetrics{{ShardLevelMetrics: []types.MetricsName{}}},
 		EncryptionType:          types.EncryptionTypeNone,
 		OpenShardCount:          aws.Int32(int32(len(s.open))),
-		ConsumerCount:           aws.Int32(0),
+		ConsumerCount:           aws.Int32(s.consumerCountLocked()),
 		MaxRecordSizeInKiB:      aws.Int32(s.maxKiB),
 	}}, nil
 }

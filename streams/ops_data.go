@@ -202,6 +202,7 @@ func (e *Engine) putRecords(ctx context.Context, in *kinesis.PutRecordsInput) (*
 			return nil, errInternal(fmt.Errorf("no open shard holds hash key %s", hashes[i]))
 		}
 		if sh.lim != nil && !sh.lim.allowWrite(now, len(r.Data)+len(*r.PartitionKey)) {
+			sh.heat.throttled(now, *r.PartitionKey)
 			out[i].ErrorCode = aws.String("ProvisionedThroughputExceededException")
 			out[i].ErrorMessage = aws.String(e.throttledMsg(s, sh))
 			failed++
@@ -238,6 +239,7 @@ func (e *Engine) putRecords(ctx context.Context, in *kinesis.PutRecordsInput) (*
 			}
 			continue
 		}
+		g.sh.heat.observe(now, g.entries)
 		for k, i := range g.idx {
 			start := len(buf)
 			buf = appendSeq(buf, g.sh.seqHi, first+uint64(k))
@@ -316,6 +318,7 @@ func (e *Engine) putRecord(ctx context.Context, in *kinesis.PutRecordInput) (*ki
 		return nil, errInternal(fmt.Errorf("no open shard holds hash key %s", h))
 	}
 	if sh.lim != nil && !sh.lim.allowWrite(e.now(), len(in.Data)+len(*in.PartitionKey)) {
+		sh.heat.throttled(e.now(), *in.PartitionKey)
 		s.mu.RUnlock()
 		s.m.throttled.Inc()
 		return nil, &types.ProvisionedThroughputExceededException{Message: aws.String(e.throttledMsg(s, sh))}
@@ -326,6 +329,7 @@ func (e *Engine) putRecord(ctx context.Context, in *kinesis.PutRecordInput) (*ki
 	if err != nil {
 		return nil, errInternal(fmt.Errorf("append record: %w", err))
 	}
+	sh.heat.observe(e.now(), []shardlog.Entry{{Key: *in.PartitionKey, Data: in.Data}})
 	s.m.putRecords.Inc()
 	s.m.putBytes.Add(float64(len(in.Data) + len(*in.PartitionKey)))
 	return &kinesis.PutRecordOutput{
@@ -379,40 +383,52 @@ func (e *Engine) getShardIterator(ctx context.Context, in *kinesis.GetShardItera
 		return nil, errInvalid("Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified %s and %s.", typ, got)
 	}
 	now := e.now()
+	pos, err := e.position(s, sh, typ, in.StartingSequenceNumber, in.Timestamp, now)
+	if err != nil {
+		return nil, err
+	}
+	return &kinesis.GetShardIteratorOutput{
+		ShardIterator: aws.String(e.encodeIterator(iterator{inc: s.inc, shard: sh.index, pos: pos, issued: now.UnixMilli()})),
+	}, nil
+}
+
+// position turns a starting position (the five iterator types, A.7) into
+// the counter of the first record to return. GetShardIterator and
+// SubscribeToShard share it.
+func (e *Engine) position(s *stream, sh *shard, typ types.ShardIteratorType, seq *string, ts *time.Time, now time.Time) (uint64, error) {
 	var pos uint64
+	var err error
 	switch typ {
 	case types.ShardIteratorTypeTrimHorizon:
 		pos = 0 // reads skip what retention has expired
 	case types.ShardIteratorTypeLatest:
 		pos = sh.log.Next()
 	case types.ShardIteratorTypeAtSequenceNumber, types.ShardIteratorTypeAfterSequenceNumber:
-		inc, idx, counter, err := parseSeq(*in.StartingSequenceNumber)
+		inc, idx, counter, err := parseSeq(*seq)
 		if err != nil || inc != s.inc {
-			return nil, errInvalid("Invalid StartingSequenceNumber for ShardIteratorType %s for stream %s under account %s.", typ, s.name, e.opts.AccountID)
+			return 0, errInvalid("Invalid StartingSequenceNumber for ShardIteratorType %s for stream %s under account %s.", typ, s.name, e.opts.AccountID)
 		}
 		if idx != sh.index {
-			return nil, errInvalid("Invalid StartingSequenceNumber. It encodes %s, while it was used in a call to a shard with %s", shardID(idx), sh.id)
+			return 0, errInvalid("Invalid StartingSequenceNumber. It encodes %s, while it was used in a call to a shard with %s", shardID(idx), sh.id)
 		}
 		pos = counter
 		if typ == types.ShardIteratorTypeAfterSequenceNumber && counter < endCounter {
 			pos = counter + 1
 		}
 	case types.ShardIteratorTypeAtTimestamp:
-		if in.Timestamp == nil {
-			return nil, errInvalid("Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has no timestamp parameter.")
+		if ts == nil {
+			return 0, errInvalid("Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has no timestamp parameter.")
 		}
-		ts := in.Timestamp.UnixMilli()
+		ts := ts.UnixMilli()
 		if ts > now.UnixMilli() {
-			return nil, errInvalid("The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. timestampInMillis: %d, currentTimestampInMillis: %d", ts, now.UnixMilli())
+			return 0, errInvalid("The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. timestampInMillis: %d, currentTimestampInMillis: %d", ts, now.UnixMilli())
 		}
 		pos, err = sh.log.SeekTime(max(ts, s.trimHorizon(now)))
 		if err != nil {
-			return nil, errInternal(fmt.Errorf("seek shard %s: %w", sh.id, err))
+			return 0, errInternal(fmt.Errorf("seek shard %s: %w", sh.id, err))
 		}
 	}
-	return &kinesis.GetShardIteratorOutput{
-		ShardIterator: aws.String(e.encodeIterator(iterator{inc: s.inc, shard: sh.index, pos: pos, issued: now.UnixMilli()})),
-	}, nil
+	return pos, nil
 }
 
 // resolveIterator checks an iterator's signature and finds its shard.
@@ -482,34 +498,8 @@ func (e *Engine) getRecords(ctx context.Context, in *kinesis.GetRecordsInput) (*
 	if err != nil {
 		return nil, errInternal(fmt.Errorf("read shard %s: %w", sh.id, err))
 	}
-	out := &kinesis.GetRecordsOutput{Records: make([]types.Record, len(recs))}
-	// As in putRecords, one backing string for all sequence numbers and
-	// one slab of times and keys.
-	var buf []byte
-	ends := make([]int, len(recs))
-	bytes := 0
-	for i := range recs {
-		buf = appendSeq(buf, sh.seqHi, recs[i].Counter)
-		ends[i] = len(buf)
-		bytes += len(recs[i].Data) + len(recs[i].Key)
-	}
-	all := string(buf)
-	strs := make([]string, 2*len(recs))
-	times := make([]time.Time, len(recs))
-	startOff := 0
-	for i := range recs {
-		r := &recs[i]
-		strs[2*i] = all[startOff:ends[i]]
-		startOff = ends[i]
-		strs[2*i+1] = r.Key
-		times[i] = time.UnixMilli(r.ArrivalMillis)
-		out.Records[i] = types.Record{
-			Data:                        r.Data,
-			PartitionKey:                &strs[2*i+1],
-			SequenceNumber:              &strs[2*i],
-			ApproximateArrivalTimestamp: &times[i],
-		}
-	}
+	apiRecs, bytes := apiRecords(sh, recs)
+	out := &kinesis.GetRecordsOutput{Records: apiRecs}
 	if sh.lim != nil {
 		sh.lim.chargeRead(bytes)
 	}
@@ -537,6 +527,40 @@ func (e *Engine) getRecords(ctx context.Context, in *kinesis.GetRecordsInput) (*
 		out.NextShardIterator = aws.String(e.encodeIterator(iterator{inc: it.inc, shard: it.shard, pos: next, issued: now.UnixMilli()}))
 	}
 	return out, nil
+}
+
+// apiRecords converts stored records to the API's, returning also their
+// bytes of key and data. One backing string holds all sequence numbers and
+// one slab the times and keys: three allocations instead of three per
+// record.
+func apiRecords(sh *shard, recs []shardlog.Record) ([]types.Record, int) {
+	out := make([]types.Record, len(recs))
+	var buf []byte
+	ends := make([]int, len(recs))
+	bytes := 0
+	for i := range recs {
+		buf = appendSeq(buf, sh.seqHi, recs[i].Counter)
+		ends[i] = len(buf)
+		bytes += len(recs[i].Data) + len(recs[i].Key)
+	}
+	all := string(buf)
+	strs := make([]string, 2*len(recs))
+	times := make([]time.Time, len(recs))
+	startOff := 0
+	for i := range recs {
+		r := &recs[i]
+		strs[2*i] = all[startOff:ends[i]]
+		startOff = ends[i]
+		strs[2*i+1] = r.Key
+		times[i] = time.UnixMilli(r.ArrivalMillis)
+		out[i] = types.Record{
+			Data:                        r.Data,
+			PartitionKey:                &strs[2*i+1],
+			SequenceNumber:              &strs[2*i],
+			ApproximateArrivalTimestamp: &times[i],
+		}
+	}
+	return out, bytes
 }
 
 // childrenLocked lists the shards created from sh. Callers hold s.mu.

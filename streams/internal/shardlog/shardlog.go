@@ -11,7 +11,9 @@
 //
 // Memory stays flat as the log grows: records live only on disk; memory
 // holds, per segment, a sparse index (one entry per IndexEvery bytes) used
-// to start each read near its target with ReadAt.
+// to start each read near its target with ReadAt. Sealed segments keep
+// that index in a sidecar file (sealed.go), so Open reads only the newest
+// segment in full.
 package shardlog
 
 import (
@@ -185,13 +187,19 @@ func (l *Log) recover() error {
 		if n.first > l.next {
 			l.next = n.first
 		}
-		good, err := l.scan(s)
-		if err != nil {
-			return err
-		}
 		st, err := f.Stat()
 		if err != nil {
 			return fmt.Errorf("stat segment: %w", err)
+		}
+		if i < len(found)-1 && loadSealedIndex(s, st.Size(), l.next) == nil {
+			// A sealed segment with a valid index: no need to read it.
+			l.next = s.last + 1
+			l.lastMs = s.lastMs
+			continue
+		}
+		good, err := l.scan(s)
+		if err != nil {
+			return err
 		}
 		if good < st.Size() {
 			// A torn or corrupt tail: never acknowledged (acks follow the
@@ -390,6 +398,16 @@ func (l *Log) commit(batch []*Pending, buf []byte) []byte {
 		if err != nil {
 			l.fail(batch, err)
 			return buf
+		}
+		if seg != nil {
+			// seg is sealed: only this goroutine ever wrote its fields.
+			l.mu.RLock()
+			err := writeSealedIndex(seg)
+			l.mu.RUnlock()
+			if err != nil {
+				// Only a cache: Open scans the segment instead.
+				fmt.Fprintf(os.Stderr, "shardlog: index of sealed %s: %v\n", seg.path, err)
+			}
 		}
 		seg = s
 	}
@@ -694,6 +712,7 @@ func (l *Log) TrimBefore(cutoffMillis int64) (int, error) {
 		if err := os.Remove(s.path); err != nil {
 			return 0, fmt.Errorf("remove expired segment: %w", err)
 		}
+		os.Remove(idxPath(s.path))
 		s.removed.Store(true)
 		if s.refs.Load() == 0 {
 			s.closeOnce.Do(func() { s.f.Close() })
