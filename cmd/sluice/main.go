@@ -132,6 +132,10 @@ func cmdUp(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.Limits, "limits", cfg.Limits, "enforce Kinesis shard limits on the embedded stream: on or off")
 	fs.StringVar(&cfg.KinesisEndpoint, "kinesis-endpoint", cfg.KinesisEndpoint, "read from an existing Kinesis at this URL (\"aws\" for AWS) instead of the embedded stream")
 	fs.StringVar(&cfg.S3Endpoint, "s3-endpoint", cfg.S3Endpoint, "write buckets to an S3-compatible store at this URL (\"aws\" for Amazon S3) instead of <state-dir>/buckets")
+	fs.Func("verify-sigv4", "verify SigV4 signatures on the embedded Kinesis with this ACCESS_KEY:SECRET (repeatable; env SLUICE_KINESIS_KEYS=AK:SK,...)", func(s string) error {
+		cfg.VerifySigV4 = append(cfg.VerifySigV4, s)
+		return nil
+	})
 	fs.Int64Var(&cfg.MaxLogBytes, "max-log-bytes", cfg.MaxLogBytes, "cap each delivery stream's write-ahead log (bytes; 0 = no cap): past it the stream refuses batches and the source keeps them, instead of filling the disk")
 	fs.DurationVar(&cfg.MaxBufferInterval, "max-buffer-interval", cfg.MaxBufferInterval, "cap every delivery stream's buffer interval (local runs), e.g. 5s")
 	fs.BoolVar(&cfg.Watch, "watch", cfg.Watch, "rebuild and swap functions (and apply template changes) when their files change")

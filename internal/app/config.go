@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/caarlos0/env/v11"
@@ -19,13 +20,16 @@ import (
 // Fields carry the SLUICE_* environment variables that set them; flags
 // override the environment.
 type Config struct {
-	Template           string            `env:"SLUICE_TEMPLATE" envDefault:"template.yaml"`
-	StateDir           string            `env:"SLUICE_STATE_DIR" envDefault:".sluice"`
-	KinesisAddr        string            `env:"SLUICE_KINESIS_ADDR" envDefault:"127.0.0.1:4567"`
-	ControlAddr        string            `env:"SLUICE_CONTROL_ADDR" envDefault:"127.0.0.1:4570"`
-	Limits             string            `env:"SLUICE_LIMITS" envDefault:"on"`
-	KinesisEndpoint    string            `env:"SLUICE_KINESIS_ENDPOINT"`
-	S3Endpoint         string            `env:"SLUICE_S3_ENDPOINT"`
+	Template        string `env:"SLUICE_TEMPLATE" envDefault:"template.yaml"`
+	StateDir        string `env:"SLUICE_STATE_DIR" envDefault:".sluice"`
+	KinesisAddr     string `env:"SLUICE_KINESIS_ADDR" envDefault:"127.0.0.1:4567"`
+	ControlAddr     string `env:"SLUICE_CONTROL_ADDR" envDefault:"127.0.0.1:4570"`
+	Limits          string `env:"SLUICE_LIMITS" envDefault:"on"`
+	KinesisEndpoint string `env:"SLUICE_KINESIS_ENDPOINT"`
+	S3Endpoint      string `env:"SLUICE_S3_ENDPOINT"`
+	// VerifySigV4 lists access-key:secret pairs; when set the embedded
+	// Kinesis verifies every request's SigV4 signature against them.
+	VerifySigV4        []string          `env:"SLUICE_KINESIS_KEYS" envSeparator:","`
 	MaxBufferInterval  time.Duration     `env:"SLUICE_MAX_BUFFER_INTERVAL"`
 	MaxLogBytes        int64             `env:"SLUICE_MAX_LOG_BYTES"`
 	CacheDir           string            `env:"SLUICE_CACHE_DIR"`
@@ -65,6 +69,11 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("--limits %q: want on or off", c.Limits))
 	}
+	for _, kv := range c.VerifySigV4 {
+		if k, v, ok := strings.Cut(kv, ":"); !ok || k == "" || v == "" {
+			errs = append(errs, fmt.Errorf("--verify-sigv4 %q: want ACCESS_KEY:SECRET", kv))
+		}
+	}
 	if c.MaxLogBytes < 0 {
 		errs = append(errs, fmt.Errorf("--max-log-bytes %d is negative", c.MaxLogBytes))
 	}
@@ -78,4 +87,16 @@ func (c *Config) Validate() error {
 		c.Stderr = os.Stderr
 	}
 	return errors.Join(errs...)
+}
+
+func (c *Config) kinesisKeys() map[string]string {
+	if len(c.VerifySigV4) == 0 {
+		return nil
+	}
+	keys := map[string]string{}
+	for _, kv := range c.VerifySigV4 {
+		k, v, _ := strings.Cut(kv, ":")
+		keys[k] = v
+	}
+	return keys
 }

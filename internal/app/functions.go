@@ -24,11 +24,23 @@ type functionStage struct {
 // loadFunctions builds and loads every function that a mapping invokes.
 func (i *instance) loadFunctions(ctx context.Context) error {
 	i.funcs.loaded = map[string]loadedFunction{}
+	// Functions that a mapping invokes, and those a delivery stream calls
+	// as its data-transformation (Lambda processor).
+	needed := map[string]bool{}
+	for _, ds := range i.plan.DeliveryStreams {
+		if ds.TransformFunction != "" {
+			needed[ds.TransformFunction] = true
+		}
+	}
 	for _, fn := range i.plan.Functions {
-		if len(fn.Events) == 0 {
+		if len(fn.Events) == 0 && !needed[fn.LogicalID] {
 			continue
 		}
-		f, err := LoadFunction(ctx, i.plan, fn, i.cfg.CacheDir, i.cfg.Stderr)
+		logs, err := i.logs.open(i.stateDir, fn.LogicalID)
+		if err != nil {
+			return fmt.Errorf("function %s: logs: %w", fn.LogicalID, err)
+		}
+		f, err := LoadFunctionWith(ctx, i.plan, fn, LoadOptions{CacheDir: i.cfg.CacheDir, Progress: i.cfg.Stderr, Logs: logs})
 		if err != nil {
 			return err
 		}

@@ -34,7 +34,7 @@ func (i *instance) startStream(ctx context.Context) error {
 		i.log.Info("mappings read from an existing Kinesis", "endpoint", i.cfg.KinesisEndpoint)
 		return nil
 	}
-	engine, err := streams.Open(filepath.Join(i.stateDir, "streams"), streams.Options{Limits: i.cfg.Limits == "on", Logger: i.log})
+	engine, err := streams.Open(filepath.Join(i.stateDir, "streams"), streams.Options{Limits: i.cfg.Limits == "on", Logger: i.log, Credentials: i.cfg.kinesisKeys()})
 	if err != nil {
 		return fmt.Errorf("embedded stream: %w", err)
 	}

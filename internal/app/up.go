@@ -76,6 +76,7 @@ type instance struct {
 	genCleanup []func()
 	generation int
 	genCode    map[string]string // code hashes of the running generation
+	logs       logFiles          // functions' captured output, for `sluice logs`
 	token      string
 	endpoints  Endpoints
 }
@@ -116,6 +117,7 @@ func Up(ctx context.Context, cfg Config) error {
 		for k := len(i.cleanups) - 1; k >= 0; k-- {
 			i.cleanups[k]()
 		}
+		i.logs.close()
 	}()
 	i.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
