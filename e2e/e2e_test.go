@@ -183,6 +183,11 @@ func TestClickstreamPipelineDeliversEveryClick(t *testing.T) {
 			if ip, _ := c["ip"].(string); !strings.HasSuffix(ip, ".0") && !strings.Contains(ip, ":") {
 				t.Fatalf("scrubbed record keeps the host part of its IP: %s", rec)
 			}
+			// CountryPartitioner, the delivery stream's transformation
+			// function, chose the prefix.
+			if country, _ := c["country"].(string); !strings.HasPrefix(o.Key, "clicks/country="+country+"/") {
+				t.Fatalf("a %s click landed under %s", country, o.Key)
+			}
 			scrubbed[harness.EventID(rec)] = true
 		}
 	}

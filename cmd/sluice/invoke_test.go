@@ -155,3 +155,35 @@ func TestUsageErrors(t *testing.T) {
 		t.Errorf("bad --limits: exit %d, stderr %q", code, stderr)
 	}
 }
+
+// TestLocalInvokeWindowAndTransformFunctions invokes the sample app's other
+// functions with events made by generate-event, piped in on stdin.
+func TestLocalInvokeWindowAndTransformFunctions(t *testing.T) {
+	tmpl := filepath.Join("..", "..", "template.yaml")
+	code, window, stderr := sluice(t, "", "local", "generate-event", "kinesis", "tumbling-window",
+		"--count", "40", "--data", `{"event_id":"e","page":"/products/42","event_type":"click"}`, "--final")
+	if code != 0 {
+		t.Fatalf("generate-event: %s", stderr)
+	}
+	code, stdout, stderr := sluice(t, window, "local", "invoke", "Anomaly", "-t", tmpl, "-e", "-")
+	if code != 0 {
+		t.Fatalf("Anomaly: exit %d: %s %s", code, stdout, stderr)
+	}
+	var resp map[string]any
+	if err := json.Unmarshal([]byte(stdout), &resp); err != nil {
+		t.Fatalf("Anomaly's response is not JSON: %s", stdout)
+	}
+	if _, ok := resp["state"]; !ok {
+		t.Errorf("a tumbling-window response carries state: %s", stdout)
+	}
+
+	code, fh, stderr := sluice(t, "", "local", "generate-event", "kinesis", "kinesis-firehose", "--count", "2",
+		"--data", `{"event_id":"e","country":"FR"}`)
+	if code != 0 {
+		t.Fatalf("generate-event: %s", stderr)
+	}
+	code, stdout, stderr = sluice(t, fh, "local", "invoke", "CountryPartitioner", "-t", tmpl, "-e", "-")
+	if code != 0 || !strings.Contains(stdout, `"country":"FR"`) || !strings.Contains(stdout, `"result":"Ok"`) {
+		t.Errorf("CountryPartitioner: exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
+	}
+}
