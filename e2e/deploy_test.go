@@ -216,7 +216,7 @@ func TestWatchSwapsAChangedFunction(t *testing.T) {
 	state := t.TempDir()
 	s, err := harness.Start(t.Context(), sluiceBin, nil, "-t", tmpl, "--state-dir", state, "--watch",
 		"--kinesis-addr", "127.0.0.1:0", "--control-addr", "127.0.0.1:0", "--max-buffer-interval", "1s",
-			"--parameter-overrides", "AnomalyWindowSeconds=2")
+		"--parameter-overrides", "AnomalyWindowSeconds=2")
 	if err != nil {
 		t.Fatal(err)
 	}
