@@ -11,7 +11,6 @@
 package plugin
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -22,7 +21,6 @@ import (
 	"go/token"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -79,7 +77,7 @@ func (b *Builder) Build(ctx context.Context, name, dir string) (Result, error) {
 	}
 	sum := sha256.Sum256([]byte(host.key() + srcKey))
 	key := hex.EncodeToString(sum[:])[:24]
-	cacheDir, err := b.cacheDir()
+	cacheDir, err := gosrc.CacheDir(b.CacheDir, "plugins")
 	if err != nil {
 		return Result{}, err
 	}
@@ -89,7 +87,7 @@ func (b *Builder) Build(ctx context.Context, name, dir string) (Result, error) {
 	}
 
 	start := time.Now()
-	b.progress("building %s (%s) as a Go plugin", name, gosrc.RelOrAbs(modRoot, dir))
+	gosrc.Progress(b.Progress, "building %s (%s) as a Go plugin", name, gosrc.RelOrAbs(modRoot, dir))
 	tmpDir, err := os.MkdirTemp(cacheDir, ".build-*")
 	if err != nil {
 		return Result{}, fmt.Errorf("function %s: %w", name, err)
@@ -127,19 +125,13 @@ func (b *Builder) Build(ctx context.Context, name, dir string) (Result, error) {
 	}
 	args := append([]string{"build", "-buildmode=plugin", "-o", tmpOut, "-overlay", overlayPath}, buildFlags(host)...)
 	args = append(args, files...)
-	cmd := exec.CommandContext(ctx, b.goCommand(), args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), buildEnv(host)...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	cmd.Stdout = &stderr
-	if err := cmd.Run(); err != nil {
-		return Result{}, fmt.Errorf("function %s: go build failed: %w\n%s", name, err, strings.TrimSpace(stderr.String()))
+	if err := gosrc.GoBuild(ctx, b.GoCommand, dir, buildEnv(host), args); err != nil {
+		return Result{}, fmt.Errorf("function %s: go build failed: %w", name, err)
 	}
 	if err := os.Rename(tmpOut, out); err != nil {
 		return Result{}, fmt.Errorf("function %s: %w", name, err)
 	}
-	b.progress("built %s in %s", name, time.Since(start).Round(10*time.Millisecond))
+	gosrc.Progress(b.Progress, "built %s in %s", name, time.Since(start).Round(10*time.Millisecond))
 	return Result{Path: out, Key: key}, nil
 }
 
@@ -214,30 +206,5 @@ func buildEnv(fp Fingerprint) []string {
 	return env
 }
 
-func (b *Builder) cacheDir() (string, error) {
-	dir := b.CacheDir
-	if dir == "" {
-		base, err := os.UserCacheDir()
-		if err != nil {
-			return "", fmt.Errorf("no cache directory: %w", err)
-		}
-		dir = filepath.Join(base, "sluice", "plugins")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("plugin cache: %w", err)
-	}
-	return dir, nil
-}
 
-func (b *Builder) goCommand() string {
-	if b.GoCommand != "" {
-		return b.GoCommand
-	}
-	return "go"
-}
 
-func (b *Builder) progress(format string, args ...any) {
-	if b.Progress != nil {
-		fmt.Fprintf(b.Progress, "sluice: "+format+"\n", args...)
-	}
-}

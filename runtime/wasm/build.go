@@ -1,7 +1,6 @@
 package wasm
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,10 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
-	"strings"
 	"time"
 
 	"github.com/sluice-dev/sluice/runtime/internal/gosrc"
@@ -69,7 +66,7 @@ func (b *Builder) Build(ctx context.Context, name, dir string) (Result, error) {
 	}
 	sum := sha256.Sum256([]byte("wasip1/wasm c-shared " + goruntime.Version() + " " + srcKey))
 	key := hex.EncodeToString(sum[:])[:24]
-	cacheDir, err := b.cacheDir()
+	cacheDir, err := gosrc.CacheDir(b.CacheDir, "wasm")
 	if err != nil {
 		return Result{}, err
 	}
@@ -79,7 +76,7 @@ func (b *Builder) Build(ctx context.Context, name, dir string) (Result, error) {
 	}
 
 	start := time.Now()
-	b.progress("building %s (%s) as a WASM module", name, gosrc.RelOrAbs(modRoot, dir))
+	gosrc.Progress(b.Progress, "building %s (%s) as a WASM module", name, gosrc.RelOrAbs(modRoot, dir))
 	tmpDir, err := os.MkdirTemp(cacheDir, ".build-*")
 	if err != nil {
 		return Result{}, fmt.Errorf("function %s: %w", name, err)
@@ -97,46 +94,16 @@ func (b *Builder) Build(ctx context.Context, name, dir string) (Result, error) {
 		return Result{}, err
 	}
 	tmpOut := filepath.Join(tmpDir, "fn.wasm")
-	cmd := exec.CommandContext(ctx, b.goCommand(), "build", "-buildmode=c-shared", "-trimpath", "-o", tmpOut, "-overlay", overlayPath, ".")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	cmd.Stdout = &stderr
-	if err := cmd.Run(); err != nil {
-		return Result{}, fmt.Errorf("function %s: go build (wasip1/wasm) failed: %w\n%s", name, err, strings.TrimSpace(stderr.String()))
+	args := []string{"build", "-buildmode=c-shared", "-trimpath", "-o", tmpOut, "-overlay", overlayPath, "."}
+	if err := gosrc.GoBuild(ctx, b.GoCommand, dir, []string{"GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0"}, args); err != nil {
+		return Result{}, fmt.Errorf("function %s: go build (wasip1/wasm) failed: %w", name, err)
 	}
 	if err := os.Rename(tmpOut, out); err != nil {
 		return Result{}, fmt.Errorf("function %s: %w", name, err)
 	}
-	b.progress("built %s in %s", name, time.Since(start).Round(10*time.Millisecond))
+	gosrc.Progress(b.Progress, "built %s in %s", name, time.Since(start).Round(10*time.Millisecond))
 	return Result{Path: out, Key: key}, nil
 }
 
-func (b *Builder) cacheDir() (string, error) {
-	dir := b.CacheDir
-	if dir == "" {
-		base, err := os.UserCacheDir()
-		if err != nil {
-			return "", fmt.Errorf("no cache directory: %w", err)
-		}
-		dir = filepath.Join(base, "sluice", "wasm")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("wasm cache: %w", err)
-	}
-	return dir, nil
-}
 
-func (b *Builder) goCommand() string {
-	if b.GoCommand != "" {
-		return b.GoCommand
-	}
-	return "go"
-}
 
-func (b *Builder) progress(format string, args ...any) {
-	if b.Progress != nil {
-		fmt.Fprintf(b.Progress, "sluice: "+format+"\n", args...)
-	}
-}

@@ -4,6 +4,8 @@
 package gosrc
 
 import (
+	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -13,6 +15,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -137,4 +140,44 @@ func RelOrAbs(root, path string) string {
 		return rel
 	}
 	return path
+}
+
+// CacheDir returns dir, or <user cache dir>/sluice/<sub> when dir is empty,
+// creating it.
+func CacheDir(dir, sub string) (string, error) {
+	if dir == "" {
+		base, err := os.UserCacheDir()
+		if err != nil {
+			return "", fmt.Errorf("no cache directory: %w", err)
+		}
+		dir = filepath.Join(base, "sluice", sub)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("%s cache: %w", sub, err)
+	}
+	return dir, nil
+}
+
+// GoBuild runs `goCmd args...` in dir with env added to the process
+// environment; a failure carries the toolchain's output.
+func GoBuild(ctx context.Context, goCmd, dir string, env, args []string) error {
+	if goCmd == "" {
+		goCmd = "go"
+	}
+	cmd := exec.CommandContext(ctx, goCmd, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%w\n%s", err, strings.TrimSpace(out.String()))
+	}
+	return nil
+}
+
+// Progress writes one "sluice: ..." line to w, if w is not nil.
+func Progress(w io.Writer, format string, args ...any) {
+	if w != nil {
+		fmt.Fprintf(w, "sluice: "+format+"\n", args...)
+	}
 }
