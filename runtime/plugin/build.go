@@ -205,6 +205,3 @@ func buildEnv(fp Fingerprint) []string {
 	}
 	return env
 }
-
-
-

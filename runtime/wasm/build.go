@@ -104,6 +104,3 @@ func (b *Builder) Build(ctx context.Context, name, dir string) (Result, error) {
 	gosrc.Progress(b.Progress, "built %s in %s", name, time.Since(start).Round(10*time.Millisecond))
 	return Result{Path: out, Key: key}, nil
 }
-
-
-
