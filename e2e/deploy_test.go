@@ -21,7 +21,11 @@ import (
 // them.
 func workdir(t *testing.T) string {
 	t.Helper()
-	dir, err := os.MkdirTemp(filepath.Join(repoRoot, "e2e", "testdata"), "work-")
+	base := filepath.Join(repoRoot, "e2e", "testdata") // not in a fresh clone
+	if err := os.MkdirAll(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp(base, "work-")
 	if err != nil {
 		t.Fatal(err)
 	}
