@@ -326,3 +326,43 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// StreamEventIDs reads every record of stream and counts each event_id: a
+// producer that retried a put whose answer it never got (the server was
+// killed) stores the same event twice, and such duplicates are the
+// producer's, not the pipeline's.
+func StreamEventIDs(ctx context.Context, c *kinesis.Client, stream string) (map[string]int, error) {
+	shards, err := c.ListShards(ctx, &kinesis.ListShardsInput{StreamName: aws.String(stream)})
+	if err != nil {
+		return nil, err
+	}
+	ids := map[string]int{}
+	for _, sh := range shards.Shards {
+		it, err := c.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{
+			StreamName: aws.String(stream), ShardId: sh.ShardId, ShardIteratorType: types.ShardIteratorTypeTrimHorizon,
+		})
+		if err != nil {
+			return nil, err
+		}
+		iter := it.ShardIterator
+		for iter != nil {
+			out, err := c.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iter})
+			if err != nil {
+				var throttled *types.ProvisionedThroughputExceededException
+				if errors.As(err, &throttled) {
+					time.Sleep(200 * time.Millisecond) // the stream's read limit: wait it out
+					continue
+				}
+				return nil, err
+			}
+			for _, r := range out.Records {
+				ids[EventID(r.Data)]++
+			}
+			iter = out.NextShardIterator
+			if len(out.Records) == 0 || aws.ToInt64(out.MillisBehindLatest) == 0 {
+				break
+			}
+		}
+	}
+	return ids, nil
+}
