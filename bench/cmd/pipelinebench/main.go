@@ -441,6 +441,12 @@ func compareDevices(rep *report.Report) error {
 			ref = r
 			continue
 		}
+		if r.Delivered != ref.Delivered {
+			// A run over fewer events (the WASM run's -wasm-n) classifies a
+			// prefix of the input: its histogram is not comparable. The
+			// runtime's tests assert byte-identical responses across loaders.
+			continue
+		}
 		if fmt.Sprint(r.Devices) != fmt.Sprint(ref.Devices) {
 			msg := fmt.Sprintf("%s (%s) %v vs %s (%s) %v", ref.Name, ref.Format, ref.Devices, r.Name, r.Format, r.Devices)
 			rep.Extra = append(rep.Extra, [2]string{"device_class MISMATCH", msg})
