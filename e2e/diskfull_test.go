@@ -112,4 +112,3 @@ func firstLine(log, substr string) string {
 	}
 	return ""
 }
-
