@@ -1,0 +1,69 @@
+package e2e
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/sluice-dev/sluice/internal/harness"
+)
+
+// TestReshardUnderLoad doubles the stream's shards, then halves them, while
+// the generator is putting: the mappings read every parent to its end
+// before its children, and every acknowledged click is delivered.
+func TestReshardUnderLoad(t *testing.T) {
+	state := t.TempDir()
+	s := startSluice(t, state, "127.0.0.1:0")
+	acked := filepath.Join(t.TempDir(), "acked")
+	gen := generate(t, s.Endpoints.Kinesis, 9000, acked, "-rate", "2000")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := s.Client()
+	for i, target := range []int32{8, 4} {
+		waitLines(t, acked, 2000*(i+1))
+		if _, err := c.UpdateShardCount(ctx, &kinesis.UpdateShardCountInput{
+			StreamName: aws.String("clickstream"), TargetShardCount: aws.Int32(target), ScalingType: types.ScalingTypeUniformScaling,
+		}); err != nil {
+			t.Fatalf("UpdateShardCount %d: %v", target, err)
+		}
+		waiter := kinesis.NewStreamExistsWaiter(c)
+		if err := waiter.Wait(ctx, &kinesis.DescribeStreamInput{StreamName: aws.String("clickstream")}, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := gen.Wait(); err != nil {
+		t.Fatalf("generator: %v\n%s", err, gen.Stderr)
+	}
+	shards, err := c.ListShards(ctx, &kinesis.ListShardsInput{StreamName: aws.String("clickstream")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	drain(t, s, state)
+
+	ids, _ := harness.ReadLines(acked)
+	objs, err := harness.ReadBucket(filepath.Join(state, "buckets", "clickstream-archive"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, o := range objs {
+		for _, rec := range o.Records {
+			seen[harness.EventID(rec)] = true
+		}
+	}
+	lost := 0
+	for _, id := range ids {
+		if !seen[id] {
+			lost++
+		}
+	}
+	t.Logf("%d shards after 4→8→4 under load; acknowledged %d, delivered %d distinct, lost %d", len(shards.Shards), len(ids), len(seen), lost)
+	if lost > 0 {
+		t.Fatalf("%d acknowledged clicks lost across resharding", lost)
+	}
+}
