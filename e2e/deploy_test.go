@@ -194,12 +194,7 @@ func TestDeployChangesFunctionAndBatchSizeWithoutLoss(t *testing.T) {
 			}
 		}
 	}
-	lost := 0
-	for _, id := range append(ids, after...) {
-		if seen[id] == 0 {
-			lost++
-		}
-	}
+	lost := harness.Missing(append(ids, after...), seen)
 	t.Logf("acknowledged %d while deploying + %d after, delivered %d distinct, %d by the new version, lost %d",
 		len(ids), len(after), len(seen), len(v2), lost)
 	if lost > 0 {

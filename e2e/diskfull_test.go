@@ -82,22 +82,11 @@ func TestDiskFullRefusesWritesAndLosesNothing(t *testing.T) {
 	drain(t, s, state)
 
 	ids, _ := harness.ReadLines(acked)
-	objs, err := harness.ReadBucket(filepath.Join(state, "buckets", "clickstream-archive"))
+	seen, err := harness.Delivered(filepath.Join(state, "buckets", "clickstream-archive"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	seen := map[string]bool{}
-	for _, o := range objs {
-		for _, rec := range o.Records {
-			seen[harness.EventID(rec)] = true
-		}
-	}
-	lost := 0
-	for _, id := range ids {
-		if !seen[id] {
-			lost++
-		}
-	}
+	lost := harness.Missing(ids, seen)
 	t.Logf("acknowledged %d, delivered %d distinct, lost %d", len(ids), len(seen), lost)
 	if lost > 0 {
 		t.Fatalf("%d acknowledged records lost to a full disk", lost)

@@ -239,24 +239,15 @@ func TestKillDuringPutsLosesNoAcknowledgedRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	objs, err := harness.ReadBucket(filepath.Join(state, "buckets", "clickstream-archive"))
+	seen, err := harness.Delivered(filepath.Join(state, "buckets", "clickstream-archive"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	seen := map[string]int{}
 	inBucket := 0
-	for _, o := range objs {
-		for _, rec := range o.Records {
-			seen[harness.EventID(rec)]++
-			inBucket++
-		}
+	for _, n := range seen {
+		inBucket += n
 	}
-	lost, dups := 0, 0
-	for _, id := range ids {
-		if seen[id] == 0 {
-			lost++
-		}
-	}
+	lost, dups := harness.Missing(ids, seen), 0
 	pipelineDups := 0
 	for id, c := range seen {
 		dups += c - 1

@@ -46,22 +46,11 @@ func TestReshardUnderLoad(t *testing.T) {
 	drain(t, s, state)
 
 	ids, _ := harness.ReadLines(acked)
-	objs, err := harness.ReadBucket(filepath.Join(state, "buckets", "clickstream-archive"))
+	seen, err := harness.Delivered(filepath.Join(state, "buckets", "clickstream-archive"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	seen := map[string]bool{}
-	for _, o := range objs {
-		for _, rec := range o.Records {
-			seen[harness.EventID(rec)] = true
-		}
-	}
-	lost := 0
-	for _, id := range ids {
-		if !seen[id] {
-			lost++
-		}
-	}
+	lost := harness.Missing(ids, seen)
 	t.Logf("%d shards after 4→8→4 under load; acknowledged %d, delivered %d distinct, lost %d", len(shards.Shards), len(ids), len(seen), lost)
 	if lost > 0 {
 		t.Fatalf("%d acknowledged clicks lost across resharding", lost)

@@ -56,18 +56,8 @@ func TestObjectStoreOutageLosesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seen := map[string]int{}
-	for _, o := range objs {
-		for _, rec := range o.Records {
-			seen[harness.EventID(rec)]++
-		}
-	}
-	lost, dups := 0, 0
-	for _, id := range ids {
-		if seen[id] == 0 {
-			lost++
-		}
-	}
+	seen := harness.EventIDs(objs)
+	lost, dups := harness.Missing(ids, seen), 0
 	for _, n := range seen {
 		dups += n - 1
 	}

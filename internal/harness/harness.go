@@ -37,7 +37,7 @@ import (
 type Sluice struct {
 	Endpoints app.Endpoints
 	cmd       *exec.Cmd
-	stderr    *lockedBuffer
+	stderr    *SyncBuffer
 	done      chan struct{}
 	waitErr   error
 }
@@ -50,7 +50,7 @@ func Start(ctx context.Context, bin string, logTo io.Writer, args ...string) (*S
 	if err != nil {
 		return nil, err
 	}
-	s := &Sluice{cmd: cmd, stderr: &lockedBuffer{}, done: make(chan struct{})}
+	s := &Sluice{cmd: cmd, stderr: &SyncBuffer{}, done: make(chan struct{})}
 	cmd.Stderr = s.stderr
 	if logTo != nil {
 		cmd.Stderr = io.MultiWriter(s.stderr, logTo)
@@ -149,17 +149,26 @@ func KinesisClient(endpoint string) *kinesis.Client {
 // LastSequenceNumbers reads every shard of stream to its current end and
 // returns the last sequence number of each non-empty shard.
 func LastSequenceNumbers(ctx context.Context, c *kinesis.Client, stream string) (map[string]string, error) {
+	last := map[string]string{}
+	err := readStream(ctx, c, stream, func(shard string, r types.Record) {
+		last[shard] = aws.ToString(r.SequenceNumber)
+	})
+	return last, err
+}
+
+// readStream calls fn for every record of every shard of stream, in order,
+// up to each shard's current end.
+func readStream(ctx context.Context, c *kinesis.Client, stream string, fn func(shard string, r types.Record)) error {
 	shards, err := c.ListShards(ctx, &kinesis.ListShardsInput{StreamName: aws.String(stream)})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	last := map[string]string{}
 	for _, sh := range shards.Shards {
 		it, err := c.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{
 			StreamName: aws.String(stream), ShardId: sh.ShardId, ShardIteratorType: types.ShardIteratorTypeTrimHorizon,
 		})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		iter := it.ShardIterator
 		for iter != nil {
@@ -170,10 +179,10 @@ func LastSequenceNumbers(ctx context.Context, c *kinesis.Client, stream string) 
 					time.Sleep(200 * time.Millisecond) // the stream's read limit: wait it out
 					continue
 				}
-				return nil, err
+				return err
 			}
-			if n := len(out.Records); n > 0 {
-				last[aws.ToString(sh.ShardId)] = aws.ToString(out.Records[n-1].SequenceNumber)
+			for _, r := range out.Records {
+				fn(aws.ToString(sh.ShardId), r)
 			}
 			iter = out.NextShardIterator
 			if len(out.Records) == 0 || aws.ToInt64(out.MillisBehindLatest) == 0 {
@@ -181,7 +190,7 @@ func LastSequenceNumbers(ctx context.Context, c *kinesis.Client, stream string) 
 			}
 		}
 	}
-	return last, nil
+	return nil
 }
 
 // WaitCheckpointed waits until, in stateDir, every mapping's checkpoint of
@@ -310,18 +319,19 @@ func EventID(rec []byte) string {
 	return v.EventID
 }
 
-type lockedBuffer struct {
+// SyncBuffer is a bytes.Buffer safe for a writing process and a reading test.
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
+func (l *SyncBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *lockedBuffer) String() string {
+func (l *SyncBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
@@ -332,37 +342,38 @@ func (l *lockedBuffer) String() string {
 // killed) stores the same event twice, and such duplicates are the
 // producer's, not the pipeline's.
 func StreamEventIDs(ctx context.Context, c *kinesis.Client, stream string) (map[string]int, error) {
-	shards, err := c.ListShards(ctx, &kinesis.ListShardsInput{StreamName: aws.String(stream)})
+	ids := map[string]int{}
+	err := readStream(ctx, c, stream, func(_ string, r types.Record) { ids[EventID(r.Data)]++ })
+	return ids, err
+}
+
+// Delivered counts the event_ids of the records in a bucket directory.
+func Delivered(bucketDir string) (map[string]int, error) {
+	objs, err := ReadBucket(bucketDir)
 	if err != nil {
 		return nil, err
 	}
-	ids := map[string]int{}
-	for _, sh := range shards.Shards {
-		it, err := c.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{
-			StreamName: aws.String(stream), ShardId: sh.ShardId, ShardIteratorType: types.ShardIteratorTypeTrimHorizon,
-		})
-		if err != nil {
-			return nil, err
-		}
-		iter := it.ShardIterator
-		for iter != nil {
-			out, err := c.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iter})
-			if err != nil {
-				var throttled *types.ProvisionedThroughputExceededException
-				if errors.As(err, &throttled) {
-					time.Sleep(200 * time.Millisecond) // the stream's read limit: wait it out
-					continue
-				}
-				return nil, err
-			}
-			for _, r := range out.Records {
-				ids[EventID(r.Data)]++
-			}
-			iter = out.NextShardIterator
-			if len(out.Records) == 0 || aws.ToInt64(out.MillisBehindLatest) == 0 {
-				break
-			}
+	return EventIDs(objs), nil
+}
+
+// EventIDs counts the event_ids of the records in objs.
+func EventIDs(objs []Object) map[string]int {
+	seen := map[string]int{}
+	for _, o := range objs {
+		for _, rec := range o.Records {
+			seen[EventID(rec)]++
 		}
 	}
-	return ids, nil
+	return seen
+}
+
+// Missing counts the ids that seen does not hold.
+func Missing(ids []string, seen map[string]int) int {
+	n := 0
+	for _, id := range ids {
+		if seen[id] == 0 {
+			n++
+		}
+	}
+	return n
 }

@@ -6,16 +6,16 @@ package proc
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
+
+	"github.com/sluice-dev/sluice/internal/harness"
 )
 
 // Usage is what one process cost.
@@ -60,7 +60,7 @@ type Sluice struct {
 	Started time.Time
 
 	cmd     *exec.Cmd
-	stderr  *lockedBuffer
+	stderr  *harness.SyncBuffer
 	done    chan struct{}
 	waitErr error
 	wall    time.Duration
@@ -73,7 +73,7 @@ func StartSluice(ctx context.Context, bin string, logTo io.Writer, args ...strin
 	if err != nil {
 		return nil, err
 	}
-	s := &Sluice{cmd: cmd, stderr: &lockedBuffer{}, done: make(chan struct{}), Buckets: map[string]string{}}
+	s := &Sluice{cmd: cmd, stderr: &harness.SyncBuffer{}, done: make(chan struct{}), Buckets: map[string]string{}}
 	cmd.Stderr = s.stderr
 	if logTo != nil {
 		cmd.Stderr = io.MultiWriter(s.stderr, logTo)
@@ -153,21 +153,4 @@ func tail(s string, n int) string {
 		return "…" + s[len(s)-n:]
 	}
 	return s
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
