@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"path/filepath"
 	"testing"
 	"time"
@@ -15,7 +16,8 @@ import (
 
 // TestReshardUnderLoad doubles the stream's shards, then halves them, while
 // the generator is putting: the mappings read every parent to its end
-// before its children, and every acknowledged click is delivered.
+// before its children, every acknowledged click is delivered, and each
+// session's clicks are archived in stream order.
 func TestReshardUnderLoad(t *testing.T) {
 	state := t.TempDir()
 	s := startSluice(t, state, "127.0.0.1:0")
@@ -43,6 +45,10 @@ func TestReshardUnderLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	rank, err := harness.StreamOrder(ctx, c, "clickstream")
+	if err != nil {
+		t.Fatal(err)
+	}
 	drain(t, s, state)
 
 	ids, _ := harness.ReadLines(acked)
@@ -55,4 +61,30 @@ func TestReshardUnderLoad(t *testing.T) {
 	if lost > 0 {
 		t.Fatalf("%d acknowledged clicks lost across resharding", lost)
 	}
+	// Per session (the partition key), clicks sit in each partition of the
+	// archive in the order the stream holds them, parents before children.
+	checked, bad, err := harness.CheckKeyOrder(filepath.Join(state, "buckets", "clickstream-archive"),
+		filepath.Join(state, "objects-meta", "clickstream-archive"), rank, sessionID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("per-session order checked on %d archived clicks: %d out of order", checked, len(bad))
+	if checked < len(ids) {
+		t.Errorf("order checked on %d clicks, fewer than the %d acknowledged", checked, len(ids))
+	}
+	for i, v := range bad {
+		if i == 10 {
+			t.Errorf("... and %d more", len(bad)-10)
+			break
+		}
+		t.Errorf("out of order across resharding: %v", v)
+	}
+}
+
+func sessionID(rec []byte) string {
+	var v struct {
+		SessionID string `json:"session_id"`
+	}
+	_ = json.Unmarshal(rec, &v)
+	return v.SessionID
 }

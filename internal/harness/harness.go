@@ -157,13 +157,13 @@ func LastSequenceNumbers(ctx context.Context, c *kinesis.Client, stream string) 
 }
 
 // readStream calls fn for every record of every shard of stream, in order,
-// up to each shard's current end.
+// up to each shard's current end, a parent shard before its children.
 func readStream(ctx context.Context, c *kinesis.Client, stream string, fn func(shard string, r types.Record)) error {
 	shards, err := c.ListShards(ctx, &kinesis.ListShardsInput{StreamName: aws.String(stream)})
 	if err != nil {
 		return err
 	}
-	for _, sh := range shards.Shards {
+	for _, sh := range lineageOrder(shards.Shards) {
 		it, err := c.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{
 			StreamName: aws.String(stream), ShardId: sh.ShardId, ShardIteratorType: types.ShardIteratorTypeTrimHorizon,
 		})
@@ -376,4 +376,30 @@ func Missing(ids []string, seen map[string]int) int {
 		}
 	}
 	return n
+}
+
+// lineageOrder sorts shards so that each comes after its parents, keeping
+// ListShards' order otherwise.
+func lineageOrder(shards []types.Shard) []types.Shard {
+	byID := map[string]types.Shard{}
+	for _, sh := range shards {
+		byID[aws.ToString(sh.ShardId)] = sh
+	}
+	done := map[string]bool{}
+	var out []types.Shard
+	var visit func(id string)
+	visit = func(id string) {
+		sh, ok := byID[id]
+		if !ok || done[id] {
+			return
+		}
+		done[id] = true
+		visit(aws.ToString(sh.ParentShardId))
+		visit(aws.ToString(sh.AdjacentParentShardId))
+		out = append(out, sh)
+	}
+	for _, sh := range shards {
+		visit(aws.ToString(sh.ShardId))
+	}
+	return out
 }
