@@ -347,6 +347,14 @@ func StreamEventIDs(ctx context.Context, c *kinesis.Client, stream string) (map[
 	return ids, err
 }
 
+// StreamCount reads every record of stream and counts the records per key
+// (key extracts it from a record's data).
+func StreamCount(ctx context.Context, c *kinesis.Client, stream string, key func([]byte) string) (map[string]int, error) {
+	n := map[string]int{}
+	err := readStream(ctx, c, stream, func(_ string, r types.Record) { n[key(r.Data)]++ })
+	return n, err
+}
+
 // Delivered counts the event_ids of the records in a bucket directory.
 func Delivered(bucketDir string) (map[string]int, error) {
 	objs, err := ReadBucket(bucketDir)

@@ -510,6 +510,13 @@ func measureLatency(ctx context.Context, c config, work, cache string) (*report.
 	if err := harness.WaitCheckpointed(wctx, stateDir, fres.Last); err != nil {
 		return nil, err
 	}
+	// Copies of a probe already in the stream are the producer's (an SDK
+	// retry of a PutRecords call the stream had stored); only copies beyond
+	// those would be the pipeline's.
+	inStream, err := harness.StreamCount(wctx, harness.KinesisClient(s.Kinesis), "latency", probeSeq)
+	if err != nil {
+		return nil, fmt.Errorf("reading the latency stream: %w", err)
+	}
 	if err := s.Stop(2 * time.Minute); err != nil {
 		return nil, err
 	}
@@ -523,6 +530,12 @@ func measureLatency(ctx context.Context, c config, work, cache string) (*report.
 	}
 	l := report.NewLatency(c.LatencyRate, fres.Seconds, fres.Acked, ms)
 	l.Duplicates = dups
+	for _, n := range inStream {
+		l.StreamDuplicates += n - 1
+	}
+	if pipeline := l.Duplicates - l.StreamDuplicates; pipeline != 0 {
+		return l, fmt.Errorf("%d probes out of the function beyond the stream's copies (%d duplicates out, %d in the stream)", pipeline, l.Duplicates, l.StreamDuplicates)
+	}
 	if len(objMS) > 0 {
 		o := report.NewLatency(0, 0, 0, objMS)
 		l.ObjectP50, l.ObjectP99 = o.P50, o.P99
@@ -532,6 +545,14 @@ func measureLatency(ctx context.Context, c config, work, cache string) (*report.
 	}
 	logf("latency: p50 %.1f ms, p99 %.1f ms", l.P50, l.P99)
 	return l, nil
+}
+
+func probeSeq(data []byte) string {
+	var p struct {
+		Seq json.Number `json:"seq"`
+	}
+	_ = json.Unmarshal(data, &p)
+	return p.Seq.String()
 }
 
 // readProbes reads {"seq","put_ns","recv_ns"} lines from the objects under
