@@ -166,14 +166,14 @@ type Latency struct {
 	// StreamDuplicates are further copies already in the stream: the
 	// producer's (an SDK retry of a stored PutRecords); the run fails if
 	// Duplicates exceeds them.
-	StreamDuplicates int `json:"stream_duplicates"`
-	P50        float64 `json:"p50_ms"`
-	P90        float64 `json:"p90_ms"`
-	P99        float64 `json:"p99_ms"`
-	P999       float64 `json:"p999_ms"`
-	Max        float64 `json:"max_ms"`
-	ObjectP50  float64 `json:"put_to_object_p50_ms,omitempty"` // put → object file mtime (bounded by buffering)
-	ObjectP99  float64 `json:"put_to_object_p99_ms,omitempty"`
+	StreamDuplicates int     `json:"stream_duplicates"`
+	P50              float64 `json:"p50_ms"`
+	P90              float64 `json:"p90_ms"`
+	P99              float64 `json:"p99_ms"`
+	P999             float64 `json:"p999_ms"`
+	Max              float64 `json:"max_ms"`
+	ObjectP50        float64 `json:"put_to_object_p50_ms,omitempty"` // put → object file mtime (bounded by buffering)
+	ObjectP99        float64 `json:"put_to_object_p99_ms,omitempty"`
 }
 
 // NewLatency computes percentiles from samples (milliseconds, any order).
