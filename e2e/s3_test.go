@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,6 +39,13 @@ func TestObjectStoreOutageLosesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Kill()
+	// Every bucket, the mappings' failure bucket too, is listed where it
+	// lives: in the S3 server, not the state dir.
+	for _, b := range []string{"clickstream-archive", "clickstream-failures", "clickstream-shared"} {
+		if got, want := s.Endpoints.Buckets[b], strings.TrimSuffix(srv.Endpoint(), "/")+"/"+b; got != want {
+			t.Errorf("endpoints list bucket %s at %q, want %q", b, got, want)
+		}
+	}
 	acked := filepath.Join(t.TempDir(), "acked")
 	gen := generate(t, s.Endpoints.Kinesis, 6000, acked, "-rate", "2000")
 	waitLines(t, acked, 1500)

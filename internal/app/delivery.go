@@ -28,6 +28,9 @@ import (
 type deliveryStage struct {
 	store   dest.Destination
 	streams map[string]*firehose.DeliveryStream // by logical ID
+	// where tells where the store keeps a bucket: a directory, or an
+	// s3:// location under --s3-endpoint (listed in endpoints.json).
+	where func(bucket string) string
 }
 
 func (i *instance) openDeliveryStreams(ctx context.Context) error {
@@ -35,7 +38,7 @@ func (i *instance) openDeliveryStreams(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	i.delivery = deliveryStage{store: store, streams: map[string]*firehose.DeliveryStream{}}
+	i.delivery = deliveryStage{store: store, streams: map[string]*firehose.DeliveryStream{}, where: where}
 	for _, b := range i.plan.Buckets {
 		i.buckets[b.Name] = where(b.Name)
 	}

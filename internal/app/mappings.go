@@ -77,7 +77,7 @@ func (i *instance) startMappings(ctx context.Context) error {
 				// delivery streams' objects, so `sluice up` lists the bucket
 				// and `sluice redrive` finds it. (A bucket declared in the
 				// template is already listed, with its S3 location if any.)
-				i.buckets[ev.OnFailureBucket] = filepath.Join(i.stateDir, "buckets", ev.OnFailureBucket)
+				i.buckets[ev.OnFailureBucket] = i.delivery.where(ev.OnFailureBucket)
 			}
 			m, err := kinesistrigger.New(cfg, i.stream.reader, lf.fn, sink, cps, kinesistrigger.Options{
 				Logger: i.log, Metrics: i.mappings.metrics, OnFailure: i.delivery.store,
