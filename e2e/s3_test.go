@@ -3,7 +3,10 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -46,13 +49,34 @@ func TestObjectStoreOutageLosesNothing(t *testing.T) {
 			t.Errorf("endpoints list bucket %s at %q, want %q", b, got, want)
 		}
 	}
+	outage := time.Duration(envInt("SLUICE_CHAOS_OUTAGE_SECONDS", 5)) * time.Second
+	const rate = 2000
 	acked := filepath.Join(t.TempDir(), "acked")
-	gen := generate(t, s.Endpoints.Kinesis, 6000, acked, "-rate", "2000")
+	gen := generate(t, s.Endpoints.Kinesis, rate*int(outage/time.Second+5), acked, "-rate", fmt.Sprint(rate))
 	waitLines(t, acked, 1500)
 	srv.Stop()
-	outage := 5 * time.Second
 	t.Logf("object store stopped for %s with records flowing", outage)
-	time.Sleep(outage) // the outage itself, not a synchronisation
+	// Memory while the backlog grows: sampled over each half of the outage.
+	// Undeliverable objects wait in the write-ahead log on disk, so after
+	// the retries' working set is in place (first half) memory stays flat
+	// while clicks keep arriving (second half). Only a long outage brings
+	// enough data to tell a plateau from heap noise (make chaos: 60 s).
+	before := rssBytes(t, s.PID())
+	var halves [2]int64
+	start := time.Now()
+	for time.Since(start) < outage {
+		time.Sleep(250 * time.Millisecond) // the outage itself, sampling memory; not a synchronisation
+		h := min(int(2*time.Since(start)/outage), 1)
+		halves[h] = max(halves[h], rssBytes(t, s.PID()))
+	}
+	// Each click reaches two delivery streams, enriched (~480 B) and
+	// scrubbed (~300 B): what RAM would hold if the sink kept its backlog.
+	secondHalf := rate * outage.Seconds() / 2 * 750
+	t.Logf("sluice RSS %d MiB before the outage, peak %d MiB in its first half and %d MiB in its second; %.0f MiB of records reached the delivery streams in the second half",
+		before>>20, halves[0]>>20, halves[1]>>20, secondHalf/(1<<20))
+	if outage >= 30*time.Second && float64(halves[1]-halves[0]) > secondHalf {
+		t.Errorf("memory grew by %d MiB in the second half of the outage, more than the data that arrived meanwhile: the backlog is held in RAM", (halves[1]-halves[0])>>20)
+	}
 	srv.Start()
 	if err := gen.Wait(); err != nil {
 		t.Fatalf("generator: %v\n%s", err, gen.Stderr)
@@ -116,4 +140,24 @@ func TestFirehoseAPIOnTheKinesisPort(t *testing.T) {
 	if len(want) > 0 {
 		t.Errorf("%d records put through the Firehose API are not in the bucket", len(want))
 	}
+}
+
+// rssBytes is the resident set size of process pid.
+func rssBytes(t *testing.T, pid int) int64 {
+	t.Helper()
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			if err != nil {
+				t.Fatalf("VmRSS %q: %v", rest, err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatalf("no VmRSS for pid %d", pid)
+	return 0
 }

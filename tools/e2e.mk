@@ -4,3 +4,11 @@ CHAOS_TARGETS += chaos-kill
 .PHONY: chaos-kill
 chaos-kill:
 	SLUICE_CHAOS_ROUNDS=20 $(GO) test -count=1 -timeout 30m -v -run 'TestKillDuringPuts' ./e2e/
+
+# The object store (versitygw) stopped for 60 s under load, end to end; the
+# test also checks that sluice's memory does not grow with the backlog.
+CHAOS_TARGETS += chaos-outage
+
+.PHONY: chaos-outage
+chaos-outage:
+	SLUICE_CHAOS_OUTAGE_SECONDS=60 $(GO) test -count=1 -timeout 15m -v -run 'TestObjectStoreOutageLosesNothing' ./e2e/

@@ -129,6 +129,9 @@ func (s *Sluice) Stop(timeout time.Duration) error {
 }
 
 // Kill sends SIGKILL and waits for the process to be gone.
+// PID is the process id of the running sluice.
+func (s *Sluice) PID() int { return s.cmd.Process.Pid }
+
 func (s *Sluice) Kill() {
 	_ = s.cmd.Process.Kill()
 	<-s.done

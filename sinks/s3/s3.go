@@ -32,6 +32,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -81,6 +82,11 @@ func (c Config) AWS() bool { return c.Endpoint == "" || c.Endpoint == "aws" }
 type Store struct {
 	c        *awss3.Client
 	partSize int64
+	// bufs recycles object buffers. While the store is unreachable the
+	// delivery streams retry every pending object again and again; a fresh
+	// PartSize buffer per attempt made the heap (and RSS) grow by hundreds
+	// of MiB during an outage although the backlog itself waits on disk.
+	bufs sync.Pool
 }
 
 var _ dest.Destination = (*Store)(nil)
@@ -124,7 +130,9 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 			o.UsePathStyle = true
 		}
 	})
-	return &Store{c: c, partSize: cfg.PartSize}, nil
+	st := &Store{c: c, partSize: cfg.PartSize}
+	st.bufs.New = func() any { return new(bytes.Buffer) }
+	return st, nil
 }
 
 // Client returns the underlying SDK client (tests read objects back with it).
@@ -147,22 +155,29 @@ func (s *Store) EnsureBucket(ctx context.Context, bucket string) error {
 // Put stores body under bucket/key. Bodies up to PartSize go up in one
 // PutObject; larger ones as a multipart upload that is aborted on failure.
 func (s *Store) Put(ctx context.Context, bucket, key string, body io.Reader, meta dest.ObjectMeta) error {
-	buf := make([]byte, s.partSize)
-	n, err := io.ReadFull(body, buf)
+	buf := s.bufs.Get().(*bytes.Buffer)
+	defer s.bufs.Put(buf)
+	buf.Reset()
+	// Read at most one part: most objects are far smaller than a part, and
+	// the buffer grows only as far as the object needs.
+	n, err := io.CopyN(buf, body, s.partSize)
 	switch {
-	case err == io.EOF || err == io.ErrUnexpectedEOF:
-		return s.putSingle(ctx, bucket, key, buf[:n], meta)
+	case err == io.EOF:
+		return s.putSingle(ctx, bucket, key, buf.Bytes(), meta)
 	case err != nil:
 		return fmt.Errorf("s3: put %s/%s: read body: %w", bucket, key, err)
 	}
-	return s.putMultipart(ctx, bucket, key, buf, body, meta)
+	first := buf.Bytes()[:n]
+	return s.putMultipart(ctx, bucket, key, first, body, meta)
 }
 
 func (s *Store) putSingle(ctx context.Context, bucket, key string, b []byte, meta dest.ObjectMeta) error {
+	body := fence(b)
+	defer body.close()
 	_, err := s.c.PutObject(ctx, &awss3.PutObjectInput{
 		Bucket:          aws.String(bucket),
 		Key:             aws.String(key),
-		Body:            bytes.NewReader(b),
+		Body:            body,
 		ContentLength:   aws.Int64(int64(len(b))),
 		ContentType:     contentType(meta),
 		ContentEncoding: optional(meta.ContentEncoding),
@@ -202,19 +217,21 @@ func (s *Store) putMultipart(ctx context.Context, bucket, key string, first []by
 		if num > maxParts {
 			return fmt.Errorf("s3: put %s/%s: object needs more than %d parts of %d bytes", bucket, key, maxParts, s.partSize)
 		}
+		pb := fence(part)
 		up, err := s.c.UploadPart(ctx, &awss3.UploadPartInput{
 			Bucket:        aws.String(bucket),
 			Key:           aws.String(key),
 			UploadId:      cr.UploadId,
 			PartNumber:    aws.Int32(num),
-			Body:          bytes.NewReader(part),
+			Body:          pb,
 			ContentLength: aws.Int64(int64(len(part))),
 		})
+		pb.close()
 		if err != nil {
 			return fmt.Errorf("s3: upload part %d of %s/%s: %w", num, bucket, key, err)
 		}
 		parts = append(parts, types.CompletedPart{ETag: up.ETag, PartNumber: aws.Int32(num)})
-		n, rerr := io.ReadFull(body, first[:cap(first)])
+		n, rerr := io.ReadFull(body, first[:s.partSize])
 		if rerr != nil && rerr != io.EOF && rerr != io.ErrUnexpectedEOF {
 			return fmt.Errorf("s3: put %s/%s: read body: %w", bucket, key, rerr)
 		}
@@ -321,3 +338,42 @@ func isCode(err error, code string) bool {
 	var ae smithy.APIError
 	return errors.As(err, &ae) && ae.ErrorCode() == code
 }
+
+// fencedBody is a request body over a buffer the store reuses. net/http may
+// still read a request body after the call returned (an early error
+// response), so close waits for a read in progress and ends all later ones
+// before the buffer is handed to the next object.
+type fencedBody struct {
+	mu     sync.Mutex
+	r      *bytes.Reader
+	closed bool
+}
+
+func fence(b []byte) *fencedBody { return &fencedBody{r: bytes.NewReader(b)} }
+
+func (f *fencedBody) Read(p []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return 0, errBodyReused
+	}
+	return f.r.Read(p)
+}
+
+// Seek lets the SDK rewind the body to retry or to compute its checksum.
+func (f *fencedBody) Seek(offset int64, whence int) (int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return 0, errBodyReused
+	}
+	return f.r.Seek(offset, whence)
+}
+
+func (f *fencedBody) close() {
+	f.mu.Lock()
+	f.closed = true
+	f.mu.Unlock()
+}
+
+var errBodyReused = errors.New("s3: request body read after its call returned")
