@@ -7,8 +7,9 @@ import (
 )
 
 // sluiceOnly are bad templates that AWS accepts: they break rules that only
-// Sluice has (how a function picks its delivery stream).
-var sluiceOnly = map[string]bool{"delivery_choice.yaml": true}
+// Sluice has (how a function picks its delivery stream, what Metadata.Sluice
+// grants a WASM guest).
+var sluiceOnly = map[string]bool{"delivery_choice.yaml": true, "wasm_grants.yaml": true}
 
 // TestCfnLint checks our fixtures against an independent implementation:
 // cfn-lint, which runs the real SAM translator. Every template Sluice

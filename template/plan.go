@@ -60,6 +60,16 @@ type Function struct {
 	// !Ref (the handler reads the name from that variable on AWS), or
 	// Metadata.Sluice.DeliveryStream when several are referenced.
 	DeliveryStream string `json:"deliveryStream,omitempty"`
+	// Mounts are the directories a WASM guest may read, from
+	// Metadata.Sluice.Mounts: guest path → absolute host directory
+	// (relative to the template's directory in the template), read-only.
+	// A guest sees no file system without them; network access cannot be
+	// granted (WASI preview 1 has no sockets).
+	Mounts map[string]string `json:"mounts,omitempty"`
+	// SoftTimeout is Metadata.Sluice.SoftTimeout: a WASM guest runs without
+	// wazero's termination checks (faster calls; a timed-out call is
+	// abandoned like a plugin's instead of stopped). For trusted code.
+	SoftTimeout bool `json:"softTimeout,omitempty"`
 	// Events are the function's Kinesis event-source mappings.
 	Events []KinesisEvent `json:"events,omitempty"`
 	Line   int            `json:"line"`

@@ -81,11 +81,12 @@ func (p *parser) function(r *resource) {
 	f.ReservedConcurrency = rc
 
 	meta := p.object(r.body.get("Metadata").valOrNil(), r.keyPos, "Resources."+r.id+".Metadata", nil)
-	sluice := meta.child("Sluice", []string{"Loader", "DeliveryStream"})
+	sluice := meta.child("Sluice", []string{"Loader", "DeliveryStream", "Mounts", "SoftTimeout"})
 	f.Loader = sluice.enum("Loader", false, "plugin", "plugin", "wasm")
 	if f.Loader == "plugin" && f.Runtime != "" && !contains(goRuntimes, f.Runtime) {
 		o.errorf(o.get("Runtime").val.pos, "Runtime", "the plugin loader runs Go functions only (%s); set Metadata.Sluice.Loader: wasm for other languages", oneOf(goRuntimes))
 	}
+	p.wasmGrants(sluice, &f)
 
 	deliveries := p.environment(o, &f)
 	f.DeliveryStream = p.pickDelivery(sluice, deliveries)
@@ -166,6 +167,47 @@ func (p *parser) environment(o *object, f *Function) []string {
 		}
 	}
 	return deliveries
+}
+
+// wasmGrants reads what a WASM guest may reach beyond its sandbox:
+// read-only directory mounts, and SoftTimeout. Both mean nothing to a plugin,
+// which shares the host's process, file system and network.
+func (p *parser) wasmGrants(sluice *object, f *Function) {
+	if sluice.has("SoftTimeout") {
+		f.SoftTimeout = sluice.boolean("SoftTimeout", false)
+		if f.Loader != "wasm" {
+			sluice.errorf(sluice.get("SoftTimeout").keyPos, "SoftTimeout", "applies to the wasm loader only: a plugin's timeout is always soft (its call is abandoned, not stopped)")
+		}
+	}
+	mounts := sluice.child("Mounts", nil)
+	if !mounts.present() {
+		return
+	}
+	if f.Loader != "wasm" {
+		mounts.p.errorf(mounts.at, "%s: applies to the wasm loader only: a plugin shares the host's process and sees its whole file system", mounts.path)
+		return
+	}
+	for _, e := range mounts.v.entries {
+		host, at, ok := mounts.str(e.key, false)
+		if !ok {
+			continue
+		}
+		switch {
+		case !strings.HasPrefix(e.key, "/"):
+			p.errorf(e.keyPos, "%s: guest path %s must be absolute, e.g. /data", mounts.path, quote(e.key))
+			continue
+		case host == "":
+			mounts.errorf(at, e.key, "host directory must not be empty")
+			continue
+		}
+		if !filepath.IsAbs(host) {
+			host = filepath.Join(p.plan.TemplateDir, filepath.FromSlash(host))
+		}
+		if f.Mounts == nil {
+			f.Mounts = map[string]string{}
+		}
+		f.Mounts[e.key] = filepath.Clean(host)
+	}
 }
 
 // pickDelivery chooses the function's delivery stream: the only one its

@@ -187,3 +187,54 @@ func TestLocalInvokeWindowAndTransformFunctions(t *testing.T) {
 		t.Errorf("CountryPartitioner: exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
 	}
 }
+
+// TestLocalInvokeWasmMounts: a WASM guest reads a file only through a
+// directory the template grants with Metadata.Sluice.Mounts.
+func TestLocalInvokeWasmMounts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a WASM guest")
+	}
+	kfn, err := filepath.Abs(filepath.Join("..", "..", "runtime", "testdata", "kfn"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	etc := t.TempDir()
+	if err := os.WriteFile(filepath.Join(etc, "hostname"), []byte("guest\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, event, stderr := sluice(t, "", "local", "generate-event", "kinesis", "get-records", "--count", "1", "--data", "file")
+	if code != 0 {
+		t.Fatalf("generate-event: %s", stderr)
+	}
+	for _, tc := range []struct {
+		name, mounts, want string
+	}{
+		{"no grant", "", "FILE: DENIED"},
+		{"/etc mounted", "        Mounts:\n          /etc: " + etc + "\n", "FILE: OK"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tmpl := filepath.Join(t.TempDir(), "template.yaml")
+			body := "Transform: AWS::Serverless-2016-10-31\nResources:\n  Guest:\n    Type: AWS::Serverless::Function\n" +
+				"    Metadata:\n      Sluice:\n        Loader: wasm\n" + tc.mounts +
+				"    Properties:\n      CodeUri: " + kfn + "\n      Handler: bootstrap\n      Runtime: provided.al2023\n"
+			if err := os.WriteFile(tmpl, []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			code, stdout, stderr := sluice(t, event, "local", "invoke", "Guest", "-t", tmpl, "-e", "-")
+			if code != 0 {
+				t.Fatalf("exit %d: %s %s", code, stdout, stderr)
+			}
+			var resp struct {
+				Records []struct {
+					Data []byte `json:"data"`
+				} `json:"records"`
+			}
+			if err := json.Unmarshal([]byte(stdout), &resp); err != nil || len(resp.Records) != 1 {
+				t.Fatalf("response %s: %v", stdout, err)
+			}
+			if got := string(resp.Records[0].Data); got != tc.want {
+				t.Errorf("guest read /etc/hostname: %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

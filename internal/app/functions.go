@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 
 	"github.com/sluice-dev/sluice/runtime"
@@ -103,7 +104,12 @@ func LoadFunctionWith(ctx context.Context, plan *template.Plan, fn template.Func
 		return runtime.New(cfg, handler)
 	case "wasm":
 		b := &wasm.Builder{Progress: opts.Progress}
-		var wopts wasm.Options
+		wopts := wasm.Options{Mounts: fn.Mounts, SoftTimeout: fn.SoftTimeout}
+		for guest, host := range fn.Mounts {
+			if st, err := os.Stat(host); err != nil || !st.IsDir() {
+				return nil, fmt.Errorf("function %s: Metadata.Sluice.Mounts %s: %s is not a directory", fn.LogicalID, guest, host)
+			}
+		}
 		if opts.CacheDir != "" {
 			b.CacheDir = filepath.Join(opts.CacheDir, "wasm")
 			wopts.CompileCacheDir = filepath.Join(opts.CacheDir, "wasm-compiled")
