@@ -128,6 +128,7 @@ func cmdUp(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("up", stderr, &cfg)
 	fs.StringVar(&cfg.StateDir, "state-dir", cfg.StateDir, "directory for streams, checkpoints, buffers and buckets")
 	fs.StringVar(&cfg.KinesisAddr, "kinesis-addr", cfg.KinesisAddr, "address of the Kinesis API (127.0.0.1:0 picks a free port)")
+	fs.StringVar(&cfg.KinesisTLSAddr, "kinesis-tls-addr", cfg.KinesisTLSAddr, "also serve the Kinesis API over TLS with HTTP/2 here, with a self-signed certificate written to <state-dir>/kinesis-tls.pem (for clients that need HTTP/2 for SubscribeToShard)")
 	fs.StringVar(&cfg.ControlAddr, "control-addr", cfg.ControlAddr, "address of /metrics, /healthz and the control API")
 	fs.StringVar(&cfg.Limits, "limits", cfg.Limits, "enforce Kinesis shard limits on the embedded stream: on or off")
 	fs.StringVar(&cfg.KinesisEndpoint, "kinesis-endpoint", cfg.KinesisEndpoint, "read from an existing Kinesis at this URL (\"aws\" for AWS) instead of the embedded stream")

@@ -20,9 +20,14 @@ import (
 // Fields carry the SLUICE_* environment variables that set them; flags
 // override the environment.
 type Config struct {
-	Template        string `env:"SLUICE_TEMPLATE" envDefault:"template.yaml"`
-	StateDir        string `env:"SLUICE_STATE_DIR" envDefault:".sluice"`
-	KinesisAddr     string `env:"SLUICE_KINESIS_ADDR" envDefault:"127.0.0.1:4567"`
+	Template    string `env:"SLUICE_TEMPLATE" envDefault:"template.yaml"`
+	StateDir    string `env:"SLUICE_STATE_DIR" envDefault:".sluice"`
+	KinesisAddr string `env:"SLUICE_KINESIS_ADDR" envDefault:"127.0.0.1:4567"`
+	// KinesisTLSAddr, when set, serves the same API over TLS (HTTP/2 and
+	// HTTP/1.1) with a self-signed certificate written to
+	// <state>/kinesis-tls.pem: for clients that reach SubscribeToShard only
+	// over HTTP/2 with TLS, as AWS serves it.
+	KinesisTLSAddr  string `env:"SLUICE_KINESIS_TLS_ADDR"`
 	ControlAddr     string `env:"SLUICE_CONTROL_ADDR" envDefault:"127.0.0.1:4570"`
 	Limits          string `env:"SLUICE_LIMITS" envDefault:"on"`
 	KinesisEndpoint string `env:"SLUICE_KINESIS_ENDPOINT"`
@@ -59,7 +64,10 @@ func (c *Config) Validate() error {
 	if c.StateDir == "" {
 		errs = append(errs, errors.New("no state directory given"))
 	}
-	for name, addr := range map[string]string{"--kinesis-addr": c.KinesisAddr, "--control-addr": c.ControlAddr} {
+	for name, addr := range map[string]string{"--kinesis-addr": c.KinesisAddr, "--control-addr": c.ControlAddr, "--kinesis-tls-addr": c.KinesisTLSAddr} {
+		if addr == "" && name == "--kinesis-tls-addr" {
+			continue // optional
+		}
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			errs = append(errs, fmt.Errorf("%s %q: %w", name, addr, err))
 		}

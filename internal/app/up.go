@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -18,17 +19,22 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/sluice-dev/sluice/streams"
 	"github.com/sluice-dev/sluice/template"
 )
 
 // Endpoints is what `sluice up` prints on its ready line and writes to
 // <state-dir>/endpoints.json, for tools and tests to find it.
 type Endpoints struct {
-	Kinesis  string            `json:"kinesis"`
-	Control  string            `json:"control"`
-	StateDir string            `json:"stateDir"`
-	Buckets  map[string]string `json:"buckets"` // bucket name → directory
-	PID      int               `json:"pid"`
+	Kinesis string `json:"kinesis"`
+	// KinesisTLS is the same API over TLS (--kinesis-tls-addr), trusting
+	// the certificate in KinesisCA (a PEM file).
+	KinesisTLS string            `json:"kinesisTLS,omitempty"`
+	KinesisCA  string            `json:"kinesisCA,omitempty"`
+	Control    string            `json:"control"`
+	StateDir   string            `json:"stateDir"`
+	Buckets    map[string]string `json:"buckets"` // bucket name → directory
+	PID        int               `json:"pid"`
 }
 
 // instance is one running `sluice up`. Each start-up stage lives in its own
@@ -196,6 +202,13 @@ func (i *instance) serve(ctx context.Context) error {
 		apiSrv = &http.Server{Handler: i.targetRouter(), ReadHeaderTimeout: 10 * time.Second}
 		go apiSrv.Serve(l)
 		eps.Kinesis = "http://" + l.Addr().String()
+		if i.cfg.KinesisTLSAddr != "" {
+			tlsSrv, err := i.serveTLS(&eps)
+			if err != nil {
+				return err
+			}
+			i.onStop(func() { tlsSrv.Close() })
+		}
 	} else {
 		eps.Kinesis = i.cfg.KinesisEndpoint
 	}
@@ -217,6 +230,33 @@ func (i *instance) serve(ctx context.Context) error {
 		cancel()
 	}
 	return nil
+}
+
+// serveTLS serves the API on --kinesis-tls-addr with a certificate generated
+// for this run (its PEM goes to the state dir for clients to trust).
+func (i *instance) serveTLS(eps *Endpoints) (*http.Server, error) {
+	host, _, _ := net.SplitHostPort(i.cfg.KinesisTLSAddr)
+	hosts := []string{"127.0.0.1", "localhost"}
+	if host != "" && !slices.Contains(hosts, host) {
+		hosts = append(hosts, host)
+	}
+	cfg, pemCert, err := streams.SelfSignedTLS(hosts...)
+	if err != nil {
+		return nil, fmt.Errorf("kinesis tls: %w", err)
+	}
+	caPath := filepath.Join(i.stateDir, "kinesis-tls.pem")
+	if err := os.WriteFile(caPath, pemCert, 0o644); err != nil {
+		return nil, fmt.Errorf("kinesis tls: %w", err)
+	}
+	l, err := net.Listen("tcp", i.cfg.KinesisTLSAddr)
+	if err != nil {
+		return nil, fmt.Errorf("kinesis tls address: %w", err)
+	}
+	// ServeTLS with the certificate in TLSConfig negotiates HTTP/2 by ALPN.
+	srv := &http.Server{Handler: i.targetRouter(), ReadHeaderTimeout: 10 * time.Second, TLSConfig: cfg}
+	go srv.ServeTLS(l, "", "")
+	eps.KinesisTLS, eps.KinesisCA = "https://"+l.Addr().String(), caPath
+	return srv, nil
 }
 
 // targetRouter dispatches AWS JSON requests by their X-Amz-Target prefix;
@@ -245,6 +285,9 @@ func (i *instance) targetRouter() http.Handler {
 func readyLine(eps Endpoints) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "ready kinesis=%s control=%s", eps.Kinesis, eps.Control)
+	if eps.KinesisTLS != "" {
+		fmt.Fprintf(&b, " kinesis-tls=%s", eps.KinesisTLS)
+	}
 	for _, name := range sortedKeys(eps.Buckets) {
 		fmt.Fprintf(&b, " bucket:%s=%s", name, eps.Buckets[name])
 	}

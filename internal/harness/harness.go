@@ -100,6 +100,8 @@ func parseReady(line string) (app.Endpoints, error) {
 			eps.Kinesis = v
 		case k == "control":
 			eps.Control = v
+		case k == "kinesis-tls":
+			eps.KinesisTLS = v
 		case strings.HasPrefix(k, "bucket:"):
 			eps.Buckets[strings.TrimPrefix(k, "bucket:")] = v
 		}
