@@ -47,7 +47,7 @@ func (i *instance) startMappings(ctx context.Context) error {
 		lf := i.funcs.loaded[id]
 		var sink sinks.Acceptor // stays a nil interface when there is none
 		if d := i.delivery.streams[lf.tmpl.DeliveryStream]; d != nil {
-			sink = d
+			sink = faultReporting{d, i.reportStorageFault}
 		}
 		for _, ev := range lf.tmpl.Events {
 			if !ev.Enabled {

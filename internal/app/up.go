@@ -82,9 +82,11 @@ type instance struct {
 	genCleanup []func()
 	generation int
 	genCode    map[string]string // code hashes of the running generation
-	logs       logFiles          // functions' captured output, for `sluice logs`
-	token      string
-	endpoints  Endpoints
+	// storageFault carries a sink's storage failure to superviseStorage.
+	storageFault chan error
+	logs         logFiles // functions' captured output, for `sluice logs`
+	token        string
+	endpoints    Endpoints
 }
 
 func (i *instance) onStop(f func()) { i.cleanups = append(i.cleanups, f) }
@@ -116,10 +118,13 @@ func Up(ctx context.Context, cfg Config) error {
 	i := &instance{
 		cfg: cfg, log: newLogger(cfg), plan: plan, stateDir: stateDir, token: token,
 		procReg: prometheus.NewRegistry(), api: map[string]http.Handler{}, buckets: map[string]string{},
+		storageFault: make(chan error, 1),
 	}
 	i.reg = i.procReg
 	defer func() {
+		i.genMu.Lock() // a deploy or a storage recovery may be starting one
 		i.stopGeneration()
+		i.genMu.Unlock()
 		for k := len(i.cleanups) - 1; k >= 0; k-- {
 			i.cleanups[k]()
 		}
@@ -136,6 +141,7 @@ func Up(ctx context.Context, cfg Config) error {
 	if cfg.Watch {
 		go i.watch(ctx)
 	}
+	go i.superviseStorage(ctx)
 	return i.serve(ctx)
 }
 
