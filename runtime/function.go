@@ -358,14 +358,55 @@ func (g *goEngine) CallKinesis(ctx context.Context, inv *Invocation, e *events.K
 	return &resp, nil
 }
 
+// kinesisHandler returns h as a typed Kinesis handler when its signature is
+// one of the usual ones (context optional; nothing, an error, a
+// StreamResponse or a KinesisEventResponse returned, by value or pointer),
+// nil otherwise. The no-output forms matter most: they are what most
+// stream handlers are, and through the JSON path each batch would be
+// encoded, then decoded again by reflection, for a handler that returns
+// nothing.
 func kinesisHandler(h any) func(context.Context, events.KinesisEvent) (sdk.StreamResponse, error) {
 	switch h := h.(type) {
 	case func(context.Context, events.KinesisEvent) (sdk.StreamResponse, error):
 		return h
+	case func(context.Context, events.KinesisEvent) (*sdk.StreamResponse, error):
+		return func(ctx context.Context, e events.KinesisEvent) (sdk.StreamResponse, error) {
+			r, err := h(ctx, e)
+			if r == nil {
+				return sdk.StreamResponse{}, err
+			}
+			return *r, err
+		}
 	case func(context.Context, events.KinesisEvent) (events.KinesisEventResponse, error):
 		return func(ctx context.Context, e events.KinesisEvent) (sdk.StreamResponse, error) {
 			r, err := h(ctx, e)
 			return sdk.StreamResponse{BatchItemFailures: r.BatchItemFailures}, err
+		}
+	case func(context.Context, events.KinesisEvent) (*events.KinesisEventResponse, error):
+		return func(ctx context.Context, e events.KinesisEvent) (sdk.StreamResponse, error) {
+			r, err := h(ctx, e)
+			if r == nil {
+				return sdk.StreamResponse{}, err
+			}
+			return sdk.StreamResponse{BatchItemFailures: r.BatchItemFailures}, err
+		}
+	case func(context.Context, events.KinesisEvent) error:
+		return func(ctx context.Context, e events.KinesisEvent) (sdk.StreamResponse, error) {
+			return sdk.StreamResponse{}, h(ctx, e)
+		}
+	case func(events.KinesisEvent) error:
+		return func(_ context.Context, e events.KinesisEvent) (sdk.StreamResponse, error) {
+			return sdk.StreamResponse{}, h(e)
+		}
+	case func(context.Context, events.KinesisEvent):
+		return func(ctx context.Context, e events.KinesisEvent) (sdk.StreamResponse, error) {
+			h(ctx, e)
+			return sdk.StreamResponse{}, nil
+		}
+	case func(events.KinesisEvent):
+		return func(_ context.Context, e events.KinesisEvent) (sdk.StreamResponse, error) {
+			h(e)
+			return sdk.StreamResponse{}, nil
 		}
 	}
 	return nil

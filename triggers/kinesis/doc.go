@@ -8,7 +8,8 @@
 //
 //	mapping.go   Config (every ESM parameter, AWS ranges and defaults), Options, shard discovery, parents before children
 //	shard.go     one shard: claim (fenced) → resume from the later of sink and store → gather (BatchSize, window, filters)
-//	lanes.go     ParallelizationFactor: key lanes, the safe shard checkpoint across lanes, hand-over to the sink (§1.5)
+//	lanes.go     ParallelizationFactor: key lanes fed by pipelined reads, the safe shard checkpoint across them, hand-over to the sink (§1.5)
+//	cpwriter.go  a shard's checkpoint writes: in the background, paced, the latest one always
 //	invoke.go    the per-batch state machine: 6 MB cap, age discards, retries with back-off, partial responses, bisect (§1.6–§1.9)
 //	response.go  ReportBatchItemFailures parsing, the §1.8 table
 //	failure.go   discards and the on-failure destination's invocation record and S3 key (§1.10)
@@ -16,14 +17,26 @@
 //	redrive.go   reading failure records back and replaying them (`sluice redrive`)
 //	metrics.go   Prometheus collectors (§1.15)
 //
+// RATIONALE.md explains the hot path: the typed invoke, the fast read,
+// pipelined lanes and paced checkpoint writes.
+//
 // # Notes
 //
-//   - Lanes run in rounds: one read of up to BatchSize×ParallelizationFactor
-//     matching records is split by hash(partition key) and the lanes invoke
-//     and retry independently; the next read starts when every lane of the
-//     round is done. A failing lane therefore delays later records of other
-//     lanes (never their current batch); the checkpoint is always the
-//     highest sequence number below which every record is done.
+//   - Lanes are fed by rounds: one read of up to
+//     BatchSize×ParallelizationFactor matching records is split by
+//     hash(partition key), and each lane's worker takes its share of each
+//     round in order, invoking and retrying independently. The next read
+//     is dispatched as soon as the previous one is, up to 4 rounds ahead of
+//     the oldest unfinished one, so a failing lane holds back the
+//     checkpoint but not the other lanes (until that read-ahead is used
+//     up); the checkpoint is always the highest sequence number below which
+//     every record is done, across all rounds and lanes. With one lane a
+//     round runs inline: read, invoke, hand over, read again.
+//   - The embedded stream's in-process client is read through
+//     GetRecordsFast (same results, cheaper conversion), and a Go handler
+//     of a usual Kinesis signature gets the batch and returns its
+//     StreamResponse without JSON (runtime.KinesisInvoker), unless
+//     ReportBatchItemFailures needs the raw response.
 //   - With a tumbling window the checkpoint moves only when the window's
 //     final invocation succeeds, so a restart re-reads the open window and
 //     rebuilds its state; non-final output reaches the sink without a

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/sluice-dev/sluice/runtime"
+	"github.com/sluice-dev/sluice/sdk"
 )
 
 // MaxPayloadBytes is Lambda's synchronous invocation payload limit, which
@@ -22,10 +23,15 @@ const MaxPayloadBytes = 6 * 1024 * 1024
 
 // recordOverhead is the serialised size of an event record without its
 // data, partition key and sequence numbers, plus slack for the timestamp.
+// It is measured once per mapping (with an empty shard ID, whose length is
+// added back) rather than marshalled for every batch.
 func (m *Mapping) recordOverhead(shardID string) int {
-	ev := m.batchEvent(shardID, []types.Record{{}})
-	b, _ := json.Marshal(ev.Records[0])
-	return len(b) + 1 + 24 // the comma, and room for any timestamp
+	m.overheadOnce.Do(func() {
+		ev := m.batchEvent("", []types.Record{{}})
+		b, _ := json.Marshal(ev.Records[0])
+		m.overhead = len(b) + 1 + 24 // the comma, and room for any timestamp
+	})
+	return m.overhead + len(shardID)
 }
 
 // batchLen is how many leading records form one invocation: at most
@@ -95,7 +101,7 @@ func (m *Mapping) runBatch(ctx context.Context, r *round, l int, recs []types.Re
 			}
 			return true
 		}
-		res, body, reqID := m.invoke(ctx, r.shardID, recs)
+		res, resp, reqID := m.invoke(ctx, r.shardID, recs)
 		switch res {
 		case outThrottled:
 			throttles++
@@ -104,17 +110,17 @@ func (m *Mapping) runBatch(ctx context.Context, r *round, l int, recs []types.Re
 			}
 			continue
 		case outSuccess:
-			return m.complete(ctx, r, l, len(recs), outputRecords(decodeOutput(body), recs))
+			return m.complete(ctx, r, l, len(recs), outputRecords(resp.output(), recs))
 		case outPartial:
 			attempts++
 			invokes++
-			v := classifyResponse(body, recs)
+			v := classifyResponse(resp.body, recs)
 			last = lastInvoke{requestID: reqID, invokes: invokes}
 			if v.failedAt > 0 {
 				// §1.8: records before the lowest failure are done; the
 				// response's output records are taken as the function's
 				// output for them.
-				if !m.complete(ctx, r, l, v.failedAt, outputRecords(decodeOutput(body), recs)) {
+				if !m.complete(ctx, r, l, v.failedAt, outputRecords(resp.output(), recs)) {
 					return false
 				}
 				recs = recs[v.failedAt:]
@@ -160,53 +166,73 @@ func (m *Mapping) payloadTooLarge(shardID string, r types.Record) bool {
 	return len(`{"Records":[]}`)+m.recordOverhead(shardID)+base64.StdEncoding.EncodedLen(len(r.Data))+2*len(aws.ToString(r.PartitionKey)) > MaxPayloadBytes
 }
 
+// response is what an invocation returned: the typed StreamResponse when
+// the function took the typed path, else the raw JSON body.
+type response struct {
+	typed *sdk.StreamResponse
+	body  []byte
+}
+
+// output returns the function's output records. On the typed path they are
+// the handler's own records, with no JSON round trip.
+func (r response) output() []sdk.OutputRecord {
+	if r.typed != nil {
+		return r.typed.Records
+	}
+	return decodeOutput(r.body)
+}
+
 // invoke calls the function once with recs and classifies the result.
-func (m *Mapping) invoke(ctx context.Context, shardID string, recs []types.Record) (outcome, []byte, string) {
+func (m *Mapping) invoke(ctx context.Context, shardID string, recs []types.Record) (outcome, response, string) {
 	ev := m.batchEvent(shardID, recs)
 	m.m.batchSize.WithLabelValues(m.cfg.ID).Observe(float64(len(recs)))
 	m.m.invocations.WithLabelValues(m.cfg.ID, m.cfg.FunctionName).Inc()
 	// Once invoked, a batch is finished even if ctx is cancelled meanwhile:
 	// shutdown drains in-flight batches rather than throwing work away.
-	body, err := m.call(context.WithoutCancel(ctx), &ev)
+	resp, err := m.call(context.WithoutCancel(ctx), &ev)
 	if err != nil {
 		var ie *runtime.InvokeError
 		if !errors.As(err, &ie) || throttleTypes[ie.Type] {
 			m.m.invokeThrottles.WithLabelValues(m.cfg.ID, m.cfg.FunctionName).Inc()
 			m.log.Warn("invoke throttled or failed before the function ran; retrying", "shard", shardID, "err", err)
-			return outThrottled, nil, ""
+			return outThrottled, response{}, ""
 		}
 		m.m.invokeErrors.WithLabelValues(m.cfg.ID, m.cfg.FunctionName).Inc()
 		m.log.Warn("function error", "shard", shardID, "records", len(recs), "err", err)
-		return outFuncError, nil, ie.RequestID
+		return outFuncError, response{}, ie.RequestID
 	}
 	if m.cfg.ReportBatchItemFailures {
-		if v := classifyResponse(body, recs); v.failedAt < len(recs) {
+		if v := classifyResponse(resp.body, recs); v.failedAt < len(recs) {
 			m.m.partialFailures.WithLabelValues(m.cfg.ID).Inc()
-			return outPartial, body, ""
+			return outPartial, resp, ""
 		}
 	}
-	return outSuccess, body, ""
+	return outSuccess, resp, ""
 }
 
 // call invokes the function with ev. A function that takes the decoded
 // batch directly (runtime.KinesisInvoker: a Go handler in a plugin, or a
 // WASM guest through the binary ABI) skips the event's JSON encoding and the
-// handler's reflection decoding — most of an invocation's cost. The
-// response comes back as JSON either way, for one classification path.
-// With ReportBatchItemFailures the raw response is classified as Lambda does
+// handler's reflection decoding — most of an invocation's cost — and its
+// StreamResponse is used as it is, without a JSON round trip. With
+// ReportBatchItemFailures the raw response is classified as Lambda does
 // (§1.8 distinguishes null, empty, numeric and unknown identifiers, which a
 // typed response cannot), so that mode keeps the JSON path.
-func (m *Mapping) call(ctx context.Context, ev *events.KinesisEvent) ([]byte, error) {
+func (m *Mapping) call(ctx context.Context, ev *events.KinesisEvent) (response, error) {
 	if ki, ok := m.fn.(runtime.KinesisInvoker); ok && !m.cfg.ReportBatchItemFailures {
 		resp, err := ki.InvokeKinesis(ctx, ev)
 		if err != nil {
-			return nil, err
+			return response{}, err
 		}
-		return json.Marshal(resp)
+		if resp == nil {
+			resp = &sdk.StreamResponse{}
+		}
+		return response{typed: resp}, nil
 	}
 	payload, err := json.Marshal(ev)
 	if err != nil {
-		return nil, fmt.Errorf("encoding event: %w", err)
+		return response{}, fmt.Errorf("encoding event: %w", err)
 	}
-	return m.fn.Invoke(ctx, payload)
+	body, err := m.fn.Invoke(ctx, payload)
+	return response{body: body}, err
 }

@@ -59,17 +59,19 @@ func (m *Mapping) runShard(ctx context.Context, shard types.Shard) {
 	}
 	log.Debug("reading shard", "from", pos.SequenceNumber)
 
-	cp := pos.SequenceNumber
-	cpw := m.newCPWriter(id, pos.Epoch, cp)
+	base := pos.SequenceNumber // where the next round starts
+	cpw := m.newCPWriter(id, pos.Epoch, base)
 	flushed := false
 	defer func() {
 		if !flushed {
 			cpw.close()
 		}
 	}()
+	p := m.newPipeline(ctx, id, sourceID, base, cpw)
+	defer p.close() // before cpw.close: lanes may still be handing over
 	windowStart := time.Now()
 	for {
-		batch, err := r.gather(ctx, windowStart)
+		batch, err := r.gather(p.ctx, windowStart)
 		if err != nil {
 			return // ctx cancelled; records gathered but not invoked are read again later
 		}
@@ -86,15 +88,20 @@ func (m *Mapping) runShard(ctx context.Context, shard types.Shard) {
 				}
 			}
 		case len(batch) > 0:
-			rd := newRound(id, sourceID, cp, m.cfg.ParallelizationFactor, batch, m.keep)
-			rd.w = cpw
-			if !m.runRound(ctx, rd) {
+			rd := newRound(id, sourceID, base, m.cfg.ParallelizationFactor, batch, m.keep)
+			rd.p = p
+			base = aws.ToString(batch[len(batch)-1].SequenceNumber)
+			if !p.dispatch(rd) {
 				return
 			}
-			cp = rd.cp
 		}
-		windowStart = time.Now() // Kinesis: the next window starts when the invocation completes
+		// Kinesis: the next window starts when the invocation completes
+		// (with lanes: when the read is handed to them).
+		windowStart = time.Now()
 		if r.ended {
+			if !p.drain() {
+				return
+			}
 			flushed = true
 			if !cpw.close() {
 				return
@@ -174,7 +181,7 @@ func (r *shardReader) gather(ctx context.Context, windowStart time.Time) ([]type
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		out, err := r.m.read.GetRecords(ctx, &kinesis.GetRecordsInput{
+		out, err := r.m.getRecords(ctx, &kinesis.GetRecordsInput{
 			ShardIterator: r.iterator,
 			Limit:         aws.Int32(int32(min(limit-matched, 10000))),
 		})
@@ -211,7 +218,11 @@ func (r *shardReader) gather(ctx context.Context, windowStart time.Time) ([]type
 			r.m.m.iteratorAge.WithLabelValues(cfg.ID, r.id).Set(float64(*out.MillisBehindLatest))
 		}
 		if n := len(out.Records); n > 0 {
-			batch = append(batch, out.Records...)
+			if batch == nil {
+				batch = out.Records // the usual single read: no copy
+			} else {
+				batch = append(batch, out.Records...)
+			}
 			r.lastSeen = aws.ToString(out.Records[n-1].SequenceNumber)
 			for _, rec := range out.Records {
 				if r.m.keep == nil || r.m.keep(rec) {
