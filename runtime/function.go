@@ -319,15 +319,13 @@ func (g *goEngine) release(h lambda.Handler) {
 
 // Call runs the handler through aws-lambda-go's JSON path.
 func (g *goEngine) Call(ctx context.Context, inv *Invocation) ([]byte, error) {
-	var out []byte
-	err := g.async(ctx, inv, func() error {
+	return async(g, ctx, inv, func() ([]byte, error) {
 		h := g.take()
 		o, err := h.Invoke(ctx, inv.Payload)
-		out = bytes.Clone(o)
+		out := bytes.Clone(o)
 		g.release(h) // not reached after a panic: that instance is dropped
-		return err
+		return out, err
 	})
-	return out, err
 }
 
 // CallKinesis calls a handler of the usual Kinesis signature directly; any
@@ -346,12 +344,7 @@ func (g *goEngine) CallKinesis(ctx context.Context, inv *Invocation, e *events.K
 		}
 		return decodeStreamResponse(out), nil
 	}
-	var resp sdk.StreamResponse
-	err := g.async(ctx, inv, func() error {
-		var err error
-		resp, err = typed(ctx, *e)
-		return err
-	})
+	resp, err := async(g, ctx, inv, func() (sdk.StreamResponse, error) { return typed(ctx, *e) })
 	if err != nil {
 		return nil, err
 	}
@@ -412,34 +405,41 @@ func kinesisHandler(h any) func(context.Context, events.KinesisEvent) (sdk.Strea
 	return nil
 }
 
-// async runs call on its own goroutine so that a timeout can return even
-// though a Go call cannot be stopped: the call is abandoned, keeps running,
-// and the function is marked unhealthy. A panic becomes Runtime.Panic.
-func (g *goEngine) async(ctx context.Context, inv *Invocation, call func() error) error {
-	done := make(chan error, 1) // buffered: an abandoned call must not leak blocked
+// async runs call on its own goroutine and waits for it or for ctx. A Go
+// call cannot be stopped: on timeout it is abandoned, keeps running, and
+// the function is marked unhealthy; its result, if it ever comes, goes to a
+// buffered channel nobody reads (never to memory the caller still uses). A
+// panic becomes Runtime.Panic.
+func async[T any](g *goEngine, ctx context.Context, inv *Invocation, call func() (T, error)) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1) // buffered: an abandoned call must not leak blocked
 	go func() {
-		var err error
+		var r result
 		defer func() {
 			if p := recover(); p != nil {
-				err = &InvokeError{
+				r = result{err: &InvokeError{
 					Message:    fmt.Sprint(p),
 					Type:       "Runtime.Panic",
 					StackTrace: stackLines(debug.Stack()),
 					RequestID:  inv.RequestID,
-				}
+				}}
 			}
-			done <- err
+			done <- r
 		}()
-		err = call()
+		r.v, r.err = call()
 	}()
 	select {
-	case err := <-done:
-		return err
+	case r := <-done:
+		return r.v, r.err
 	case <-ctx.Done():
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			g.f.unhealthy.Store(true)
 		}
-		return ctx.Err()
+		var zero T
+		return zero, ctx.Err()
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/sluice-dev/sluice/runtime"
@@ -159,5 +160,42 @@ func TestLambdaVariablesOnContext(t *testing.T) {
 	out, err := fn.Invoke(context.Background(), []byte(`{}`))
 	if err != nil || string(out) != `"Named/7/256"` {
 		t.Fatalf("got %s, %v", out, err)
+	}
+}
+
+// TestAbandonedCallReturnsLate: calls abandoned on timeout (typed and JSON
+// paths) that return afterwards hand their results to nobody — under -race
+// this checks they write no memory the caller reads — and the function is
+// marked unhealthy.
+func TestAbandonedCallReturnsLate(t *testing.T) {
+	base := goruntime.NumGoroutine()
+	returned := make(chan struct{}, 2)
+	late := func(ctx context.Context, e events.KinesisEvent) (sdk.StreamResponse, error) {
+		<-ctx.Done() // the deadline passes: caller and handler return independently
+		defer func() { returned <- struct{}{} }()
+		return sdk.StreamResponse{Records: []sdk.OutputRecord{{Data: []byte("late")}}}, nil
+	}
+	fn, err := runtime.New(runtime.Config{Name: "Late", Timeout: 20 * time.Millisecond}, late)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fn.InvokeKinesis(context.Background(), &events.KinesisEvent{}); err == nil {
+		t.Fatal("typed call: want a timeout error")
+	}
+	if _, err := fn.Invoke(context.Background(), []byte(`{"Records":[]}`)); err == nil {
+		t.Fatal("JSON call: want a timeout error")
+	}
+	<-returned
+	<-returned
+	// Let the abandoned calls' goroutines run to their end, where a result
+	// is handed over (nothing signals that moment: wait for them to exit).
+	for deadline := time.Now().Add(10 * time.Second); goruntime.NumGoroutine() > base; {
+		if time.Now().After(deadline) {
+			t.Fatalf("abandoned calls still running: %d goroutines, want %d", goruntime.NumGoroutine(), base)
+		}
+		goruntime.Gosched()
+	}
+	if !fn.Unhealthy() {
+		t.Error("a function with abandoned calls is not marked unhealthy")
 	}
 }
