@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/klauspost/compress/flate"
@@ -43,8 +44,34 @@ type nopCloser struct{ io.Writer }
 func (nopCloser) Close() error { return nil }
 
 // newGzip writes a gzip member without name or mtime, so the bytes depend
-// on the content alone.
-func newGzip(w io.Writer, _ string) (io.WriteCloser, error) { return gzip.NewWriter(w), nil }
+// on the content alone. Writers are pooled: each holds about a megabyte of
+// compressor state, and a flush of many small partitions would otherwise
+// allocate one per object. Reset leaves no trace of the previous object,
+// so the bytes are the same as from a new writer.
+func newGzip(w io.Writer, _ string) (io.WriteCloser, error) {
+	zw := gzipPool.Get().(*gzip.Writer)
+	zw.Reset(w)
+	return &pooledGzip{zw}, nil
+}
+
+var gzipPool = sync.Pool{New: func() any { return gzip.NewWriter(io.Discard) }}
+
+type pooledGzip struct{ zw *gzip.Writer }
+
+func (p *pooledGzip) Write(b []byte) (int, error) { return p.zw.Write(b) }
+
+// Close finishes the member and returns the writer to the pool; a writer
+// abandoned after an error is left to the collector instead.
+func (p *pooledGzip) Close() error {
+	if p.zw == nil {
+		return nil
+	}
+	err := p.zw.Close()
+	p.zw.Reset(io.Discard) // drop the reference to the destination
+	gzipPool.Put(p.zw)
+	p.zw = nil
+	return err
+}
 
 // zipEpoch is the modification time of every ZIP entry: a fixed instant
 // keeps objects byte-identical on replay.

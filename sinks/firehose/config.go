@@ -1,14 +1,13 @@
 package firehose
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	"github.com/itchyny/gojq"
 )
 
 // MiB is one mebibyte; buffer sizes are SizeInMBs * MiB.
@@ -87,6 +86,19 @@ type Config struct {
 	// records for a new partition beyond it go to the error output as
 	// activePartitionExceeded.
 	MaxActivePartitions int
+	// SubRecordType enables the RecordDeAggregation processor: "JSON"
+	// splits a record holding consecutive JSON objects ({..}{..} or one per
+	// line) into one record each, "DELIMITED" splits on Delimiter. A record
+	// that does not split (a JSON array, more than 500 sub-records) is
+	// delivered whole.
+	SubRecordType string
+	// Delimiter is the DELIMITED separator, base64-encoded as in the
+	// processor's parameter ("####" is "IyMjIw==").
+	Delimiter string
+	// DeaggregateKPL splits KPL aggregated records (magic, protobuf, MD5)
+	// into their user records before any other stage, as Firehose does for
+	// a Kinesis stream source. Other records pass unchanged.
+	DeaggregateKPL bool
 }
 
 var (
@@ -129,11 +141,12 @@ type compiled struct {
 	cfg      Config
 	prefix   *Prefix // with the default time appended where rule 8 says so
 	errPfx   *Prefix
-	query    *gojq.Code
+	query    *keyQuery
 	loc      *time.Location
 	ext      string
 	encoding string
 	conv     *converter // nil without format conversion
+	delim    []byte     // decoded Delimiter
 }
 
 func (c Config) compile() (*compiled, error) {
@@ -166,6 +179,17 @@ func (c Config) compile() (*compiled, error) {
 		return nil, invalidf("max active partitions must be positive, got %d", c.MaxActivePartitions)
 	}
 	cc := &compiled{cfg: c}
+	switch c.SubRecordType {
+	case "", SubRecordJSON:
+	case SubRecordDelimited:
+		d, err := base64.StdEncoding.DecodeString(c.Delimiter)
+		if err != nil || len(d) == 0 {
+			return nil, invalidf("RecordDeAggregation Delimiter %q must be the base64 encoding of a non-empty delimiter", c.Delimiter)
+		}
+		cc.delim = d
+	default:
+		return nil, invalidf("RecordDeAggregation SubRecordType %q: want %s or %s", c.SubRecordType, SubRecordJSON, SubRecordDelimited)
+	}
 	switch comp, ok := compressions[c.Compression]; {
 	case ok:
 		cc.ext, cc.encoding = comp.ext, comp.encoding

@@ -15,6 +15,7 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
+	"github.com/valyala/fastjson"
 )
 
 // This file is record format conversion (spec C.10): JSON records are
@@ -145,6 +146,9 @@ type converter struct {
 	cols   []convCol // in schema column order
 	hive   bool
 	millis bool // Hive TimestampFormats has "millis"
+	// byKey maps a normalised JSON key to the columns (indexes in cols)
+	// that read it: several columns may read one key.
+	byKey map[string][]int
 }
 
 type convCol struct {
@@ -252,6 +256,10 @@ func compileConversion(c Conversion) (*converter, error) {
 		}
 		cv.cols = append(cv.cols, convCol{name: name, key: key, kind: kinds[i], index: leaf.ColumnIndex})
 	}
+	cv.byKey = make(map[string][]int, len(cv.cols))
+	for i, c := range cv.cols {
+		cv.byKey[c.key] = append(cv.byKey[c.key], i)
+	}
 	return cv, nil
 }
 
@@ -275,6 +283,16 @@ func convErrorf(format string, args ...any) error { return &convError{fmt.Sprint
 
 // row converts one JSON record into a Parquet row (appended to buf).
 func (cv *converter) row(buf parquet.Row, data []byte) (parquet.Row, error) {
+	p := parserPool.Get()
+	defer parserPool.Put(p)
+	var sc convScratch
+	return cv.rowParsed(buf, fastParse(p, data), data, &sc)
+}
+
+// rowJSON is row through encoding/json: the reference the direct path
+// (convert_fast.go) is checked against, and the path for every record that
+// fails conversion, so error messages come from one place.
+func (cv *converter) rowJSON(buf parquet.Row, data []byte) (parquet.Row, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var obj map[string]any
@@ -340,7 +358,7 @@ func (cv *converter) value(c convCol, v any) (parquet.Value, error) {
 			return parquet.ByteArrayValue(b), nil
 		}
 	case kInt8, kInt16, kInt32, kInt64:
-		bits := map[colKind]int{kInt8: 8, kInt16: 16, kInt32: 32, kInt64: 64}[c.kind]
+		bits := intBits[c.kind]
 		s, err := cv.numberText(v)
 		if err != nil {
 			return parquet.Value{}, err
@@ -428,36 +446,47 @@ var (
 	sqlRE = regexp.MustCompile(`^(\d{4})-(\d{1,2})-(\d{1,2}) (\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?$`)
 )
 
+// intBits is the width of each integer kind.
+var intBits = [...]int{kInt8: 8, kInt16: 16, kInt32: 32, kInt64: 64}
+
 func (cv *converter) timestamp(v any) (time.Time, error) {
 	switch x := v.(type) {
 	case string:
-		if m := sqlRE.FindStringSubmatch(x); m != nil {
-			return civil(m)
-		}
-		if !cv.hive {
-			if m := isoRE.FindStringSubmatch(x); m != nil {
-				return civil(m)
-			}
-		}
-		return time.Time{}, fmt.Errorf("%q is not a supported timestamp", x)
+		return cv.timestampString(x)
 	case json.Number:
-		if cv.hive && !cv.millis {
-			return time.Time{}, fmt.Errorf("%s: numeric timestamps need TimestampFormats [millis]", x)
-		}
-		if n, err := x.Int64(); err == nil {
-			if cv.hive || math.Abs(float64(n)) >= epochMillisFrom {
-				return time.UnixMilli(n).UTC(), nil
-			}
-			return time.Unix(n, 0).UTC(), nil
-		}
-		f, err := x.Float64()
-		if err != nil || cv.hive {
-			return time.Time{}, fmt.Errorf("%s is not a supported timestamp", x)
-		}
-		sec, frac := math.Modf(f)
-		return time.Unix(int64(sec), int64(frac*1e9)).UTC(), nil
+		return cv.timestampNumber(x)
 	}
 	return time.Time{}, fmt.Errorf("%v is not a timestamp", v)
+}
+
+func (cv *converter) timestampString(x string) (time.Time, error) {
+	if m := sqlRE.FindStringSubmatch(x); m != nil {
+		return civil(m)
+	}
+	if !cv.hive {
+		if m := isoRE.FindStringSubmatch(x); m != nil {
+			return civil(m)
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not a supported timestamp", x)
+}
+
+func (cv *converter) timestampNumber(x json.Number) (time.Time, error) {
+	if cv.hive && !cv.millis {
+		return time.Time{}, fmt.Errorf("%s: numeric timestamps need TimestampFormats [millis]", x)
+	}
+	if n, err := x.Int64(); err == nil {
+		if cv.hive || math.Abs(float64(n)) >= epochMillisFrom {
+			return time.UnixMilli(n).UTC(), nil
+		}
+		return time.Unix(n, 0).UTC(), nil
+	}
+	f, err := x.Float64()
+	if err != nil || cv.hive {
+		return time.Time{}, fmt.Errorf("%s is not a supported timestamp", x)
+	}
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*1e9)).UTC(), nil
 }
 
 // civil builds a UTC time from regexp groups year..second[.fraction].
@@ -483,6 +512,8 @@ func civil(m []string) (time.Time, error) {
 type parquetWriter struct {
 	cv      *converter
 	pw      *parquet.Writer
+	parser  *fastjson.Parser
+	sc      convScratch
 	rows    []parquet.Row
 	pending int // JSON bytes behind the open row group
 	n       int
@@ -496,7 +527,7 @@ func (cv *converter) newWriter(w io.Writer) *parquetWriter {
 		parquet.PageBufferSize(cv.cfg.PageSizeBytes),
 		parquet.CreatedBy("sluice", "1", "firehose"),
 	)
-	return &parquetWriter{cv: cv, pw: pw, rows: make([]parquet.Row, 0, rowBatch)}
+	return &parquetWriter{cv: cv, pw: pw, parser: parserPool.Get(), rows: make([]parquet.Row, 0, rowBatch)}
 }
 
 func (p *parquetWriter) write(data []byte) error {
@@ -504,7 +535,7 @@ func (p *parquetWriter) write(data []byte) error {
 	if len(p.rows) < cap(p.rows) {
 		buf = p.rows[:len(p.rows)+1][len(p.rows)]
 	}
-	r, err := p.cv.row(buf, data)
+	r, err := p.cv.rowParsed(buf, fastParse(p.parser, data), data, &p.sc)
 	if err != nil {
 		return err
 	}
@@ -536,6 +567,9 @@ func (p *parquetWriter) flushRows() error {
 	}
 	p.n += len(p.rows)
 	p.rows = p.rows[:0]
+	// A new slab, not the old one reset: the written rows pointed into it
+	// and a fresh slab needs no assumption about what the writer retains.
+	p.sc.slab = make([]byte, 0, cap(p.sc.slab))
 	return nil
 }
 
@@ -545,6 +579,10 @@ func (p *parquetWriter) close() error {
 	}
 	if err := p.pw.Close(); err != nil {
 		return fmt.Errorf("finish parquet file: %w", err)
+	}
+	if p.parser != nil {
+		parserPool.Put(p.parser)
+		p.parser = nil
 	}
 	return nil
 }

@@ -7,9 +7,11 @@
 // !{partitionKeyFromQuery:...}, ...) and Firehose's object-name suffix.
 //
 // The data path, top to bottom: stream.go (Accept, routing, buffers,
-// flush scheduling, recovery) → transform.go (the data-transformation
-// function, spec C.9) → partition.go (JQ keys) → convert.go (JSON →
-// Parquet with a Glue schema, OpenX/Hive SerDe rules, C.10) → prefix.go and
+// flush scheduling, recovery) → deaggregate.go (KPL aggregates and
+// RecordDeAggregation) → transform.go (the data-transformation
+// function, spec C.9) → partition.go (JQ keys, with direct lookups for
+// plain-path queries) → convert.go and convert_fast.go (JSON → Parquet
+// with a Glue schema, OpenX/Hive SerDe rules, C.10) → prefix.go and
 // timefmt.go (key rendering) → object.go and compress.go (object name and
 // bytes: GZIP, ZIP, snappy-java, Hadoop snappy) → a dest.Destination
 // (sinks/localdir, sinks/s3). wal.go is the write-ahead log underneath;

@@ -109,13 +109,10 @@ func (d *DeliveryStream) writeObject(w io.Writer, j *job) error {
 	if err != nil {
 		return err
 	}
-	var buf []byte
-	for _, r := range j.refs {
-		if cap(buf) < int(r.n) {
-			buf = make([]byte, r.n)
-		}
-		data := buf[:r.n]
-		if err := d.w.readAt(r.seg, r.off, data); err != nil {
+	rr := logReader{w: d.w}
+	for i, r := range j.refs {
+		data, err := rr.read(j.refs, i)
+		if err != nil {
 			return err
 		}
 		if r.rt.ET == ErrTypeFormatConversion {
@@ -174,13 +171,10 @@ var newline = []byte{'\n'}
 // row group by row group.
 func (d *DeliveryStream) writeParquet(bw *bufio.Writer, j *job) error {
 	pw := d.cc.conv.newWriter(bw)
-	var buf []byte
-	for _, r := range j.refs {
-		if cap(buf) < int(r.n) {
-			buf = make([]byte, r.n)
-		}
-		data := buf[:r.n]
-		if err := d.w.readAt(r.seg, r.off, data); err != nil {
+	rr := logReader{w: d.w}
+	for i, r := range j.refs {
+		data, err := rr.read(j.refs, i)
+		if err != nil {
 			return err
 		}
 		// Accept converted this record successfully already, and the
@@ -193,4 +187,48 @@ func (d *DeliveryStream) writeParquet(bw *bufio.Writer, j *job) error {
 		return err
 	}
 	return bw.Flush()
+}
+
+// logReader reads a flush's records back from the log. Records of one
+// partition that were accepted close together lie close together in a
+// segment, so one read fetches a run of them (gaps of other partitions'
+// records included) instead of one read per record; records far apart are
+// read alone, so a read never costs much more than its records.
+type logReader struct {
+	w   *wal
+	buf []byte
+	seg uint64
+	off int64 // segment offset of buf[0]
+}
+
+const (
+	readAheadMax = 256 << 10 // bytes one read may span
+	readAheadGap = 4 << 10   // largest gap between records one read bridges
+)
+
+// read returns refs[i]'s bytes, valid until the next call.
+func (lr *logReader) read(refs []ref, i int) ([]byte, error) {
+	r := refs[i]
+	if r.seg == lr.seg && r.off >= lr.off && r.off+int64(r.n) <= lr.off+int64(len(lr.buf)) {
+		return lr.buf[r.off-lr.off : r.off-lr.off+int64(r.n)], nil
+	}
+	end := r.off + int64(r.n)
+	for _, x := range refs[i+1:] {
+		xe := x.off + int64(x.n)
+		if x.seg != r.seg || x.off < end || x.off-end > readAheadGap || xe-r.off > readAheadMax {
+			break
+		}
+		end = xe
+	}
+	n := int(end - r.off)
+	if cap(lr.buf) < n {
+		lr.buf = make([]byte, n)
+	}
+	lr.buf = lr.buf[:n]
+	lr.seg, lr.off = r.seg, r.off
+	if err := lr.w.readAt(r.seg, r.off, lr.buf); err != nil {
+		lr.buf = lr.buf[:0]
+		return nil, err
+	}
+	return lr.buf[:r.n], nil
 }

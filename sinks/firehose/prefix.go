@@ -211,6 +211,24 @@ func (e errMissingKey) Error() string {
 
 // render evaluates the prefix. Partition key values are escaped so they
 // stay one path segment (see escapeValue).
+// subSecond reports whether the prefix formats a time field finer than the
+// second (fraction, nano-of-second, nano- or milli-of-day): otherwise its
+// rendering is the same for every instant of one second.
+func (p *Prefix) subSecond() bool {
+	for _, s := range p.segs {
+		if s.kind != segTimestamp || s.tf == nil {
+			continue
+		}
+		for _, it := range s.tf.items {
+			switch it.letter {
+			case 'S', 'n', 'N', 'A':
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func (p *Prefix) render(in renderInput) (string, error) {
 	s, err := p.eval(in)
 	if err != nil {

@@ -2,6 +2,7 @@ package firehose
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,10 +11,12 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fastjson"
 
 	"github.com/sluice-dev/sluice/sinks"
 	"github.com/sluice-dev/sluice/sinks/dest"
@@ -179,6 +182,7 @@ type DeliveryStream struct {
 	interval time.Duration
 	qkeys    []string
 	lkeys    []string
+	routes   routeMemo // data routes decided by earlier batches
 	m        *metrics
 
 	mu          sync.Mutex
@@ -320,6 +324,8 @@ func (d *DeliveryStream) Accept(ctx context.Context, b sinks.Batch) error {
 	if len(b.Records) == 0 && b.Source.Checkpoint == "" {
 		return nil
 	}
+	// De-aggregation comes first (spec C.4); sub-records are what is logged.
+	b.Records = d.deaggregate(b.Records)
 	var pre []*route
 	if d.opts.Transform != nil {
 		b.Records, pre = d.transform(ctx, b.Records)
@@ -434,10 +440,19 @@ func (d *DeliveryStream) route(recs []sinks.Record) []*route {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), jqBudget)
 	defer cancel()
-	seen := map[string]*route{}
+	p := parserPool.Get()
+	defer parserPool.Put(p)
+	parse := d.cc.conv != nil || (len(d.qkeys) > 0 && d.cc.query.fast != nil)
+	var sc convScratch
+	rc := routeCache{m: map[string]*cachedRoute{}, subSecond: d.cc.prefix.subSecond()}
+	seen := map[routeKey]*route{}
 	for i, r := range recs {
-		rt := d.routeOne(ctx, r)
-		k := rt.part + "\x00" + rt.EM
+		var v *fastjson.Value
+		if parse {
+			v = fastParse(p, r.Data)
+		}
+		rt := d.routeOne(ctx, r, v, &sc, &rc)
+		k := routeKey{rt.part, rt.EM}
 		if prev, ok := seen[k]; ok {
 			rt = prev
 		} else {
@@ -448,40 +463,156 @@ func (d *DeliveryStream) route(recs []sinks.Record) []*route {
 	return out
 }
 
+type routeKey struct{ part, em string }
+
+// routeCache remembers, within one batch, the data route of each distinct
+// tuple of partition key values, so that the records of a partition
+// already seen skip building key maps, rendering the prefix (rule 6's
+// length check) and naming the partition. The check depends on the
+// arrival time too, so an entry holds for the second it was made in (the
+// nanosecond when the prefix formats fractions of a second). Behind it,
+// the stream's routeMemo carries routes from batch to batch.
+type routeCache struct {
+	key       []byte
+	m         map[string]*cachedRoute
+	subSecond bool
+}
+
+type cachedRoute struct {
+	rt  *route
+	at  int64  // time bucket the prefix was checked for
+	key string // the tuple
+}
+
+// routeMemo is routeCache across batches. Each batch gets its own copy of
+// a route (Accept stamps routes with the batch's time); the copies share
+// the key maps, which nothing modifies. It is emptied when it reaches
+// routeMemoMax entries, which bounds it without bookkeeping.
+type routeMemo struct {
+	mu sync.Mutex
+	m  map[string]*cachedRoute
+}
+
+const routeMemoMax = 4096
+
+func (m *routeMemo) get(tuple []byte, at int64) *cachedRoute {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if c := m.m[string(tuple)]; c != nil && c.at == at {
+		return c
+	}
+	return nil
+}
+
+func (m *routeMemo) put(c *cachedRoute) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.m == nil || len(m.m) >= routeMemoMax {
+		m.m = make(map[string]*cachedRoute)
+	}
+	m.m[c.key] = c
+}
+
 // routeOne runs the stages that can fail a record in the order of spec
-// C.4: partition keys, then format conversion.
-func (d *DeliveryStream) routeOne(ctx context.Context, r sinks.Record) *route {
-	rt := d.routeKeys(ctx, r)
+// C.4: partition keys, then format conversion. v is the record parsed by
+// fastParse (or nil), shared by both.
+func (d *DeliveryStream) routeOne(ctx context.Context, r sinks.Record, v *fastjson.Value, sc *convScratch, rc *routeCache) *route {
+	rt := d.routeKeysCached(ctx, r, v, rc)
 	if d.cc.conv == nil || rt.ET != "" {
 		return rt
 	}
-	if _, err := d.cc.conv.row(nil, r.Data); err != nil {
+	// The row is only checked: its strings may reuse the slab.
+	sc.slab = sc.slab[:0]
+	row, err := d.cc.conv.rowParsed(sc.row, v, r.Data, sc)
+	if err != nil {
 		rt = &route{ET: ErrTypeFormatConversion, EC: codeFormatConversion, EM: err.Error()}
 		rt.part = rt.partID()
+		return rt
+	}
+	sc.row = row // reused by the next record
+	return rt
+}
+
+// routeKeysCached is routeKeys through the batch's routeCache.
+func (d *DeliveryStream) routeKeysCached(ctx context.Context, r sinks.Record, v *fastjson.Value, rc *routeCache) *route {
+	tuple, ok := rc.key[:0], true
+	if len(d.qkeys) > 0 {
+		if v == nil || d.cc.query.fast == nil {
+			return d.routeKeys(ctx, r, v)
+		}
+		tuple, ok = d.cc.query.appendDirect(tuple, v, d.qkeys)
+	}
+	for _, k := range d.lkeys {
+		if !ok {
+			break
+		}
+		var val string
+		if val, ok = r.PartitionKeys[k]; ok {
+			tuple = binary.AppendUvarint(tuple, uint64(len(val)))
+			tuple = append(tuple, val...)
+		}
+	}
+	rc.key = tuple
+	if !ok {
+		return d.routeKeys(ctx, r, v) // an error: routeKeys words it
+	}
+	at := r.ArrivalTime.Unix()
+	if rc.subSecond {
+		at = r.ArrivalTime.UnixNano()
+	}
+	if c := rc.m[string(tuple)]; c != nil && c.at == at {
+		return c.rt
+	}
+	if g := d.routes.get(tuple, at); g != nil {
+		rt := *g.rt
+		rc.m[g.key] = &cachedRoute{rt: &rt, at: at, key: g.key}
+		return &rt
+	}
+	var q map[string]string
+	if len(d.qkeys) > 0 {
+		q = splitTuple(tuple, d.qkeys) // the tuple starts with the query's keys
+	}
+	rt := d.routeWith(r, q)
+	if rt.ET == "" {
+		key := string(tuple)
+		tmpl := *rt
+		d.routes.put(&cachedRoute{rt: &tmpl, at: at, key: key})
+		rc.m[key] = &cachedRoute{rt: rt, at: at, key: key}
 	}
 	return rt
 }
 
-func (d *DeliveryStream) routeKeys(ctx context.Context, r sinks.Record) *route {
-	rt := &route{}
-	fail := func(e *recordError) *route {
-		rt := &route{ET: e.Type, EC: e.Code, EM: e.Message}
-		rt.part = rt.partID()
-		return rt
-	}
+// routeKeys decides a record's partition; v is the record parsed by
+// fastParse, or nil.
+func (d *DeliveryStream) routeKeys(ctx context.Context, r sinks.Record, v *fastjson.Value) *route {
+	var q map[string]string
 	if len(d.qkeys) > 0 {
-		keys, rerr := extractKeys(ctx, d.cc.query, r.Data, d.qkeys)
+		keys, rerr := extractKeysParsed(ctx, d.cc.query, v, r.Data, d.qkeys)
 		if rerr != nil {
-			return fail(rerr)
+			return failRoute(rerr)
 		}
-		rt.Q = keys
+		q = keys
 	}
+	return d.routeWith(r, q)
+}
+
+// failRoute is the error route of a record that cannot be partitioned.
+func failRoute(e *recordError) *route {
+	rt := &route{ET: e.Type, EC: e.Code, EM: e.Message}
+	rt.part = rt.partID()
+	return rt
+}
+
+// routeWith is routeKeys once the query's keys are known: the function's
+// keys and rule 6.
+func (d *DeliveryStream) routeWith(r sinks.Record, q map[string]string) *route {
+	rt := &route{Q: q}
 	if len(d.lkeys) > 0 {
 		rt.L = make(map[string]string, len(d.lkeys))
 		for _, k := range d.lkeys {
 			v, ok := r.PartitionKeys[k]
 			if !ok {
-				return fail(&recordError{Type: ErrTypeMetadataExtraction, Code: codeMetadataExtraction,
+				return failRoute(&recordError{Type: ErrTypeMetadataExtraction, Code: codeMetadataExtraction,
 					Message: fmt.Sprintf("partition key %q not found in the record's partitionKeys", k)})
 			}
 			rt.L[k] = v
@@ -490,7 +621,7 @@ func (d *DeliveryStream) routeKeys(ctx context.Context, r sinks.Record) *route {
 	// Rule 6: the evaluated prefix must fit in 512 characters.
 	if _, err := d.cc.prefix.render(renderInput{Time: r.ArrivalTime.In(d.cc.loc), Query: rt.Q, Lambda: rt.L,
 		Random: func(int) string { return "xxxxxxxxxxx" }}); err != nil {
-		return fail(&recordError{Type: ErrTypePrefixEvaluation, Code: codePrefixEvaluation, Message: err.Error()})
+		return failRoute(&recordError{Type: ErrTypePrefixEvaluation, Code: codePrefixEvaluation, Message: err.Error()})
 	}
 	rt.part = rt.partID()
 	return rt
@@ -518,6 +649,12 @@ func encodeBatch(firstSeq uint64, now time.Time, b sinks.Batch, routes []*route)
 	e.str(b.Source.Checkpoint)
 	e.uvarint(uint64(len(table)))
 	for _, rt := range table {
+		if rt.ET == "" && strings.HasPrefix(rt.part, "data:") {
+			// A data route's JSON is its partition id's: the same q and l
+			// maps, marshalled the same way.
+			e.bytes([]byte(rt.part[len("data:"):]))
+			continue
+		}
 		j, _ := json.Marshal(rt)
 		e.bytes(j)
 	}
@@ -746,8 +883,9 @@ func (d *DeliveryStream) runJob(ctx context.Context, j *job) error {
 		j.retryAt = d.opts.Now().Add(min(maxRetryGap, time.Duration(1<<min(j.attempts, 10))*100*time.Millisecond))
 		d.m.deliveryErrors.Inc()
 		d.notifyLocked()
+		attempts := j.attempts // once unlocked, another worker may claim the job
 		d.mu.Unlock()
-		d.log.Warn("object delivery failed; will retry", "key", j.Key, "attempts", j.attempts, "err", err)
+		d.log.Warn("object delivery failed; will retry", "key", j.Key, "attempts", attempts, "err", err)
 		d.wake()
 		return fmt.Errorf("deliver %s: %w", j.Key, err)
 	}
