@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -37,6 +38,9 @@ var (
 	// pinned keeps the buffers handed out by sluice_alloc reachable: the Go
 	// garbage collector cannot see the host's reference to them.
 	pinned = map[uint32][]byte{}
+	// lastPtr and lastAlloc are the newest buffer in pinned.
+	lastPtr   uint32
+	lastAlloc []byte
 	// resp is the last response; it stays valid until the next call.
 	resp []byte
 )
@@ -77,18 +81,27 @@ func alloc(size uint32) uint32 {
 	buf := make([]byte, max(size, 1))
 	p := uint32(uintptr(unsafe.Pointer(unsafe.SliceData(buf))))
 	pinned[p] = buf
+	lastPtr, lastAlloc = p, buf
 	return p
 }
 
 //go:wasmexport sluice_free
-func free(ptr uint32) { delete(pinned, ptr) }
+func free(ptr uint32) {
+	delete(pinned, ptr)
+	if ptr == lastPtr {
+		lastPtr, lastAlloc = 0, nil
+	}
+}
 
 //go:wasmexport sluice_invoke
 func invoke(ptr, size uint32) uint64 {
 	// The host may reuse the request buffer for later invocations (until it
 	// frees it), so nothing may keep pointing into it: handle copies what
 	// outlives the call.
-	req, ok := pinned[ptr]
+	req, ok := lastAlloc, ptr == lastPtr // the host reuses its buffer: skip the map
+	if !ok {
+		req, ok = pinned[ptr]
+	}
 	if !ok || int(size) > len(req) {
 		resp = errorResponse(resp[:0], "Runtime.InvalidRequest", "request buffer was not allocated with sluice_alloc", nil)
 	} else {
@@ -98,6 +111,11 @@ func invoke(ptr, size uint32) uint64 {
 }
 
 func handle(req, out []byte) (res []byte) {
+	// Everything decoded from the request aliases it (record data, strings,
+	// a JSON handler's values), and the host reuses its buffer for the next
+	// request: one copy here keeps all of it valid for as long as the
+	// handler keeps it.
+	req = bytes.Clone(req)
 	h, body, err := abi.DecodeHeader(req)
 	if err != nil {
 		return errorResponse(out, "Runtime.InvalidRequest", err.Error(), nil)
@@ -105,17 +123,14 @@ func handle(req, out []byte) (res []byte) {
 	if jsonHandler == nil {
 		return append(append(out, abi.TagNotFound), "main() did not call sdk.Start"...)
 	}
-	ctx, cancel := context.WithDeadline(context.Background(), time.UnixMilli(h.DeadlineMs))
-	defer cancel()
-	ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: h.RequestID, InvokedFunctionArn: h.FunctionARN})
+	dc := &deadlineCtx{deadline: time.UnixMilli(h.DeadlineMs)}
+	defer dc.stop()
+	ctx := lambdacontext.NewContext(dc, &lambdacontext.LambdaContext{AwsRequestID: h.RequestID, InvokedFunctionArn: h.FunctionARN})
 	defer func() {
 		if p := recover(); p != nil {
 			res = errorResponse(out[:0], "Runtime.Panic", fmt.Sprint(p), stackLines(debug.Stack()))
 		}
 	}()
-	// Record data and a JSON handler's decoded values may alias the body:
-	// one copy keeps them valid after the host reuses the buffer.
-	body = bytes.Clone(body)
 	if h.Kind == abi.KindKinesis {
 		ev, err := abi.DecodeKinesis(body)
 		if err != nil {
@@ -143,6 +158,57 @@ func handle(req, out []byte) (res []byte) {
 		return errorResponse(out, errorType(err), err.Error(), nil)
 	}
 	return append(append(out, abi.TagJSON), payload...)
+}
+
+// deadlineCtx is the invocation's context: it has the deadline but arms no
+// timer unless a handler asks for Done. context.WithDeadline's timer cost
+// ~24 µs per invocation in a Go guest (most of a small batch's overhead),
+// and a timer can only fire when the single-threaded guest yields anyway;
+// Err compares the clock instead, which is what handlers that check
+// ctx.Err() between records need. The host enforces the deadline itself.
+type deadlineCtx struct {
+	deadline time.Time
+
+	mu     sync.Mutex
+	timer  context.Context // armed by the first Done
+	cancel context.CancelFunc
+}
+
+func (c *deadlineCtx) Deadline() (time.Time, bool) { return c.deadline, true }
+
+func (c *deadlineCtx) Value(key any) any { return nil }
+
+func (c *deadlineCtx) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.timer == nil {
+		c.timer, c.cancel = context.WithDeadline(context.Background(), c.deadline)
+	}
+	return c.timer.Done()
+}
+
+func (c *deadlineCtx) Err() error {
+	c.mu.Lock()
+	timer := c.timer
+	c.mu.Unlock()
+	if timer != nil {
+		if err := timer.Err(); err != nil {
+			return err
+		}
+	}
+	if !time.Now().Before(c.deadline) {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+// stop releases the timer, if one was armed.
+func (c *deadlineCtx) stop() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cancel != nil {
+		c.cancel()
+	}
 }
 
 type errorDoc struct {

@@ -9,10 +9,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/valyala/fastjson"
 
 	"github.com/sluice-dev/sluice/sdk"
 )
@@ -27,16 +28,53 @@ func handle(_ context.Context, e events.KinesisFirehoseEvent) (events.KinesisFir
 
 func transform(r events.KinesisFirehoseEventRecord) events.KinesisFirehoseResponseRecord {
 	out := events.KinesisFirehoseResponseRecord{RecordID: r.RecordID, Data: r.Data}
-	var click struct {
-		Country string `json:"country"`
-	}
-	if err := json.Unmarshal(r.Data, &click); err != nil || click.Country == "" {
+	country, ok := countryOf(r.Data)
+	if !ok || country == "" {
 		out.Result = events.KinesisFirehoseTransformedStateProcessingFailed
 		return out
 	}
 	out.Result = events.KinesisFirehoseTransformedStateOk
-	out.Metadata.PartitionKeys = map[string]string{"country": click.Country}
+	out.Metadata.PartitionKeys = map[string]string{"country": country}
 	return out
+}
+
+// parsers are reused across records and invocations: fastjson parses
+// without reflection and, with a warm parser, without allocating.
+var parsers fastjson.ParserPool
+
+// countryOf reads the country field of a JSON object with the rules of
+// json.Unmarshal into struct{ Country string `json:"country"` }, which this
+// replaced: keys match case-insensitively, the last match wins, null leaves
+// the field empty, and any other non-string value or a document that is not
+// a JSON object (or null) fails.
+func countryOf(data []byte) (string, bool) {
+	p := parsers.Get()
+	defer parsers.Put(p)
+	v, err := p.ParseBytes(data)
+	if err != nil {
+		return "", false
+	}
+	if v.Type() == fastjson.TypeNull {
+		return "", true
+	}
+	o, err := v.Object()
+	if err != nil {
+		return "", false
+	}
+	country, ok := "", true
+	o.Visit(func(key []byte, v *fastjson.Value) {
+		if !ok || !bytes.EqualFold(key, []byte("country")) {
+			return
+		}
+		switch v.Type() {
+		case fastjson.TypeString:
+			country = string(v.GetStringBytes())
+		case fastjson.TypeNull:
+		default:
+			ok = false
+		}
+	})
+	return country, ok
 }
 
 func main() { sdk.Start(handle) }

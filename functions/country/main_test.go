@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -29,6 +30,39 @@ func TestTransform(t *testing.T) {
 		}
 		if string(r.Data) != string(ev.Records[i].Data) {
 			t.Errorf("record %s: data changed", w.id)
+		}
+	}
+}
+
+// TestCountryOfMatchesEncodingJSON: countryOf reads a record as
+// json.Unmarshal into the struct it replaced did.
+func TestCountryOfMatchesEncodingJSON(t *testing.T) {
+	for _, in := range []string{
+		`{"country":"DE"}`,
+		`{"Country":"FR"}`,
+		`{"COUNTRY":"IT","country":"ES"}`,
+		`{"country":"ES","COUNTRY":"IT"}`,
+		`{"country":null}`,
+		`{"country":7}`,
+		`{"country":""}`,
+		`{"countr\u0079":"AT"}`,
+		`{"country":"\u00d6sterreich"}`,
+		`{"nested":{"country":"NL"}}`,
+		` {"country":"BE"} `,
+		`{"country":"BE"} x`,
+		`null`,
+		`[]`,
+		`"DE"`,
+		`not json`,
+		``,
+	} {
+		var click struct {
+			Country string `json:"country"`
+		}
+		wantErr := json.Unmarshal([]byte(in), &click) != nil
+		got, ok := countryOf([]byte(in))
+		if ok == wantErr || ok && got != click.Country {
+			t.Errorf("countryOf(%s) = %q, %v; encoding/json: %q, error %v", in, got, ok, click.Country, wantErr)
 		}
 	}
 }

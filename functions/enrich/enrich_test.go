@@ -85,6 +85,16 @@ func TestEnrichRejectsMalformed(t *testing.T) {
 		"no timestamp":     {`{"event_id":"e","event_type":"click"}`, "missing timestamp"},
 		"bad timestamp":    {`{"event_id":"e","event_type":"click","timestamp":"yesterday"}`, "not RFC 3339"},
 		"epoch timestamp":  {`{"event_id":"e","event_type":"click","timestamp":1767323045}`, "timestamp is not a string"},
+		"null event_id":    {`{"event_id":null,"event_type":"click","timestamp":"2026-01-02T03:04:05Z"}`, "empty event_id"},
+		"string":           {`"click"`, "not a JSON object: a string"},
+		"number":           {`42`, "not a JSON object: a number"},
+		"empty input":      {``, "not a JSON object"},
+		"only whitespace":  {" \n ", "not a JSON object"},
+		"trailing garbage": {`{"event_id":"e","event_type":"click","timestamp":"2026-01-02T03:04:05Z"} x`, "not a JSON object"},
+		"two objects":      {`{"event_id":"e"}{"event_type":"click"}`, "not a JSON object"},
+		"bad escape":       {`{"event_id":"\q","event_type":"click","timestamp":"2026-01-02T03:04:05Z"}`, "not a JSON object"},
+		"control char":     {"{\"event_id\":\"a\tb\",\"event_type\":\"click\",\"timestamp\":\"2026-01-02T03:04:05Z\"}", "not a JSON object"},
+		"escaped key":      {`{"event\u005fid":"","event_type":"click","timestamp":"2026-01-02T03:04:05Z"}`, "empty event_id"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := enrich([]byte(tc.in))

@@ -116,3 +116,24 @@ func TestHandleMalformedFailsTheBatch(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// TestHandleSharesOneBuffer: records written into the batch's buffer do not
+// overwrite one another, even when one grows (1 → null) past the size
+// reserved for the batch.
+func TestHandleSharesOneBuffer(t *testing.T) {
+	ins := []string{`{"ip":1}`, `{"ip":"10.1.2.3","user_id":"u"}`, `{"a":[1]}`, `{"ip":2}`}
+	want := []string{`{"ip":null}`, `{"ip":"10.1.2.0"}`, `{"a":[1]}`, `{"ip":null}`}
+	var e events.KinesisEvent
+	for _, in := range ins {
+		e.Records = append(e.Records, events.KinesisEventRecord{Kinesis: events.KinesisRecord{Data: []byte(in)}})
+	}
+	resp, err := handle(context.Background(), e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range resp.Records {
+		if string(r.Data) != want[i] {
+			t.Errorf("record %d = %s, want %s", i, r.Data, want[i])
+		}
+	}
+}

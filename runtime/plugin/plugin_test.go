@@ -123,3 +123,46 @@ func TestMismatchedPluginIsRefused(t *testing.T) {
 		t.Errorf("message does not say what to rebuild: %v", err)
 	}
 }
+
+// TestInfiniteLoopTimesOut: a plugin call stuck in a busy loop cannot be
+// stopped, so it is abandoned at the function's Timeout with Lambda's
+// timeout error, counted, and the function marked unhealthy, while the host
+// keeps serving other calls on the same function.
+func TestInfiniteLoopTimesOut(t *testing.T) {
+	res, _ := buildEcho(t)
+	h, err := plugin.Load(res.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn, err := runtime.New(runtime.Config{Name: "Echo", Timeout: 500 * time.Millisecond}, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Whatever happens below, release the spinning goroutine.
+	defer fn.Invoke(context.Background(), []byte(`{"say":"stop"}`)) //nolint:errcheck
+
+	if fn.Unhealthy() {
+		t.Fatal("a fresh function is already unhealthy")
+	}
+	_, err = fn.Invoke(context.Background(), []byte(`{"say":"spin"}`))
+	var ie *runtime.InvokeError
+	if !errors.As(err, &ie) || ie.Type != "Sandbox.Timedout" || !strings.Contains(ie.Message, "Task timed out after 0.50 seconds") {
+		t.Fatalf("got %v, want Sandbox.Timedout after 0.50 seconds", err)
+	}
+	if ie.RequestID == "" || !strings.HasPrefix(ie.Message, ie.RequestID) {
+		t.Errorf("timeout message %q does not start with the request ID %q, as Lambda's does", ie.Message, ie.RequestID)
+	}
+	if !fn.Unhealthy() {
+		t.Error("the abandoned call did not mark the function unhealthy")
+	}
+	if got := fn.Stats().Timeouts; got != 1 {
+		t.Errorf("timeouts = %d, want 1", got)
+	}
+	// The loop is still running on its goroutine; other calls are served.
+	for _, say := range []string{"one", "two"} {
+		out, err := fn.Invoke(context.Background(), []byte(`{"say":"`+say+`"}`))
+		if err != nil || !strings.Contains(string(out), `"said":"`+say+`"`) {
+			t.Fatalf("while the loop runs: %s, %v", out, err)
+		}
+	}
+}

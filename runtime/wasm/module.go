@@ -520,7 +520,24 @@ func (m *Module) failure(ctx context.Context, inst *instance, inv *runtime.Invoc
 		return &runtime.InvokeError{Type: "Runtime.OutOfMemory", Message: fmt.Sprintf("RequestId: %s Error: Runtime exited: memory limit of %d MB reached (%v)", inv.RequestID, m.cfg.MemoryMB, err), RequestID: inv.RequestID}
 	case errors.As(err, &exit):
 		return &runtime.InvokeError{Type: "Runtime.ExitError", Message: fmt.Sprintf("RequestId: %s Error: Runtime exited with error: exit status %d%s", inv.RequestID, exit.ExitCode(), tail(inst.out)), RequestID: inv.RequestID}
+	case goCrashed(out):
+		// A Go reactor cannot exit: after printing the panic it aborts
+		// with unreachable. A native Go process would have exited with
+		// status 2, which is what Lambda reports.
+		return &runtime.InvokeError{Type: "Runtime.ExitError", Message: fmt.Sprintf("RequestId: %s Error: Runtime exited with error: exit status 2%s", inv.RequestID, tail(inst.out)), RequestID: inv.RequestID}
 	default:
 		return &runtime.InvokeError{Type: "Runtime.Trap", Message: fmt.Sprintf("RequestId: %s Error: %v", inv.RequestID, err), RequestID: inv.RequestID}
 	}
+}
+
+// goCrashed reports whether a guest's last output is the Go runtime dying:
+// an unrecovered panic (one the sdk cannot catch, e.g. on another
+// goroutine) or a fatal error.
+func goCrashed(out string) bool {
+	for _, prefix := range []string{"panic: ", "fatal error: "} {
+		if strings.HasPrefix(out, prefix) || strings.Contains(out, "\n"+prefix) {
+			return true
+		}
+	}
+	return false
 }

@@ -118,6 +118,9 @@ func TestFaults(t *testing.T) {
 	}{
 		{"fail", "errorString", "asked to fail", time.Second},
 		{"panic", "Runtime.Panic", "asked to panic", time.Second},
+		{"nil", "Runtime.Panic", "nil pointer dereference", time.Second},
+		{"trap", "Runtime.Trap", "unreachable", time.Second},
+		{"crash", "Runtime.ExitError", "exit status 2 (guest output: panic: crashed on another goroutine", time.Second},
 		{"spin", "Sandbox.Timedout", "Task timed out after 1.00 seconds", time.Second},
 		// A long timeout: under the race detector the interpreter takes
 		// seconds to fill 32 MB.
@@ -157,7 +160,7 @@ func TestSandbox(t *testing.T) {
 		"FILE: DENIED",
 		"HOME= PATH=",
 		"DIAL: DENIED",
-		"RID=YES ARN=ARN:AWS:LAMBDA:US-EAST-1:000000000000:FUNCTION:KFN DEADLINE=YES NAME=KFN MEMORY=128 GREETING=HI",
+		"RID=YES ARN=ARN:AWS:LAMBDA:US-EAST-1:000000000000:FUNCTION:KFN DEADLINE=YES ERR=OK DONE=YES NAME=KFN MEMORY=128 GREETING=HI",
 	}
 	if len(resp.Records) != len(want) {
 		t.Fatalf("response %s", out)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -30,6 +31,20 @@ func handle(ctx context.Context, e events.KinesisEvent) (sdk.StreamResponse, err
 			return sdk.StreamResponse{}, errors.New("asked to fail")
 		case "sleep": // a call that outlives its timeout
 			time.Sleep(time.Minute)
+		case "trap": // a real trap: on wasm, runtime.Breakpoint is the unreachable instruction
+			runtime.Breakpoint()
+		case "nil": // a nil dereference: a Go panic, recovered like any other
+			var p *events.KinesisEventRecord
+			data = p.EventID
+		case "crash":
+			// A panic on another goroutine: Go cannot recover it and the
+			// runtime dies. WASM only: in a plugin it takes the host down.
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				panic("crashed on another goroutine")
+			}()
+			<-done
 		case "spin": // an infinite loop that never yields
 			for {
 				sink++
@@ -61,6 +76,8 @@ func handle(ctx context.Context, e events.KinesisEvent) (sdk.StreamResponse, err
 				"rid=" + boolString(lc != nil && lc.AwsRequestID != ""),
 				"arn=" + lc.InvokedFunctionArn,
 				"deadline=" + boolString(hasDeadline),
+				"err=" + errString(ctx.Err()),
+				"done=" + boolString(ctx.Done() != nil),
 				"name=" + sdk.Env(ctx, "AWS_LAMBDA_FUNCTION_NAME"),
 				"memory=" + sdk.Env(ctx, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"),
 				"greeting=" + sdk.Env(ctx, "GREETING"),
