@@ -155,7 +155,7 @@ func TestFaultyFunctionsAreIsolatedAndRedriven(t *testing.T) {
 	}
 	for fn, types := range map[string][]string{
 		"FaultyPlugin": {"Runtime.Panic", "Sandbox.Timedout"},
-		"FaultyWasm":   {"Runtime.Panic", "Runtime.Trap", "Runtime.OutOfMemory", "Sandbox.Timedout"},
+		"FaultyWasm":   {"Runtime.Panic", "Runtime.ExitError", "Runtime.OutOfMemory", "Sandbox.Timedout"},
 	} {
 		for _, typ := range types {
 			if !errorTypes[fn][typ] {

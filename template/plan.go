@@ -137,9 +137,13 @@ type DeliveryStream struct {
 	// processor; it yields the partitionKeyFromQuery keys.
 	MetadataExtractionQuery string `json:"metadataExtractionQuery,omitempty"`
 	// AppendDelimiter is set by an AppendDelimiterToRecord processor.
-	AppendDelimiter bool   `json:"appendDelimiter"`
-	CustomTimeZone  string `json:"customTimeZone,omitempty"`
-	FileExtension   string `json:"fileExtension,omitempty"`
+	AppendDelimiter bool `json:"appendDelimiter"`
+	// SubRecordType is set by a RecordDeAggregation processor: JSON or
+	// DELIMITED (then Delimiter, base64 as in the parameter, splits).
+	SubRecordType  string `json:"subRecordType,omitempty"`
+	Delimiter      string `json:"delimiter,omitempty"`
+	CustomTimeZone string `json:"customTimeZone,omitempty"`
+	FileExtension  string `json:"fileExtension,omitempty"`
 	// SourceStream is the stream name for KinesisStreamAsSource delivery
 	// streams; empty for DirectPut.
 	SourceStream string `json:"sourceStream,omitempty"`

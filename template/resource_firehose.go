@@ -1,6 +1,7 @@
 package template
 
 import (
+	"encoding/base64"
 	"regexp"
 	"strconv"
 	"time"
@@ -211,6 +212,33 @@ func (p *parser) processors(pc *object, d *DeliveryStream) []string {
 			}
 		case "AppendDelimiterToRecord":
 			d.AppendDelimiter = true
+		case "RecordDeAggregation":
+			// https://docs.aws.amazon.com/firehose/latest/dev/dynamic-partitioning-multirecord-deaggergation.html:
+			// JSON (consecutive objects) or DELIMITED with a base64 delimiter;
+			// applied before transformation and partition keys.
+			st, ok := params["SubRecordType"]
+			if !ok {
+				p.errorf(po.at, "%s: RecordDeAggregation needs the parameter SubRecordType (JSON or DELIMITED)", path)
+				continue
+			}
+			switch st.str {
+			case "JSON":
+			case "DELIMITED":
+				dl, ok := params["Delimiter"]
+				if !ok {
+					p.errorf(po.at, "%s: SubRecordType DELIMITED needs the parameter Delimiter (base64-encoded)", path)
+					continue
+				}
+				if b, err := base64.StdEncoding.DecodeString(dl.str); err != nil || len(b) == 0 {
+					p.errorf(dl.pos, "%s: Delimiter must be the delimiter base64-encoded (\"####\" is \"IyMjIw==\"), got %s", path, quote(dl.str))
+					continue
+				}
+				d.Delimiter = dl.str
+			default:
+				p.errorf(st.pos, "%s: SubRecordType must be JSON or DELIMITED, got %s", path, quote(st.str))
+				continue
+			}
+			d.SubRecordType = st.str
 		case "Lambda":
 			v, ok := params["LambdaArn"]
 			if !ok {

@@ -220,10 +220,14 @@ func firehoseConfig(ds template.DeliveryStream) firehose.Config {
 		MetadataExtractionQuery: ds.MetadataExtractionQuery,
 		DynamicPartitioning:     ds.DynamicPartitioning,
 		AppendDelimiter:         ds.AppendDelimiter,
-		Compression:             ds.Compression,
-		CustomTimeZone:          ds.CustomTimeZone,
-		FileExtension:           ds.FileExtension,
-		Conversion:              conversion(ds),
+		SubRecordType:           ds.SubRecordType,
+		Delimiter:               ds.Delimiter,
+		// Firehose de-aggregates KPL records read from a Kinesis stream.
+		DeaggregateKPL: ds.SourceStream != "",
+		Compression:    ds.Compression,
+		CustomTimeZone: ds.CustomTimeZone,
+		FileExtension:  ds.FileExtension,
+		Conversion:     conversion(ds),
 	}
 }
 

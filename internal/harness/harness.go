@@ -202,7 +202,13 @@ func readStream(ctx context.Context, c *kinesis.Client, stream string, fn func(s
 // each shard has reached the sequence number given for it: everything up
 // to there was invoked, accepted by the sink and checkpointed.
 func WaitCheckpointed(ctx context.Context, stateDir string, last map[string]string) error {
-	dir := filepath.Join(stateDir, "checkpoints")
+	return WaitCheckpointsIn(ctx, filepath.Join(stateDir, "checkpoints"), last)
+}
+
+// WaitCheckpointsIn is WaitCheckpointed for the checkpoint store in dir:
+// <state>/checkpoints-firehose holds the checkpoints of delivery streams
+// reading a Kinesis stream themselves (KinesisStreamAsSource).
+func WaitCheckpointsIn(ctx context.Context, dir string, last map[string]string) error {
 	for {
 		ok, err := checkpointed(ctx, dir, last)
 		if err != nil {
