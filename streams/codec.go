@@ -274,6 +274,16 @@ func appendPutResultsJSON(dst []byte, rs []types.PutRecordsResultEntry) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
+		if r.ErrorCode == nil && r.ErrorMessage == nil && r.SequenceNumber != nil && r.ShardId != nil &&
+			plainASCII(*r.SequenceNumber) && plainASCII(*r.ShardId) {
+			// The common entry, written without per-member dispatch.
+			dst = append(dst, `{"SequenceNumber":"`...)
+			dst = append(dst, *r.SequenceNumber...)
+			dst = append(dst, `","ShardId":"`...)
+			dst = append(dst, *r.ShardId...)
+			dst = append(dst, `"}`...)
+			continue
+		}
 		dst = append(dst, '{')
 		sep := false
 		for _, m := range [...]struct {
@@ -317,17 +327,20 @@ func appendEpoch(dst []byte, t time.Time) []byte {
 	return append(dst, '.', byte('0'+frac/100), byte('0'+frac/10%10), byte('0'+frac%10))
 }
 
+// plainASCII reports whether s needs no escaping in a JSON string.
+func plainASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
 // appendJSONString appends s as a JSON string, escaping what JSON requires
 // (and, like encoding/json, replacing invalid UTF-8).
 func appendJSONString(dst []byte, s string) []byte {
-	simple := true
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
-			simple = false
-			break
-		}
-	}
-	if simple {
+	if plainASCII(s) {
 		dst = append(dst, '"')
 		dst = append(dst, s...)
 		return append(dst, '"')

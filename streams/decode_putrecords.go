@@ -1,9 +1,11 @@
 package streams
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
@@ -76,6 +78,28 @@ func (s *scanner) str() ([]byte, bool) {
 	return nil, false
 }
 
+// blob returns the raw bytes of a JSON string holding base64, for the
+// Data member. Unlike str it does not look at every byte: it finds the
+// closing quote with IndexByte and leaves the rest to the base64 decoder,
+// which rejects a backslash (so an escaped quote or any escape goes the
+// slow path), control characters and non-ASCII alike. The exceptions are
+// CR and LF, which the decoder skips but JSON forbids raw in a string.
+func (s *scanner) blob() ([]byte, bool) {
+	if !s.expect('"') {
+		return nil, false
+	}
+	n := bytes.IndexByte(s.b[s.i:], '"')
+	if n < 0 {
+		return nil, false
+	}
+	v := s.b[s.i : s.i+n]
+	if bytes.IndexByte(v, '\n') >= 0 || bytes.IndexByte(v, '\r') >= 0 {
+		return nil, false
+	}
+	s.i += n + 1
+	return v, true
+}
+
 func fastDecodePutRecords(body []byte, in *kinesis.PutRecordsInput) error {
 	s := &scanner{b: body}
 	if !s.expect('{') {
@@ -129,34 +153,41 @@ func fastDecodePutRecords(body []byte, in *kinesis.PutRecordsInput) error {
 	}
 }
 
+// rawRecord is one record as scanned: slices of the body, decoded after
+// the scan.
+type rawRecord struct {
+	data, key, ehk          []byte
+	hasData, hasKey, hasEHK bool
+}
+
 func (s *scanner) records() ([]types.PutRecordsRequestEntry, error) {
 	if !s.expect('[') {
 		return nil, errSlowPath
 	}
-	recs := make([]types.PutRecordsRequestEntry, 0, 16)
-	// Blobs are decoded after the scan into one slab sized from their
-	// base64 lengths.
-	var blobs [][]byte
-	var strs []string
 	if s.expect(']') {
-		return recs, nil
+		return make([]types.PutRecordsRequestEntry, 0), nil
 	}
+	// Every record opens with a brace, so their count is at most the
+	// braces left: one allocation per array below instead of a run of
+	// growths (a call holds at most 500 records; more is refused later).
+	raws := make([]rawRecord, 0, min(bytes.Count(s.b[s.i:], []byte{'{'}), 512))
 	for {
 		if !s.expect('{') {
 			return nil, errSlowPath
 		}
-		var r types.PutRecordsRequestEntry
-		var data []byte
-		hasData := false
-		var key, ehk []byte
-		hasKey, hasEHK := false, false
+		var r rawRecord
 		if !s.expect('}') {
 			for {
 				k, ok := s.str()
 				if !ok || !s.expect(':') {
 					return nil, errSlowPath
 				}
-				v, ok := s.str()
+				var v []byte
+				if string(k) == "Data" {
+					v, ok = s.blob()
+				} else {
+					v, ok = s.str()
+				}
 				if !ok {
 					return nil, errSlowPath
 				}
@@ -164,20 +195,20 @@ func (s *scanner) records() ([]types.PutRecordsRequestEntry, error) {
 				// decodes (and may reject) every occurrence.
 				switch string(k) {
 				case "Data":
-					if hasData {
+					if r.hasData {
 						return nil, errSlowPath
 					}
-					data, hasData = v, true
+					r.data, r.hasData = v, true
 				case "PartitionKey":
-					if hasKey {
+					if r.hasKey {
 						return nil, errSlowPath
 					}
-					key, hasKey = v, true
+					r.key, r.hasKey = v, true
 				case "ExplicitHashKey":
-					if hasEHK {
+					if r.hasEHK {
 						return nil, errSlowPath
 					}
-					ehk, hasEHK = v, true
+					r.ehk, r.hasEHK = v, true
 				default:
 					return nil, errSlowPath
 				}
@@ -190,19 +221,7 @@ func (s *scanner) records() ([]types.PutRecordsRequestEntry, error) {
 				break
 			}
 		}
-		blobs = append(blobs, data)
-		if !hasData {
-			blobs[len(blobs)-1] = nil
-		}
-		// Keys and hash keys share one string allocation below.
-		strs = append(strs, string(key), string(ehk))
-		if hasKey {
-			r.PartitionKey = new(string)
-		}
-		if hasEHK {
-			r.ExplicitHashKey = new(string)
-		}
-		recs = append(recs, r)
+		raws = append(raws, r)
 		if s.expect(',') {
 			continue
 		}
@@ -211,26 +230,55 @@ func (s *scanner) records() ([]types.PutRecordsRequestEntry, error) {
 		}
 		break
 	}
-	total := 0
-	for _, b := range blobs {
-		total += base64.StdEncoding.DecodedLen(len(b))
+	// All blobs share one slab, all keys and hash keys one string, and the
+	// pointers to those one array: five allocations per call, none per
+	// record.
+	total, strLen, nStrs := 0, 0, 0
+	for i := range raws {
+		r := &raws[i]
+		total += base64.StdEncoding.DecodedLen(len(r.data))
+		if r.hasKey {
+			strLen += len(r.key)
+			nStrs++
+		}
+		if r.hasEHK {
+			strLen += len(r.ehk)
+			nStrs++
+		}
 	}
 	slab := make([]byte, total)
-	for i := range recs {
-		if blobs[i] != nil {
-			n, err := base64.StdEncoding.Decode(slab, blobs[i])
+	var sb strings.Builder
+	sb.Grow(strLen)
+	for i := range raws {
+		sb.Write(raws[i].key)
+		sb.Write(raws[i].ehk)
+	}
+	all := sb.String()
+	strs := make([]string, nStrs)
+	recs := make([]types.PutRecordsRequestEntry, len(raws))
+	pos := 0
+	for i := range raws {
+		r := &raws[i]
+		if r.hasData {
+			n, err := base64.StdEncoding.Decode(slab, r.data)
 			if err != nil {
 				return nil, errSlowPath
 			}
 			recs[i].Data = slab[:n:n]
 			slab = slab[n:]
 		}
-		if recs[i].PartitionKey != nil {
-			*recs[i].PartitionKey = strs[2*i]
+		if r.hasKey {
+			strs[0] = all[pos : pos+len(r.key)]
+			recs[i].PartitionKey = &strs[0]
+			strs = strs[1:]
 		}
-		if recs[i].ExplicitHashKey != nil {
-			*recs[i].ExplicitHashKey = strs[2*i+1]
+		pos += len(r.key)
+		if r.hasEHK {
+			strs[0] = all[pos : pos+len(r.ehk)]
+			recs[i].ExplicitHashKey = &strs[0]
+			strs = strs[1:]
 		}
+		pos += len(r.ehk)
 	}
 	return recs, nil
 }

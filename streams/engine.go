@@ -59,6 +59,10 @@ type Options struct {
 	// makes the HTTP API verify every request's SigV4 signature against
 	// them (`--verify-sigv4`); empty, signatures are accepted unread.
 	Credentials map[string]string
+
+	// storage is the file layer of shard logs (default: the OS); tests put
+	// a shardlog.FaultFS here to fill the disk or fail fsyncs.
+	storage shardlog.FS
 }
 
 // ErrStreamExists is returned (wrapped) by Engine.CreateStream when the
@@ -361,7 +365,7 @@ func (e *Engine) openShard(s *stream, m shardMeta) (*shard, error) {
 	if err1 != nil || err2 != nil {
 		return nil, fmt.Errorf("stream %s shard %d: bad hash range in metadata", s.name, m.Index)
 	}
-	lg, err := shardlog.Open(filepath.Join(s.dir, strconv.FormatUint(uint64(m.Index), 10)), shardlog.Options{Now: e.now})
+	lg, err := shardlog.Open(filepath.Join(s.dir, strconv.FormatUint(uint64(m.Index), 10)), shardlog.Options{Now: e.now, FS: e.opts.storage})
 	if err != nil {
 		return nil, fmt.Errorf("open stream %s shard %d: %w", s.name, m.Index, err)
 	}

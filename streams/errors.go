@@ -1,11 +1,15 @@
 package streams
 
 import (
+	"errors"
 	"fmt"
+	"net/http"
 	"strings"
+	"syscall"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/aws/smithy-go"
 )
 
 // Operations return the SDK's typed errors so callers errors.As them the
@@ -29,6 +33,38 @@ func errLimit(format string, args ...any) error {
 
 func errInternal(err error) error {
 	return &types.InternalFailureException{Message: aws.String(err.Error())}
+}
+
+// serviceUnavailable is AWS's common ServiceUnavailable error (HTTP 503,
+// "the request has failed due to a temporary failure of the server"),
+// which every AWS SDK retries with backoff. The engine answers it when a
+// shard log could not make records durable (disk full, I/O error): the
+// records were not written, and the same request can succeed later.
+type serviceUnavailable struct {
+	msg   string
+	cause error
+}
+
+func (e *serviceUnavailable) Error() string                 { return "ServiceUnavailable: " + e.msg }
+func (e *serviceUnavailable) ErrorCode() string             { return "ServiceUnavailable" }
+func (e *serviceUnavailable) ErrorMessage() string          { return e.msg }
+func (e *serviceUnavailable) ErrorFault() smithy.ErrorFault { return smithy.FaultServer }
+func (e *serviceUnavailable) Unwrap() error                 { return e.cause }
+func (e *serviceUnavailable) httpStatus() int               { return http.StatusServiceUnavailable }
+
+// errStorage is the request-level answer to appends that failed in the
+// shard log.
+func errStorage(err error) error {
+	return &serviceUnavailable{msg: storageMessage(err), cause: err}
+}
+
+// storageMessage says why records were not written, in words a producer
+// can act on: a full disk is named as such.
+func storageMessage(err error) string {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return "The disk holding the stream's data is full (no space left on device); the records were not written. Retry after space is freed."
+	}
+	return "The stream's storage failed to write the records (" + err.Error() + "); they were not written. Retry later."
 }
 
 // validation collects model-constraint violations and renders them the way

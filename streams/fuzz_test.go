@@ -82,6 +82,11 @@ func FuzzDecodePutRecords(f *testing.F) {
 	f.Add([]byte(`{"StreamName":"s\u0041","Records":[{"Data":"eA=="}]}`))
 	f.Add([]byte(`{"streamname":"s","Records":[{"Data":"eA"}]}`))
 	f.Add([]byte(`{"Records":[{"Data":"eA==","Data":"eQ=="}]}`))
+	// Data is scanned for its closing quote only (scanner.blob): an escaped
+	// quote, an escape, or a raw line break inside it must go the slow path.
+	f.Add([]byte(`{"Records":[{"Data":"eA\"==","PartitionKey":"k"}]}`))
+	f.Add([]byte(`{"Records":[{"Data":"eA\n==","PartitionKey":"k"}]}`))
+	f.Add([]byte("{\"Records\":[{\"Data\":\"eA\n==\",\"PartitionKey\":\"k\"}]}"))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var fast, slow kinesis.PutRecordsInput
 		if fastDecodePutRecords(body, &fast) != nil {

@@ -88,6 +88,13 @@ var operations = map[string]operation{
 
 var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
+// respPool recycles answer buffers: a PutRecords answer is ~50 KB, built
+// and dropped per call. Buffers over maxPooledResp (large GetRecords
+// answers) are left to the GC.
+var respPool = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxPooledResp = 1 << 20
+
 func codecFor(contentType string) codec {
 	mt, _, _ := mime.ParseMediaType(contentType)
 	switch mt {
@@ -127,7 +134,10 @@ func (a *httpAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	buf.Reset()
 	if r.ContentLength > 0 && r.ContentLength <= maxBody {
-		buf.Grow(int(r.ContentLength) + 1)
+		// ReadFrom wants MinRead bytes free before each read, including
+		// the one that sees EOF: without the margin a body that exactly
+		// fills the buffer doubles it.
+		buf.Grow(int(r.ContentLength) + bytes.MinRead)
 	}
 	if _, err := buf.ReadFrom(io.LimitReader(r.Body, maxBody+1)); err != nil {
 		a.writeError(w, c, http.StatusBadRequest, "SerializationException", "read request body: "+err.Error())
@@ -156,14 +166,19 @@ func (a *httpAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.writeErr(w, c, err)
 		return
 	}
-	resp, err := c.encode(make([]byte, 0, 256), out)
+	rb := respPool.Get().(*[]byte)
+	resp, err := c.encode((*rb)[:0], out)
 	if err != nil {
 		a.writeErr(w, c, errInternal(err))
 		return
 	}
 	w.Header().Set("Content-Type", c.contentType())
 	w.Header().Set("Content-Length", strconv.Itoa(len(resp)))
-	w.Write(resp)
+	w.Write(resp) // copies or sends resp before returning
+	if cap(resp) <= maxPooledResp {
+		*rb = resp[:0]
+		respPool.Put(rb)
+	}
 }
 
 func (a *httpAPI) writeErr(w http.ResponseWriter, c codec, err error) {
@@ -172,6 +187,10 @@ func (a *httpAPI) writeErr(w http.ResponseWriter, c codec, err error) {
 		status := http.StatusBadRequest
 		if ae.ErrorFault() == smithy.FaultServer {
 			status = http.StatusInternalServerError
+		}
+		var hs interface{ httpStatus() int }
+		if errors.As(err, &hs) {
+			status = hs.httpStatus()
 		}
 		a.writeError(w, c, status, ae.ErrorCode(), ae.ErrorMessage())
 		return

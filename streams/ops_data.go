@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
@@ -70,10 +71,16 @@ func validationOf(value any, field, constraint string) error {
 
 // checkRecord validates one record's model constraints and returns its hash
 // key. EHK range errors are semantic (InvalidArgumentException), reported
-// after all model errors.
-func checkRecord(v *validation, field string, key *string, data []byte, ehk *string, maxData int) (u128, error) {
+// after all model errors. i is the record's position in a PutRecords call
+// (-1 for PutRecord), named in validation messages; the name is built only
+// when one is needed, not for each of 500 valid records.
+func checkRecord(v *validation, i int, key *string, data []byte, ehk *string, maxData int) (u128, error) {
 	var h u128
 	var rangeErr error
+	field := ""
+	if (key == nil || len(*key) == 0 || len(*key) > maxKeyChars || data == nil || len(data) > maxData || ehk != nil) && i >= 0 {
+		field = "records." + strconv.Itoa(i+1) + ".member."
+	}
 	switch {
 	case key == nil:
 		v.add(nil, field+"partitionKey", "Member must not be null")
@@ -131,6 +138,7 @@ func (e *Engine) throttledMsg(s *stream, sh *shard) string {
 // putGroup is the slice of one PutRecords request bound for one shard.
 type putGroup struct {
 	sh      *shard
+	n       int // records routed here
 	entries []shardlog.Entry
 	idx     []int // positions in the request
 	pending *shardlog.Pending
@@ -161,7 +169,7 @@ func (e *Engine) putRecords(ctx context.Context, in *kinesis.PutRecordsInput) (*
 	var semantic error
 	for i := range in.Records {
 		r := &in.Records[i]
-		h, err := checkRecord(&v, "records."+strconv.Itoa(i+1)+".member.", r.PartitionKey, r.Data, r.ExplicitHashKey, maxRec)
+		h, err := checkRecord(&v, i, r.PartitionKey, r.Data, r.ExplicitHashKey, maxRec)
 		if err != nil && semantic == nil {
 			semantic = err
 		}
@@ -189,6 +197,9 @@ func (e *Engine) putRecords(ctx context.Context, in *kinesis.PutRecordsInput) (*
 	var groups []putGroup
 	now := e.now()
 	failed := int32(0)
+	// Routing fills group[i] (-1: throttled) and counts each group, so the
+	// groups' entries and positions are carved from one array each.
+	group := make([]int32, n)
 	s.mu.RLock()
 	if err := e.writableLocked(s); err != nil {
 		s.mu.RUnlock()
@@ -206,10 +217,27 @@ func (e *Engine) putRecords(ctx context.Context, in *kinesis.PutRecordsInput) (*
 			out[i].ErrorCode = aws.String("ProvisionedThroughputExceededException")
 			out[i].ErrorMessage = aws.String(e.throttledMsg(s, sh))
 			failed++
+			group[i] = -1
 			continue
 		}
 		g := findGroup(&groups, sh)
-		g.entries = append(g.entries, shardlog.Entry{Key: *r.PartitionKey, Data: r.Data})
+		group[i] = int32(g)
+		groups[g].n++
+	}
+	entries := make([]shardlog.Entry, n-int(failed))
+	idx := make([]int, n-int(failed))
+	off := 0
+	for gi := range groups {
+		g := &groups[gi]
+		g.entries, g.idx = entries[off:off:off+g.n], idx[off:off:off+g.n]
+		off += g.n
+	}
+	for i, gi := range group {
+		if gi < 0 {
+			continue
+		}
+		g := &groups[gi]
+		g.entries = append(g.entries, shardlog.Entry{Key: *in.Records[i].PartitionKey, Data: in.Records[i].Data})
 		g.idx = append(g.idx, i)
 	}
 	// Queue while holding the read lock: a reshard (write lock) then knows
@@ -224,31 +252,58 @@ func (e *Engine) putRecords(ctx context.Context, in *kinesis.PutRecordsInput) (*
 	// one per record.
 	type seqRef struct{ i, start, end int }
 	refs := make([]seqRef, 0, n)
-	var buf []byte
+	buf := make([]byte, 0, n*maxSeqDigits)
 	throttled := int(failed)
 	ackedBytes := 0
+	var storageErr error
 	for gi := range groups {
 		g := &groups[gi]
 		first, _, err := g.pending.Wait()
 		if err != nil {
+			// The shard log failed this group's commit and cut it off:
+			// none of these records was written or will ever be served.
 			e.log.Error("append records", "stream", s.name, "shard", g.sh.id, "err", err)
+			if storageErr == nil {
+				storageErr = err
+			}
+			msg := aws.String(storageMessage(err))
 			for _, i := range g.idx {
+				// One of the two per-record codes PutRecords has (A.5).
 				out[i].ErrorCode = aws.String("InternalFailure")
-				out[i].ErrorMessage = aws.String("Internal service failure.")
+				out[i].ErrorMessage = msg
 				failed++
 			}
 			continue
 		}
 		g.sh.heat.observe(now, g.entries)
+		prev := 0
 		for k, i := range g.idx {
 			start := len(buf)
-			buf = appendSeq(buf, g.sh.seqHi, first+uint64(k))
+			if k == 0 {
+				buf = appendSeq(buf, g.sh.seqHi, first)
+			} else {
+				// Counters are consecutive, so each number is the previous
+				// one plus one: a copy and a decimal increment instead of
+				// a 128-bit division per digit.
+				buf = append(buf, buf[prev:start]...)
+				if !incDecimal(buf[start:]) {
+					buf = appendSeq(buf[:start], g.sh.seqHi, first+uint64(k))
+				}
+			}
+			prev = start
 			refs = append(refs, seqRef{i, start, len(buf)})
 			out[i].ShardId = &g.sh.id
 			ackedBytes += len(g.entries[k].Data) + len(g.entries[k].Key)
 		}
 	}
-	all := string(buf)
+	if storageErr != nil && len(refs) == 0 {
+		// Nothing was written: fail the call as a whole, so the SDK's
+		// retry (503 is retryable) resends it, instead of a 200 whose
+		// FailedRecordCount many producers never look at.
+		return nil, errStorage(storageErr)
+	}
+	// buf is not touched again, so the strings can share its memory.
+	all := unsafe.String(unsafe.SliceData(buf), len(buf))
 	seqs := make([]string, len(refs))
 	for j, r := range refs {
 		seqs[j] = all[r.start:r.end]
@@ -266,14 +321,14 @@ func (e *Engine) putRecords(ctx context.Context, in *kinesis.PutRecordsInput) (*
 	}, nil
 }
 
-func findGroup(groups *[]putGroup, sh *shard) *putGroup {
+func findGroup(groups *[]putGroup, sh *shard) int {
 	for i := range *groups {
 		if (*groups)[i].sh == sh {
-			return &(*groups)[i]
+			return i
 		}
 	}
 	*groups = append(*groups, putGroup{sh: sh})
-	return &(*groups)[len(*groups)-1]
+	return len(*groups) - 1
 }
 
 func (e *Engine) putRecord(ctx context.Context, in *kinesis.PutRecordInput) (*kinesis.PutRecordOutput, error) {
@@ -290,7 +345,7 @@ func (e *Engine) putRecord(ctx context.Context, in *kinesis.PutRecordInput) (*ki
 		return nil, err
 	}
 	maxRec := int(s.maxKiB) << 10
-	h, semantic := checkRecord(&v, "", in.PartitionKey, in.Data, in.ExplicitHashKey, maxRec)
+	h, semantic := checkRecord(&v, -1, in.PartitionKey, in.Data, in.ExplicitHashKey, maxRec)
 	if err := v.err(); err != nil {
 		return nil, err
 	}
@@ -327,7 +382,8 @@ func (e *Engine) putRecord(ctx context.Context, in *kinesis.PutRecordInput) (*ki
 	s.mu.RUnlock()
 	first, _, err := p.Wait()
 	if err != nil {
-		return nil, errInternal(fmt.Errorf("append record: %w", err))
+		e.log.Error("append record", "stream", s.name, "shard", sh.id, "err", err)
+		return nil, errStorage(err)
 	}
 	sh.heat.observe(e.now(), []shardlog.Entry{{Key: *in.PartitionKey, Data: in.Data}})
 	s.m.putRecords.Inc()

@@ -27,6 +27,22 @@ func appendSeq(dst []byte, hi, counter uint64) []byte {
 
 func formatSeq(hi, counter uint64) string { return string(appendSeq(nil, hi, counter)) }
 
+// maxSeqDigits is the length of the largest u128 in decimal.
+const maxSeqDigits = 39
+
+// incDecimal adds one to the decimal number in b, in place. It returns
+// false, leaving b unspecified, if the result needs another digit.
+func incDecimal(b []byte) bool {
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] != '9' {
+			b[i]++
+			return true
+		}
+		b[i] = '0'
+	}
+	return false
+}
+
 // parseSeq splits a sequence number into its incarnation, shard index and
 // counter.
 func parseSeq(s string) (inc, shard uint32, counter uint64, err error) {

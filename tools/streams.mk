@@ -5,11 +5,15 @@
 #   make bench-streams PutRecords/GetRecords throughput against kinesalite and
 #                      kinesis-local with the same SDK client, and memory as
 #                      the stream grows; prints a table
+#   make bench-streams-server
+#                      the server alone: PutRecords CPU per record with no
+#                      client in the process (steadier than throughput on a
+#                      shared machine)
 
 DEPS_TARGETS  += tools/cbor-npm/node_modules/.installed
 BENCH_TARGETS += bench-streams
 
-.PHONY: bench-streams
+.PHONY: bench-streams bench-streams-server
 
 tools/cbor-npm/node_modules/.installed: tools/cbor-npm/package.json tools/cbor-npm/package-lock.json
 	cd tools/cbor-npm && npm ci --no-audit --no-fund --loglevel=error
@@ -21,6 +25,9 @@ bench-streams: tools/npm/node_modules/.installed
 	@mkdir -p bin
 	SLUICE_BENCH_PEERS=1 $(GO) test -run='^$$' -bench='^BenchmarkPeers' -benchtime=$(STREAMS_BENCHTIME) -timeout 30m ./streams/ 2>&1 | grep --line-buffered -v 'failed to discard remaining' | tee bin/bench-streams.txt
 	@awk "$$STREAMS_BENCH_AWK" bin/bench-streams.txt
+
+bench-streams-server:
+	$(GO) test -run='^$$' -bench='^BenchmarkPutRecordsServer$$' -benchtime=$(STREAMS_BENCHTIME) -count=3 ./streams/
 
 # bench-streams' table: records/s per server, and Sluice's ratio to the
 # faster emulator (goal: >= 20x for PutRecords).

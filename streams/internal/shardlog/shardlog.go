@@ -9,6 +9,10 @@
 // corrupt tail (a write cut short by a crash) is detected by length and
 // CRC32C, truncated away and never served.
 //
+// A batch whose write or fsync fails is cut off the segment again and its
+// appends fail; the log keeps accepting appends (see Log.fail), so a full
+// disk stops writes only until space returns.
+//
 // Memory stays flat as the log grows: records live only on disk; memory
 // holds, per segment, a sparse index (one entry per IndexEvery bytes) used
 // to start each read near its target with ReadAt. Sealed segments keep
@@ -77,6 +81,9 @@ type Options struct {
 	Now func() time.Time
 	// NoSync skips fsync (tests of non-durability concerns only).
 	NoSync bool
+	// FS is the file layer segments are read and written through; default
+	// OSFS. Tests pass a FaultFS to fail writes, fsyncs and truncations.
+	FS FS
 }
 
 type indexEntry struct {
@@ -87,7 +94,7 @@ type indexEntry struct {
 
 type segment struct {
 	path  string
-	f     *os.File
+	f     File
 	first uint64 // counter of the first record this segment may hold
 	// Guarded by Log.mu; last/lastMillis/size describe committed data.
 	last       uint64 // 0 if empty
@@ -116,13 +123,26 @@ type Log struct {
 	stopped chan struct{}
 	quit    chan struct{}
 
-	mu       sync.RWMutex
-	segs     []*segment
-	next     uint64 // counter the next record will get
-	lastMs   int64
-	notify   chan struct{}
-	closed   bool
-	writeErr error
+	mu     sync.RWMutex
+	segs   []*segment
+	next   uint64 // counter the next record will get
+	lastMs int64
+	notify chan struct{}
+	closed bool
+
+	// Owned by the writer goroutine (and Close after it stopped): a segment
+	// whose file may hold bytes past its committed size, left by a failed
+	// append whose cleanup also failed. No append is accepted until those
+	// bytes are gone (see discardTail).
+	dirty    *segment
+	dirtyErr error
+	recs     []framePos // commit's scratch
+}
+
+// framePos is where commit put a record.
+type framePos struct {
+	counter uint64
+	off     int64
 }
 
 // Open opens (creating if needed) the log in dir, recovering committed
@@ -136,6 +156,9 @@ func Open(dir string, opts Options) (*Log, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.FS == nil {
+		opts.FS = OSFS{}
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create shard dir: %w", err)
@@ -178,7 +201,7 @@ func (l *Log) recover() error {
 	}
 	sort.Slice(found, func(i, j int) bool { return found[i].first < found[j].first })
 	for i, n := range found {
-		f, err := os.OpenFile(n.path, os.O_RDWR, 0)
+		f, err := l.opts.FS.OpenFile(n.path, os.O_RDWR, 0)
 		if err != nil {
 			return fmt.Errorf("open segment: %w", err)
 		}
@@ -357,20 +380,27 @@ func (l *Log) writer() {
 	}
 }
 
-// commit writes and syncs one batch, then publishes it to readers.
+// commit writes and syncs one batch, then publishes it to readers. A batch
+// that cannot be made durable fails as a whole, and the log is put back to
+// its last committed state so the next batch can succeed (see fail).
 func (l *Log) commit(batch []*Pending, buf []byte) []byte {
+	if l.dirty != nil {
+		// A failed append left bytes we could not remove; appending after
+		// them could make them readable at the next Open.
+		if err := l.discardTail(l.dirty); err != nil {
+			err = fmt.Errorf("%w (refusing appends until it is removed: %w)", l.dirtyErr, err)
+			for _, p := range batch {
+				p.err = err
+			}
+			return buf
+		}
+		l.dirty, l.dirtyErr = nil, nil
+	}
 	l.mu.RLock()
-	err := l.writeErr
 	next := l.next
 	lastMs := l.lastMs
 	cur := l.segs
 	l.mu.RUnlock()
-	if err != nil {
-		for _, p := range batch {
-			p.err = err
-		}
-		return buf
-	}
 	ms := l.opts.Now().UnixMilli()
 	// Arrival times never go backwards within a shard, so AT_TIMESTAMP can
 	// binary-search the index.
@@ -381,11 +411,6 @@ func (l *Log) commit(batch []*Pending, buf []byte) []byte {
 	if len(cur) > 0 {
 		seg = cur[len(cur)-1]
 	}
-	type rec struct {
-		counter uint64
-		off     int64
-	}
-	var recs []rec
 	n := 0
 	for _, p := range batch {
 		n += len(p.entries)
@@ -396,7 +421,8 @@ func (l *Log) commit(batch []*Pending, buf []byte) []byte {
 	if seg == nil || (seg.size > 0 && seg.size >= l.opts.SegmentBytes) {
 		s, err := l.newSegment(next)
 		if err != nil {
-			l.fail(batch, err)
+			// Nothing was written to a segment readers know of.
+			l.fail(batch, nil, err)
 			return buf
 		}
 		if seg != nil {
@@ -411,7 +437,7 @@ func (l *Log) commit(batch []*Pending, buf []byte) []byte {
 		}
 		seg = s
 	}
-	recs = make([]rec, 0, n)
+	recs := l.recs[:0]
 	base := seg.size
 	for _, p := range batch {
 		p.first = next
@@ -430,22 +456,25 @@ func (l *Log) commit(batch []*Pending, buf []byte) []byte {
 			copy(pl[payloadHeader:], e.Key)
 			copy(pl[payloadHeader+len(e.Key):], e.Data)
 			binary.LittleEndian.PutUint32(fr[4:8], crc32.Checksum(pl, castagnoli))
-			recs = append(recs, rec{next, off})
+			recs = append(recs, framePos{next, off})
 			next++
 		}
 	}
 	if _, err := seg.f.WriteAt(buf, base); err != nil {
-		l.fail(batch, fmt.Errorf("write segment: %w", err))
+		l.fail(batch, seg, fmt.Errorf("write segment %s: %w", seg.path, err))
 		return buf
 	}
 	if !l.opts.NoSync {
 		if err := seg.f.Sync(); err != nil {
-			// After a failed fsync the page cache state is unknowable;
-			// refuse further writes rather than acknowledge on top of it.
-			l.fail(batch, fmt.Errorf("sync segment: %w", err))
+			// After a failed fsync the state of this batch's pages is
+			// unknowable (Linux may have dropped them and will not report
+			// it again), so a later fsync proves nothing about them: the
+			// batch is treated as lost and cut off.
+			l.fail(batch, seg, fmt.Errorf("sync segment %s: %w", seg.path, err))
 			return buf
 		}
 	}
+	l.recs = recs // reused by the next commit
 	l.mu.Lock()
 	for _, r := range recs {
 		l.indexRecord(seg, r.counter, ms, r.off)
@@ -459,27 +488,98 @@ func (l *Log) commit(batch []*Pending, buf []byte) []byte {
 	return buf
 }
 
-func (l *Log) fail(batch []*Pending, err error) {
-	l.mu.Lock()
-	l.writeErr = err
-	l.mu.Unlock()
-	for _, p := range batch {
-		p.err = err
+// fail fails every append of batch with err after cutting seg (when
+// non-nil) back to its committed size, the end of the last batch whose
+// fsync succeeded. Nothing of batch was published, so no reader saw it;
+// once the cut is durable nothing of it can reappear at Open either. If the
+// cut fails, the log refuses appends and retries it before each batch.
+// Barriers in batch succeed when the log is consistent again: every append
+// before them has been resolved.
+func (l *Log) fail(batch []*Pending, seg *segment, err error) {
+	if seg != nil {
+		if derr := l.discardTail(seg); derr != nil {
+			l.dirty, l.dirtyErr = seg, err
+			err = fmt.Errorf("%w (and removing the partial write failed, so appends are refused until it is: %w)", err, derr)
+			for _, p := range batch {
+				p.err = err
+			}
+			return
+		}
 	}
+	for _, p := range batch {
+		if len(p.entries) > 0 {
+			p.err = err
+		}
+	}
+}
+
+// discardTail truncates s to its committed size, fsyncs that, and checks
+// that the committed tail still reads back intact. Called by the writer
+// only, so s's bookkeeping is stable.
+func (l *Log) discardTail(s *segment) error {
+	if err := s.f.Truncate(s.size); err != nil {
+		// Keep a crash from resurrecting the failed batch meanwhile: a zero
+		// frame header at the committed end stops Open's scan there. An
+		// overwrite of allocated blocks needs no free space.
+		var zero [frameHeader]byte
+		if _, werr := s.f.WriteAt(zero[:], s.size); werr == nil && !l.opts.NoSync {
+			s.f.Sync()
+		}
+		return fmt.Errorf("truncate %s to %d: %w", s.path, s.size, err)
+	}
+	if !l.opts.NoSync {
+		if err := s.f.Sync(); err != nil {
+			return fmt.Errorf("sync truncated %s: %w", s.path, err)
+		}
+	}
+	return l.verifyTail(s)
+}
+
+// verifyTail re-reads s from its last index entry to its committed size
+// and checks every frame's length and checksum, so appends resume only on
+// a segment whose end is where the bookkeeping says.
+func (l *Log) verifyTail(s *segment) error {
+	st, err := s.f.Stat()
+	if err != nil {
+		return fmt.Errorf("stat %s: %w", s.path, err)
+	}
+	if st.Size() != s.size {
+		return fmt.Errorf("verify %s: size %d after truncation, want %d", s.path, st.Size(), s.size)
+	}
+	var off int64
+	if n := len(s.index); n > 0 {
+		off = s.index[n-1].off
+	}
+	b := make([]byte, s.size-off)
+	if _, err := s.f.ReadAt(b, off); err != nil && err != io.EOF {
+		return fmt.Errorf("verify %s: %w", s.path, err)
+	}
+	for len(b) > 0 {
+		if len(b) < frameHeader {
+			return fmt.Errorf("verify %s: partial frame header at %d", s.path, s.size-int64(len(b)))
+		}
+		n := int(binary.LittleEndian.Uint32(b[0:4]))
+		if n < payloadHeader || frameHeader+n > len(b) ||
+			crc32.Checksum(b[frameHeader:frameHeader+n], castagnoli) != binary.LittleEndian.Uint32(b[4:8]) {
+			return fmt.Errorf("verify %s: committed frame at %d does not read back", s.path, s.size-int64(len(b)))
+		}
+		b = b[frameHeader+n:]
+	}
+	return nil
 }
 
 func (l *Log) newSegment(first uint64) (*segment, error) {
 	path := filepath.Join(l.dir, segName(first))
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := l.opts.FS.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("create segment: %w", err)
 	}
 	// The new file's directory entry must be durable before records in it
 	// are acknowledged.
 	if !l.opts.NoSync {
-		if err := syncDir(l.dir); err != nil {
+		if err := l.opts.FS.SyncDir(l.dir); err != nil {
 			f.Close()
-			return nil, err
+			return nil, fmt.Errorf("create segment: %w", err)
 		}
 	}
 	s := &segment{path: path, f: f, first: first}
@@ -487,18 +587,6 @@ func (l *Log) newSegment(first uint64) (*segment, error) {
 	l.segs = append(l.segs, s)
 	l.mu.Unlock()
 	return s, nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open dir for sync: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync dir: %w", err)
-	}
-	return nil
 }
 
 // Next returns the counter the next appended record will get; every record
@@ -732,8 +820,27 @@ func (l *Log) Close() error {
 	l.mu.Unlock()
 	close(l.quit)
 	<-l.stopped
+	var err error
+	if l.dirty != nil {
+		// A last chance to remove a failed append's bytes before Open could
+		// find them.
+		if derr := l.discardTail(l.dirty); derr != nil {
+			err = fmt.Errorf("close shard log: %w", derr)
+		}
+	}
 	l.closeFiles()
-	return nil
+	return err
+}
+
+// abandon stops the log as a crash would: no cleanup of a failed append,
+// files closed as the kernel would close them. For tests.
+func (l *Log) abandon() {
+	l.mu.Lock()
+	l.closed = true
+	l.mu.Unlock()
+	close(l.quit)
+	<-l.stopped
+	l.closeFiles()
 }
 
 func (l *Log) closeFiles() {
