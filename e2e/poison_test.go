@@ -71,8 +71,8 @@ func TestPoisonRecordIsIsolatedAndRedriven(t *testing.T) {
 	}
 
 	// Fix Enrich to skip malformed clicks, then redrive the failure.
-	edit(t, filepath.Join(dir, "functions", "enrich", "enrich.go"), "data, err := enrich(r.Kinesis.Data)",
-		"if !json.Valid(r.Kinesis.Data) {\n\t\t\tcontinue // the fix: skip malformed clicks\n\t\t}\n\t\tdata, err := enrich(r.Kinesis.Data)")
+	edit(t, filepath.Join(dir, "functions", "enrich", "enrich.go"), "buf, err = appendEnriched(buf, r.Kinesis.Data)",
+		"if fastjson.ValidateBytes(r.Kinesis.Data) != nil {\n\t\t\tcontinue // the fix: skip malformed clicks\n\t\t}\n\t\tbuf, err = appendEnriched(buf, r.Kinesis.Data)")
 	code, out, stderr := sluiceCmd(t, "redrive", "Enrich", "-t", tmpl, "--state-dir", state)
 	if code != 0 {
 		t.Fatalf("redrive after the fix: exit %d\n%s\n%s", code, out, stderr)
