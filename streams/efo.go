@@ -410,7 +410,7 @@ func (e *Engine) streamShard(ctx context.Context, es *eventWriter, s *stream, co
 		}
 		s.mu.RUnlock()
 		if len(recs) > 0 || atEnd || heartbeatDue(heartbeat) {
-			apiRecs, n := apiRecords(sh, recs)
+			apiRecs, n := fastRecords(sh.seqHi, recs)
 			tokens -= float64(n)
 			ev := &types.SubscribeToShardEvent{
 				Records:                    apiRecs,

@@ -554,7 +554,7 @@ func (e *Engine) getRecords(ctx context.Context, in *kinesis.GetRecordsInput) (*
 	if err != nil {
 		return nil, errInternal(fmt.Errorf("read shard %s: %w", sh.id, err))
 	}
-	apiRecs, bytes := apiRecords(sh, recs)
+	apiRecs, bytes := fastRecords(sh.seqHi, recs)
 	out := &kinesis.GetRecordsOutput{Records: apiRecs}
 	if sh.lim != nil {
 		sh.lim.chargeRead(bytes)
@@ -583,40 +583,6 @@ func (e *Engine) getRecords(ctx context.Context, in *kinesis.GetRecordsInput) (*
 		out.NextShardIterator = aws.String(e.encodeIterator(iterator{inc: it.inc, shard: it.shard, pos: next, issued: now.UnixMilli()}))
 	}
 	return out, nil
-}
-
-// apiRecords converts stored records to the API's, returning also their
-// bytes of key and data. One backing string holds all sequence numbers and
-// one slab the times and keys: three allocations instead of three per
-// record.
-func apiRecords(sh *shard, recs []shardlog.Record) ([]types.Record, int) {
-	out := make([]types.Record, len(recs))
-	var buf []byte
-	ends := make([]int, len(recs))
-	bytes := 0
-	for i := range recs {
-		buf = appendSeq(buf, sh.seqHi, recs[i].Counter)
-		ends[i] = len(buf)
-		bytes += len(recs[i].Data) + len(recs[i].Key)
-	}
-	all := string(buf)
-	strs := make([]string, 2*len(recs))
-	times := make([]time.Time, len(recs))
-	startOff := 0
-	for i := range recs {
-		r := &recs[i]
-		strs[2*i] = all[startOff:ends[i]]
-		startOff = ends[i]
-		strs[2*i+1] = r.Key
-		times[i] = time.UnixMilli(r.ArrivalMillis)
-		out[i] = types.Record{
-			Data:                        r.Data,
-			PartitionKey:                &strs[2*i+1],
-			SequenceNumber:              &strs[2*i],
-			ApproximateArrivalTimestamp: &times[i],
-		}
-	}
-	return out, bytes
 }
 
 // childrenLocked lists the shards created from sh. Callers hold s.mu.

@@ -32,10 +32,8 @@
 //     up); the checkpoint is always the highest sequence number below which
 //     every record is done, across all rounds and lanes. With one lane a
 //     round runs inline: read, invoke, hand over, read again.
-//   - The embedded stream's in-process client is read through
-//     GetRecordsFast (same results, cheaper conversion), and a Go handler
-//     of a usual Kinesis signature gets the batch and returns its
-//     StreamResponse without JSON (runtime.KinesisInvoker), unless
+//   - A Go handler of a usual Kinesis signature gets the batch and returns
+//     its StreamResponse without JSON (runtime.KinesisInvoker), unless
 //     ReportBatchItemFailures needs the raw response.
 //   - With a tumbling window the checkpoint moves only when the window's
 //     final invocation succeeds, so a restart re-reads the open window and

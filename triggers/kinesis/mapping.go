@@ -169,17 +169,15 @@ type Options struct {
 
 // Mapping polls one stream and invokes one function.
 type Mapping struct {
-	cfg  Config
-	opts Options
-	log  *slog.Logger
-	read Reader
-	// getRecords is read.GetRecords, or its fast twin (fastGetter).
-	getRecords func(context.Context, *kinesis.GetRecordsInput, ...func(*kinesis.Options)) (*kinesis.GetRecordsOutput, error)
-	fn         runtime.Invoker
-	sink       sinks.Acceptor
-	store      checkpoint.Store
-	m          *Metrics
-	keep       func(types.Record) bool // FilterCriteria; nil keeps everything
+	cfg   Config
+	opts  Options
+	log   *slog.Logger
+	read  Reader
+	fn    runtime.Invoker
+	sink  sinks.Acceptor
+	store checkpoint.Store
+	m     *Metrics
+	keep  func(types.Record) bool // FilterCriteria; nil keeps everything
 
 	overheadOnce sync.Once
 	overhead     int // see recordOverhead
@@ -242,12 +240,8 @@ func New(cfg Config, r Reader, fn runtime.Invoker, sink sinks.Acceptor, store ch
 			})
 		}
 	}
-	get := r.GetRecords
-	if f, ok := r.(fastGetter); ok {
-		get = f.GetRecordsFast
-	}
 	return &Mapping{
-		cfg: cfg, opts: opts, read: r, getRecords: get, fn: fn, sink: sink, store: store, m: opts.Metrics, keep: keep,
+		cfg: cfg, opts: opts, read: r, fn: fn, sink: sink, store: store, m: opts.Metrics, keep: keep,
 		log:      opts.Logger.With("mapping", cfg.ID, "function", cfg.FunctionName, "stream", cfg.StreamName),
 		running:  map[string]bool{},
 		finished: map[string]bool{},

@@ -26,11 +26,3 @@ type Waiter interface {
 	// early; callers simply call GetRecords again.
 	WaitForRecords(ctx context.Context, shardIterator string) error
 }
-
-// fastGetter is optionally implemented by a Reader with a cheaper
-// GetRecords of the same results (the embedded stream's in-process client:
-// streams.Client.GetRecordsFast); the mapping reads through it when
-// present.
-type fastGetter interface {
-	GetRecordsFast(ctx context.Context, in *kinesis.GetRecordsInput, optFns ...func(*kinesis.Options)) (*kinesis.GetRecordsOutput, error)
-}

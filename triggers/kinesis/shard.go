@@ -181,7 +181,7 @@ func (r *shardReader) gather(ctx context.Context, windowStart time.Time) ([]type
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		out, err := r.m.getRecords(ctx, &kinesis.GetRecordsInput{
+		out, err := r.m.read.GetRecords(ctx, &kinesis.GetRecordsInput{
 			ShardIterator: r.iterator,
 			Limit:         aws.Int32(int32(min(limit-matched, 10000))),
 		})
