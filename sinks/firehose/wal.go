@@ -366,17 +366,22 @@ func (w *wal) active() uint64 {
 // the directory fsync makes the removal itself durable before the next
 // one, so a crash never resurrects an older segment without a newer one.
 func (w *wal) remove(seg uint64) error {
+	// Under mu, and refused once the log is closed or abandoned: a stream
+	// reopened on the same directory in this process (a deploy, a storage
+	// recovery, a test's simulated crash) must not lose a segment to a
+	// reclaim still running in the old one.
 	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return w.err
+	}
 	if seg == w.seg {
-		w.mu.Unlock()
 		return fmt.Errorf("cannot remove active wal segment %d", seg)
 	}
-	f := w.files[seg]
-	delete(w.files, seg)
-	w.mu.Unlock()
-	if f != nil {
+	if f := w.files[seg]; f != nil {
 		f.Close()
 	}
+	delete(w.files, seg)
 	if err := os.Remove(filepath.Join(w.dir, segName(seg))); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove wal segment %d: %w", seg, err)
 	}
