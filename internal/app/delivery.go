@@ -48,7 +48,7 @@ func (i *instance) openDeliveryStreams(ctx context.Context) error {
 			Destination:       store,
 			MaxBufferInterval: i.cfg.MaxBufferInterval,
 			MaxLogBytes:       i.cfg.MaxLogBytes,
-			Logger:            i.log.With("delivery_stream", ds.Name),
+			Logger:            i.log, // the delivery stream tags its own lines
 		}
 		if ds.TransformFunction != "" {
 			// Only functions with Kinesis events are loaded today; a
