@@ -66,9 +66,9 @@ type Function struct {
 	// A guest sees no file system without them; network access cannot be
 	// granted (WASI preview 1 has no sockets).
 	Mounts map[string]string `json:"mounts,omitempty"`
-	// SoftTimeout is Metadata.Sluice.SoftTimeout: a WASM guest runs without
-	// wazero's termination checks (faster calls; a timed-out call is
-	// abandoned like a plugin's instead of stopped). For trusted code.
+	// SoftTimeout is Metadata.Sluice.SoftTimeout: a WASM guest runs exactly
+	// as built, without the interrupt checks that stop it at its deadline;
+	// a timed-out call is abandoned like a plugin's instead of stopped.
 	SoftTimeout bool `json:"softTimeout,omitempty"`
 	// Events are the function's Kinesis event-source mappings.
 	Events []KinesisEvent `json:"events,omitempty"`

@@ -10,11 +10,12 @@ DEPS_TARGETS  += runtime-deps
 .PHONY: runtime-deps runtime-bench runtime-wat
 
 runtime-deps:
-	@command -v wat2wasm >/dev/null 2>&1 || (apt-get install -y wabt >/dev/null 2>&1 || echo "runtime: wabt not installed (only needed to rebuild runtime/testdata/watfn/upper.wasm)")
+	@command -v wat2wasm >/dev/null 2>&1 || (apt-get install -y wabt >/dev/null 2>&1 || echo "runtime: wabt not installed (only needed by make runtime-wat)")
 
-# Rebuild the WAT guest from its source.
+# Rebuild the hand-written WAT modules (the guest, the instrumenter's test
+# modules) from their sources.
 runtime-wat:
-	wat2wasm runtime/testdata/watfn/upper.wat -o runtime/testdata/watfn/upper.wasm
+	for f in runtime/testdata/watfn/*.wat runtime/wasm/internal/interrupt/testdata/*.wat; do wat2wasm $$f -o $${f%.wat}.wasm; done
 
 # Loader overhead (1/100/1000 records: direct, plugin, WASM), transform
 # throughput (enrich and scrub as plugin and WASM, the WAT guest) and WASM

@@ -3,7 +3,8 @@
 // batch entry point per invocation, and may import the host's log function.
 //
 // Unlike a plugin, a WASM guest is a real sandbox: the function's Timeout
-// closes the instance mid-instruction, MemorySize caps its linear memory,
+// stops the guest at its next loop iteration (the module is instrumented
+// with an interrupt check, internal/interrupt), MemorySize caps its linear memory,
 // and it sees no file system, no network and no host environment — only its
 // own Environment.Variables and what Options grants.
 //
@@ -26,6 +27,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/tetratelabs/wazero"
@@ -34,6 +36,7 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/sluice-dev/sluice/runtime"
+	"github.com/sluice-dev/sluice/runtime/wasm/internal/interrupt"
 	"github.com/sluice-dev/sluice/sdk"
 	"github.com/sluice-dev/sluice/sdk/abi"
 )
@@ -62,12 +65,14 @@ type Options struct {
 	// compiler: ~10× slower code, but no compile step. For hosts built with
 	// the race detector (where compiling a Go guest takes minutes).
 	Interpreter bool
-	// SoftTimeout trades the hard stop for speed: wazero's termination
-	// checks (an exit to Go at every loop back-edge and a goroutine per
-	// call) are left out, so a timed-out call is abandoned like a plugin's
-	// — its instance keeps running until the guest returns, then is
-	// closed. For trusted code only: a guest stuck in a loop keeps a core
-	// busy for the life of the process. See RATIONALE.md for the numbers.
+	// SoftTimeout gives up the hard stop: the module runs unmodified and
+	// unchecked, so a timed-out call is abandoned like a plugin's — its
+	// instance keeps running until the guest returns, then is closed.
+	// Go cannot preempt compiled WASM, so a guest that never returns also
+	// stalls the host's next garbage collection, and with it the process.
+	// Since the interrupt instrumentation (RATIONALE.md) made hard stops
+	// cheap, this is only for modules that must run byte for byte as
+	// built, and are trusted to return.
 	SoftTimeout bool
 	// MaxIdle caps the instances kept for reuse (each holds its linear
 	// memory, ~8 MiB for a Go guest); default 8.
@@ -112,6 +117,7 @@ type Module struct {
 	compiled wazero.CompiledModule
 	modCfg   wazero.ModuleConfig
 	maxPages uint32
+	stop     StopMode
 
 	mu     sync.Mutex
 	idle   []*instance
@@ -145,32 +151,41 @@ func NewModule(ctx context.Context, code []byte, cfg runtime.Config, opts Option
 	if err != nil {
 		return nil, err
 	}
-	maxPages := uint32(cfg.MemoryMB) * (1 << 20 / pageSize)
-	rc := wazero.NewRuntimeConfig()
-	if opts.Interpreter {
-		rc = wazero.NewRuntimeConfigInterpreter()
-	}
-	rc = rc.WithCloseOnContextDone(!opts.SoftTimeout).WithMemoryLimitPages(maxPages)
-	if cache != nil {
-		rc = rc.WithCompilationCache(cache)
-	}
-	rt := wazero.NewRuntimeWithConfig(ctx, rc)
-	m := &Module{cfg: cfg, opts: opts, rt: rt, maxPages: maxPages}
+	m := &Module{cfg: cfg, opts: opts, maxPages: uint32(cfg.MemoryMB) * (1 << 20 / pageSize)}
 	fail := func(err error) (*Module, error) {
-		rt.Close(ctx)
+		if m.rt != nil {
+			m.rt.Close(ctx)
+		}
 		return nil, fmt.Errorf("function %s: %w", cfg.Name, err)
 	}
-	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
-		return fail(err)
+	// How a timeout stops the guest (RATIONALE.md): the interrupt global
+	// where the module can be instrumented, wazero's own termination
+	// checks where it cannot (and on the interpreter, which the race
+	// detector needs and where they are cheap), nothing with SoftTimeout.
+	m.stop = StopInterrupt
+	switch {
+	case opts.SoftTimeout:
+		m.stop = StopAbandon
+	case opts.Interpreter:
+		m.stop = StopCloseOnDone
 	}
-	if _, err := rt.NewHostModuleBuilder("sluice").
-		NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(hostLog), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, nil).
-		WithParameterNames("ptr", "len").Export("log").
-		Instantiate(ctx); err != nil {
-		return fail(err)
+	if m.stop == StopInterrupt {
+		if instrumented, _, err := interrupt.Instrument(code); err == nil {
+			if m.rt, m.compiled, err = compile(ctx, instrumented, cache, m.maxPages, opts.Interpreter, false); err != nil {
+				m.rt = nil
+			}
+		}
+		if m.rt == nil {
+			// Not a module the instrumenter knows how to rewrite (or one
+			// the rewrite broke): wazero's checks stop it instead.
+			m.stop = StopCloseOnDone
+		}
 	}
-	if m.compiled, err = rt.CompileModule(ctx, code); err != nil {
-		return fail(fmt.Errorf("compiling module: %w", err))
+	if m.rt == nil {
+		var err error
+		if m.rt, m.compiled, err = compile(ctx, code, cache, m.maxPages, opts.Interpreter, m.stop == StopCloseOnDone); err != nil {
+			return fail(err)
+		}
 	}
 	for _, name := range []string{exportVersion, exportAlloc, exportInvoke} {
 		if _, ok := m.compiled.ExportedFunctions()[name]; !ok {
@@ -200,6 +215,57 @@ func NewModule(ctx context.Context, code []byte, cfg runtime.Config, opts Option
 	return m, nil
 }
 
+// StopMode is how a Module stops a guest whose invocation timed out.
+type StopMode string
+
+const (
+	// StopInterrupt: the module was instrumented (internal/interrupt) and
+	// the host sets its interrupt global at the deadline; the guest traps
+	// at its next loop iteration and the instance is discarded.
+	StopInterrupt StopMode = "interrupt"
+	// StopCloseOnDone: wazero closes the module when the context is done,
+	// checking at every loop header with an exit to Go (slower code).
+	StopCloseOnDone StopMode = "close-on-context-done"
+	// StopAbandon: Options.SoftTimeout; the call is abandoned like a
+	// plugin's and the instance closed once the guest returns.
+	StopAbandon StopMode = "abandon"
+)
+
+// StopMode says how this module's timeouts stop the guest.
+func (m *Module) StopMode() StopMode { return m.stop }
+
+// compile makes a wazero runtime with the host modules and compiles code in
+// it.
+func compile(ctx context.Context, code []byte, cache wazero.CompilationCache, maxPages uint32, interpreter, closeOnDone bool) (wazero.Runtime, wazero.CompiledModule, error) {
+	rc := wazero.NewRuntimeConfig()
+	if interpreter {
+		rc = wazero.NewRuntimeConfigInterpreter()
+	}
+	rc = rc.WithCloseOnContextDone(closeOnDone).WithMemoryLimitPages(maxPages)
+	if cache != nil {
+		rc = rc.WithCompilationCache(cache)
+	}
+	rt := wazero.NewRuntimeWithConfig(ctx, rc)
+	fail := func(err error) (wazero.Runtime, wazero.CompiledModule, error) {
+		rt.Close(ctx)
+		return nil, nil, err
+	}
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
+		return fail(err)
+	}
+	if _, err := rt.NewHostModuleBuilder("sluice").
+		NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(hostLog), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, nil).
+		WithParameterNames("ptr", "len").Export("log").
+		Instantiate(ctx); err != nil {
+		return fail(err)
+	}
+	compiled, err := rt.CompileModule(ctx, code)
+	if err != nil {
+		return fail(fmt.Errorf("compiling module: %w", err))
+	}
+	return rt, compiled, nil
+}
+
 // Close releases every instance and the compiled code.
 func (m *Module) Close(ctx context.Context) error {
 	m.mu.Lock()
@@ -225,6 +291,46 @@ type instance struct {
 	// invocation is one call into the guest (each call costs a goroutine
 	// with WithCloseOnContextDone, ~1–4 µs).
 	reqPtr, reqCap uint32
+
+	// hard: a timeout stops this instance (StopInterrupt or
+	// StopCloseOnDone). interrupt is the instrumented module's interrupt
+	// global (StopInterrupt only); wake ends a guest's sleep.
+	hard      bool
+	interrupt api.MutableGlobal
+	wakeOnce  sync.Once
+	wake      chan struct{}
+}
+
+// stopGuest makes an instrumented guest trap at its next loop iteration,
+// and ends any sleep now (wazero's own termination checks cannot reach a
+// guest asleep in a host call). It runs on another goroutine than the call.
+func (inst *instance) stopGuest() {
+	if inst.interrupt != nil {
+		inst.interrupt.Set(1)
+	}
+	inst.wakeOnce.Do(func() { close(inst.wake) })
+}
+
+// sleep is the guest's nanosleep (WASI poll_oneoff): it ends early when the
+// invocation is stopped, so a sleeping guest is stopped as promptly as a
+// spinning one.
+func (inst *instance) sleep(ns int64) {
+	t := time.NewTimer(time.Duration(ns))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-inst.wake:
+	}
+}
+
+// arm stops the guest when ctx is done, until the returned func disarms it;
+// disarm reports false when the stop already happened (or is happening),
+// and then the instance must not be reused.
+func (inst *instance) arm(ctx context.Context) (disarm func() bool) {
+	if !inst.hard {
+		return nil
+	}
+	return context.AfterFunc(ctx, inst.stopGuest)
 }
 
 // switchWriter is an instance's stdout and stderr: it forwards to the
@@ -264,11 +370,24 @@ func hostLog(ctx context.Context, mod api.Module, stack []uint64) {
 
 func (m *Module) instantiate(ctx context.Context) (*instance, error) {
 	out := &switchWriter{}
-	mod, err := m.rt.InstantiateModule(ctx, m.compiled, m.modCfg.WithStdout(out).WithStderr(out))
+	inst := &instance{out: out, hard: m.stop != StopAbandon, wake: make(chan struct{})}
+	mc := m.modCfg.WithStdout(out).WithStderr(out)
+	if inst.hard {
+		mc = mc.WithNanosleep(inst.sleep)
+	}
+	mod, err := m.rt.InstantiateModule(ctx, m.compiled, mc)
 	if err != nil {
 		return nil, fmt.Errorf("instantiating module: %w%s", err, tail(out))
 	}
-	inst := &instance{mod: mod, alloc: mod.ExportedFunction(exportAlloc), invoke: mod.ExportedFunction(exportInvoke), free: mod.ExportedFunction(exportFree), out: out}
+	inst.mod, inst.alloc, inst.invoke, inst.free = mod, mod.ExportedFunction(exportAlloc), mod.ExportedFunction(exportInvoke), mod.ExportedFunction(exportFree)
+	if m.stop == StopInterrupt {
+		g, ok := mod.ExportedGlobal(interrupt.Export).(api.MutableGlobal)
+		if !ok {
+			mod.Close(ctx)
+			return nil, fmt.Errorf("instrumented module does not export the mutable global %s", interrupt.Export)
+		}
+		inst.interrupt = g
+	}
 	if main := mod.ExportedFunction(EntryExport); main != nil {
 		if _, err := main.Call(ctx); err != nil {
 			mod.Close(ctx)
@@ -436,7 +555,11 @@ func (m *Module) roundTrip(ctx context.Context, inst *instance, inv *runtime.Inv
 	inst.out.tail = inst.out.tail[:0]
 	ctx = context.WithValue(ctx, logKey{}, inv.Log)
 	healthy := false
+	disarm := inst.arm(ctx)
 	defer func() {
+		if disarm != nil && !disarm() {
+			healthy = false // stopped, or being stopped, from another goroutine
+		}
 		if healthy {
 			m.release(ctx, inst)
 		} else {
@@ -463,7 +586,18 @@ func (m *Module) roundTrip(ctx context.Context, inst *instance, inv *runtime.Inv
 		return nil, &runtime.InvokeError{Type: "Runtime.InvalidResponse", Message: fmt.Sprintf("%s returned %#x, outside the guest's memory for %d bytes", exportAlloc, ptr, len(req)), RequestID: inv.RequestID}
 	}
 	inst.stack[0], inst.stack[1] = uint64(ptr), uint64(len(req))
-	if err := inst.invoke.CallWithStack(ctx, inst.stack[:]); err != nil {
+	err := inst.invoke.CallWithStack(ctx, inst.stack[:])
+	if disarm != nil {
+		stopped := !disarm()
+		disarm = nil
+		if stopped {
+			// The deadline passed during the call. A guest woken from a
+			// sleep may even have finished; as on Lambda, whose sandbox is
+			// stopped at the deadline, the result does not count.
+			return nil, ctx.Err()
+		}
+	}
+	if err != nil {
 		return nil, m.failure(ctx, inst, inv, err)
 	}
 	rptr, rlen := uint32(inst.stack[0]>>32), uint32(inst.stack[0])

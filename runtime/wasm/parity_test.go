@@ -188,6 +188,7 @@ func TestNonGoGuest(t *testing.T) {
 	for _, tc := range []struct{ payload, wantType, wantMsg string }{
 		{"trap", "Runtime.Trap", "unreachable"},
 		{"spin", "Sandbox.Timedout", "Task timed out after 2.00 seconds"},
+		{"naps", "Sandbox.Timedout", "Task timed out after 2.00 seconds"}, // asleep in WASI poll_oneoff for 60 s
 		{"bomb", "Runtime.OutOfMemory", "memory limit of 16 MB"},
 		{"fail", "errorString", "asked to fail"},
 	} {

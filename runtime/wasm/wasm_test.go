@@ -235,3 +235,49 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestStopModes: a timeout stops a spinning guest and a sleeping one, with
+// the interrupt global (compiler: the module is instrumented) and with
+// wazero's close-on-context-done checks (interpreter), and the function
+// keeps serving. The hand-written guest compiles in milliseconds even under
+// the race detector, so both modes run in every build.
+func TestStopModes(t *testing.T) {
+	code, err := os.ReadFile("../testdata/watfn/upper.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		opts wasm.Options
+		want wasm.StopMode
+	}{
+		{"compiler", wasm.Options{CompileCacheDir: "off"}, wasm.StopInterrupt},
+		{"interpreter", wasm.Options{CompileCacheDir: "off", Interpreter: true}, wasm.StopCloseOnDone},
+		{"soft", wasm.Options{CompileCacheDir: "off", SoftTimeout: true}, wasm.StopAbandon},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := runtime.Config{Name: "Upper", Timeout: 500 * time.Millisecond, MemoryMB: 16}
+			mod, err := wasm.NewModule(context.Background(), code, cfg, tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer mod.Close(context.Background())
+			if mod.StopMode() != tc.want {
+				t.Fatalf("stop mode %q, want %q", mod.StopMode(), tc.want)
+			}
+			if tc.want == wasm.StopAbandon {
+				return // an abandoned guest spins on: nothing to wait for
+			}
+			fn := runtime.NewWithEngine(cfg, mod)
+			for _, payload := range []string{"spin", "naps"} {
+				ie := invokeErr(t, fn, kinesisEvent("ok", payload))
+				if ie.Type != "Sandbox.Timedout" {
+					t.Errorf("%s: got %s: %s; want Sandbox.Timedout", payload, ie.Type, ie.Message)
+				}
+				if out, err := fn.Invoke(context.Background(), kinesisEvent("again")); err != nil || !strings.Contains(string(out), "QUdBSU4=") { // base64 "AGAIN"
+					t.Fatalf("after %s: %s, %v", payload, out, err)
+				}
+			}
+		})
+	}
+}

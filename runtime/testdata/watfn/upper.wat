@@ -5,12 +5,14 @@
 ;; record: the data with ASCII letters upper-cased and the partition key
 ;; under "pk" — the same response the Go test function (../kfn) gives.
 ;; Payloads that ask for a fault: "trap" (unreachable), "spin" (infinite
-;; loop), "bomb" (grow memory until refused, then trap), "fail" (a returned
-;; error), "note" (a sluice.log line).
+;; loop), "naps" (a 60-second sleep in WASI poll_oneoff), "bomb" (grow memory
+;; until refused, then trap), "fail" (a returned error), "note" (a sluice.log
+;; line).
 ;;
 ;; Build: wat2wasm upper.wat -o upper.wasm   (Debian package wabt)
 (module
   (import "sluice" "log" (func $log (param i32 i32)))
+  (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
   (memory (export "memory") 1)
 
   ;; The heap starts after the static data; it is reset on every
@@ -104,6 +106,16 @@
             (local.set $word (i32.load (local.get $data)))
             (if (i32.eq (local.get $word) (i32.const 0x70617274)) (then unreachable))           ;; "trap"
             (if (i32.eq (local.get $word) (i32.const 0x6e697073)) (then (loop $spin (br $spin)))) ;; "spin"
+            (if (i32.eq (local.get $word) (i32.const 0x7370616e))                              ;; "naps"
+              (then
+                ;; one relative clock subscription of 60 s at 1024, its event at 1088
+                (i64.store (i32.const 1024) (i64.const 0))
+                (i32.store8 (i32.const 1032) (i32.const 0))
+                (i32.store (i32.const 1040) (i32.const 1))
+                (i64.store (i32.const 1048) (i64.const 60000000000))
+                (i64.store (i32.const 1056) (i64.const 0))
+                (i32.store16 (i32.const 1064) (i32.const 0))
+                (drop (call $poll (i32.const 1024) (i32.const 1088) (i32.const 1) (i32.const 1120)))))
             (if (i32.eq (local.get $word) (i32.const 0x626d6f62))                              ;; "bomb"
               (then (loop $grow (br_if $grow (i32.ne (memory.grow (i32.const 16)) (i32.const -1)))) unreachable))
             (if (i32.eq (local.get $word) (i32.const 0x6c696166))                              ;; "fail"
