@@ -281,3 +281,34 @@ func TestStopModes(t *testing.T) {
 		})
 	}
 }
+
+// TestKeptEventSurvivesLaterRequests: a handler that keeps part of its
+// event (here a record's data and partition key) still sees it intact after
+// later, larger invocations. The Go guest decodes in place, so this is what
+// proves that nothing it decodes aliases the buffer the host reuses.
+func TestKeptEventSurvivesLaterRequests(t *testing.T) {
+	fn := loadGuest(t, buildGuest(t, "../testdata/kfn"), runtime.Config{Name: "Kfn", Timeout: time.Minute})
+	if _, err := fn.Invoke(context.Background(), kinesisEvent("keep")); err != nil {
+		t.Fatal(err)
+	}
+	filler := make([]string, 100)
+	for i := range filler {
+		filler[i] = strings.Repeat(fmt.Sprintf("overwrite %d ", i), 80)
+	}
+	for range 10 { // enough garbage for the guest to collect
+		if _, err := fn.Invoke(context.Background(), kinesisEvent(filler...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := fn.Invoke(context.Background(), kinesisEvent("recall"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resp struct{ Records []struct{ Data []byte } }
+	if err := json.Unmarshal(out, &resp); err != nil || len(resp.Records) != 1 {
+		t.Fatalf("response %s, %v", out, err)
+	}
+	if got := string(resp.Records[0].Data); got != "RECALL: KEEP PK-0" {
+		t.Errorf("recalled %q, want %q", got, "RECALL: KEEP PK-0")
+	}
+}

@@ -20,6 +20,13 @@ import (
 
 var sink int
 
+// kept is what a "keep" record left behind for a later "recall": a handler
+// may hold on to its event's memory after returning.
+var (
+	kept    []byte
+	keptKey string
+)
+
 func handle(ctx context.Context, e events.KinesisEvent) (sdk.StreamResponse, error) {
 	var resp sdk.StreamResponse
 	for _, r := range e.Records {
@@ -84,6 +91,10 @@ func handle(ctx context.Context, e events.KinesisEvent) (sdk.StreamResponse, err
 			}, " ")
 		case "log":
 			sdk.Logf(ctx, "hello from %s", r.Kinesis.PartitionKey)
+		case "keep":
+			kept, keptKey = r.Kinesis.Data, r.Kinesis.PartitionKey
+		case "recall":
+			data = "recall: " + string(kept) + " " + keptKey
 		}
 		resp.Records = append(resp.Records, sdk.OutputRecord{
 			Data:          []byte(strings.ToUpper(data)),
