@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"reflect"
 	"runtime/debug"
 	"strings"
@@ -26,6 +27,7 @@ import (
 func Start(handler any) {
 	jsonHandler = newJSONHandler(handler)
 	fastHandler = kinesisFastPath(handler)
+	tuneGC(os.Getenv)
 }
 
 var (

@@ -15,7 +15,7 @@ runtime-deps:
 # Rebuild the hand-written WAT modules (the guest, the instrumenter's test
 # modules) from their sources.
 runtime-wat:
-	for f in runtime/testdata/watfn/*.wat runtime/wasm/internal/interrupt/testdata/*.wat; do wat2wasm $$f -o $${f%.wat}.wasm; done
+	for f in runtime/testdata/*/*.wat runtime/wasm/internal/interrupt/testdata/*.wat; do wat2wasm $$f -o $${f%.wat}.wasm; done
 
 # Loader overhead (1/100/1000 records: direct, plugin, WASM), transform
 # throughput (enrich and scrub as plugin and WASM, the WAT guest) and WASM

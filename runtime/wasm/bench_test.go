@@ -44,8 +44,12 @@ func decode(b testing.TB, payload []byte) events.KinesisEvent {
 //   - plugin-invoke / wasm-invoke: runtime.Function.Invoke with the Lambda
 //     JSON payload (what triggers call today: JSON decode dominates);
 //   - wasm-kinesis: the typed binary path (Module.CallKinesis), one call
-//     into a pooled instance; -soft-timeout without wazero's termination
-//     checks (Options.SoftTimeout).
+//     into a pooled instance of the Go guest, which decodes the batch into
+//     an events.KinesisEvent; -soft-timeout without the interrupt checks
+//     (Options.SoftTimeout);
+//   - wat-noop-kinesis: the same call into a hand-written guest that
+//     decodes nothing (testdata/watnoop): what the ABI itself costs —
+//     encoding, the copy into linear memory, the call.
 func BenchmarkOverhead(b *testing.B) {
 	ctx := context.Background()
 	h := pluginHandler(b, "../testdata/noop")
@@ -63,6 +67,14 @@ func BenchmarkOverhead(b *testing.B) {
 	soft := options()
 	soft.SoftTimeout = true
 	softMod, err := wasm.NewModule(ctx, code, runtime.Config{Name: "Noop"}, soft)
+	if err != nil {
+		b.Fatal(err)
+	}
+	noopCode, err := os.ReadFile("../testdata/watnoop/noop.wasm")
+	if err != nil {
+		b.Fatal(err)
+	}
+	watNoop, err := wasm.NewModule(ctx, noopCode, runtime.Config{Name: "WatNoop"}, options())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -97,7 +109,7 @@ func BenchmarkOverhead(b *testing.B) {
 				}
 			}
 		})
-		for name, m := range map[string]*wasm.Module{"wasm-kinesis": mod, "wasm-kinesis-soft-timeout": softMod} {
+		for name, m := range map[string]*wasm.Module{"wasm-kinesis": mod, "wasm-kinesis-soft-timeout": softMod, "wat-noop-kinesis": watNoop} {
 			b.Run(fmt.Sprintf("records=%d/%s", n, name), func(b *testing.B) {
 				inv := &runtime.Invocation{RequestID: "r", FunctionARN: "arn", Deadline: time.Now().Add(time.Hour), Log: discard{}}
 				for b.Loop() {

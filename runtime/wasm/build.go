@@ -31,6 +31,11 @@ package main
 func sluiceWasmMain() { main() }
 `
 
+// goWASM enables the WebAssembly 2.0 instructions wazero runs natively that
+// Go otherwise emulates: sign extension and saturating float-to-int
+// conversion (~5% faster guest code, functions/enrich measured in the guest).
+const goWASM = "satconv,signext"
+
 // Builder compiles Go functions to WASM reactor modules
 // (GOOS=wasip1 GOARCH=wasm -buildmode=c-shared), cached by content hash
 // like plugins.
@@ -64,7 +69,7 @@ func (b *Builder) Build(ctx context.Context, name, dir string) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("function %s: hashing sources: %w", name, err)
 	}
-	sum := sha256.Sum256([]byte("wasip1/wasm c-shared " + goruntime.Version() + " " + srcKey))
+	sum := sha256.Sum256([]byte("wasip1/wasm c-shared GOWASM=" + goWASM + " " + goruntime.Version() + " " + srcKey))
 	key := hex.EncodeToString(sum[:])[:24]
 	cacheDir, err := gosrc.CacheDir(b.CacheDir, "wasm")
 	if err != nil {
@@ -95,7 +100,7 @@ func (b *Builder) Build(ctx context.Context, name, dir string) (Result, error) {
 	}
 	tmpOut := filepath.Join(tmpDir, "fn.wasm")
 	args := []string{"build", "-buildmode=c-shared", "-trimpath", "-o", tmpOut, "-overlay", overlayPath, "."}
-	if err := gosrc.GoBuild(ctx, b.GoCommand, dir, []string{"GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0"}, args); err != nil {
+	if err := gosrc.GoBuild(ctx, b.GoCommand, dir, []string{"GOOS=wasip1", "GOARCH=wasm", "GOWASM=" + goWASM, "CGO_ENABLED=0"}, args); err != nil {
 		return Result{}, fmt.Errorf("function %s: go build (wasip1/wasm) failed: %w", name, err)
 	}
 	if err := os.Rename(tmpOut, out); err != nil {
