@@ -13,6 +13,7 @@ import (
 
 	"github.com/sluice-dev/sluice/runtime"
 	"github.com/sluice-dev/sluice/runtime/wasm"
+	"github.com/sluice-dev/sluice/runtime/wasm/internal/interrupt"
 	"github.com/sluice-dev/sluice/sdk"
 )
 
@@ -219,5 +220,20 @@ func BenchmarkColdStart(b *testing.B) {
 				fn.Close(ctx)
 			}
 		})
+	}
+}
+
+// BenchmarkInstrument is the load-time cost of the interrupt rewrite
+// (internal/interrupt) on the enrich function's Go guest (~5.8 MB).
+func BenchmarkInstrument(b *testing.B) {
+	code, err := os.ReadFile(buildGuest(b, "../../functions/enrich"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(code)))
+	for b.Loop() {
+		if _, _, err := interrupt.Instrument(code); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
