@@ -118,11 +118,18 @@ func LoadFunctionWith(ctx context.Context, plan *template.Plan, fn template.Func
 		if err != nil {
 			return nil, err
 		}
-		f, err := wasm.Load(ctx, res.Path, cfg, wopts)
+		code, err := os.ReadFile(res.Path)
 		if err != nil {
 			return nil, fmt.Errorf("function %s: %w", fn.LogicalID, err)
 		}
-		return f, nil
+		m, err := wasm.NewModule(ctx, code, cfg, wopts)
+		if err != nil {
+			return nil, fmt.Errorf("function %s: %w", fn.LogicalID, err)
+		}
+		if note := m.StopNote(); note != "" && opts.Progress != nil {
+			fmt.Fprintf(opts.Progress, "sluice: function %s: %s\n", fn.LogicalID, note)
+		}
+		return runtime.NewWithEngine(cfg, m), nil
 	default:
 		return nil, fmt.Errorf("function %s: unknown loader %q (want one of %v)", fn.LogicalID, loader, Loaders)
 	}

@@ -118,6 +118,7 @@ type Module struct {
 	modCfg   wazero.ModuleConfig
 	maxPages uint32
 	stop     StopMode
+	stopWhy  error // why StopInterrupt was not possible
 
 	mu     sync.Mutex
 	idle   []*instance
@@ -170,15 +171,16 @@ func NewModule(ctx context.Context, code []byte, cfg runtime.Config, opts Option
 		m.stop = StopCloseOnDone
 	}
 	if m.stop == StopInterrupt {
-		if instrumented, _, err := interrupt.Instrument(code); err == nil {
+		instrumented, _, err := interrupt.Instrument(code)
+		if err == nil {
 			if m.rt, m.compiled, err = compile(ctx, instrumented, cache, m.maxPages, opts.Interpreter, false); err != nil {
-				m.rt = nil
+				err = fmt.Errorf("the instrumented module does not compile: %w", err)
 			}
 		}
-		if m.rt == nil {
+		if err != nil {
 			// Not a module the instrumenter knows how to rewrite (or one
 			// the rewrite broke): wazero's checks stop it instead.
-			m.stop = StopCloseOnDone
+			m.stop, m.stopWhy = StopCloseOnDone, err
 		}
 	}
 	if m.rt == nil {
@@ -233,6 +235,15 @@ const (
 
 // StopMode says how this module's timeouts stop the guest.
 func (m *Module) StopMode() StopMode { return m.stop }
+
+// StopNote explains a StopMode other than the one asked for: why the module
+// could not be instrumented, and what that costs. Empty otherwise.
+func (m *Module) StopNote() string {
+	if m.stopWhy == nil {
+		return ""
+	}
+	return fmt.Sprintf("timeouts use wazero's termination checks, which slow a Go guest 4–6×: the module could not be instrumented (%v)", m.stopWhy)
+}
 
 // compile makes a wazero runtime with the host modules and compiles code in
 // it.

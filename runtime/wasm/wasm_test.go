@@ -312,3 +312,27 @@ func TestKeptEventSurvivesLaterRequests(t *testing.T) {
 		t.Errorf("recalled %q, want %q", got, "RECALL: KEEP PK-0")
 	}
 }
+
+// TestUninstrumentableModule: a module the host cannot rewrite (here: it
+// exports the reserved name itself) still loads and serves, stopped by
+// wazero's checks instead, and the module says why.
+func TestUninstrumentableModule(t *testing.T) {
+	code, err := os.ReadFile("../testdata/watnoop/reserved.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod, err := wasm.NewModule(context.Background(), code, runtime.Config{Name: "Reserved"}, wasm.Options{CompileCacheDir: "off"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mod.Close(context.Background())
+	if mod.StopMode() != wasm.StopCloseOnDone || !strings.Contains(mod.StopNote(), `already exports "sluice.interrupt"`) {
+		t.Errorf("stop mode %q, note %q", mod.StopMode(), mod.StopNote())
+	}
+	ev := decode(t, clickEvent(3))
+	inv := &runtime.Invocation{RequestID: "r", FunctionARN: "arn", Deadline: time.Now().Add(time.Minute), Log: discard{}}
+	resp, err := mod.CallKinesis(context.Background(), inv, &ev)
+	if err != nil || len(resp.Records) != 0 || resp.BatchItemFailures != nil {
+		t.Errorf("got %+v, %v; want the empty response", resp, err)
+	}
+}
