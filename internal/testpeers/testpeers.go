@@ -101,9 +101,9 @@ func npmDir(t testing.TB) string {
 }
 
 // start runs the command built by mk on nports free ports and waits until
-// the first port accepts connections. A port found free can be taken by
-// someone else before the server binds it, so a server that exits during
-// start-up is retried on new ports a few times.
+// it listens on the first. A port found free can be taken by someone else
+// before the server binds it, so a server that exits during start-up is
+// retried on new ports a few times.
 func start(t testing.TB, name string, timeout time.Duration, mk func(ports []int) *exec.Cmd, nports int) string {
 	t.Helper()
 	var lastErr error
@@ -134,10 +134,13 @@ type proc struct {
 }
 
 // lockedBuffer collects the child's output for error messages; the exec
-// package copies into it from its own goroutines.
+// package copies into it from its own goroutines. It closes seen once the
+// output holds want.
 type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	want string
+	seen chan struct{}
 }
 
 func (b *lockedBuffer) Write(p []byte) (int, error) {
@@ -146,7 +149,12 @@ func (b *lockedBuffer) Write(p []byte) (int, error) {
 	if b.buf.Len() > 64<<10 {
 		return len(p), nil // enough to diagnose; don't grow without bound
 	}
-	return b.buf.Write(p)
+	b.buf.Write(p)
+	if b.want != "" && bytes.Contains(b.buf.Bytes(), []byte(b.want)) {
+		close(b.seen)
+		b.want = ""
+	}
+	return len(p), nil
 }
 
 func (b *lockedBuffer) String() string {
@@ -155,8 +163,14 @@ func (b *lockedBuffer) String() string {
 	return b.buf.String()
 }
 
+// launch starts cmd and waits for tools/npm/loopback.cjs, preloaded into
+// it, to report that the server listens on port. Polling the port instead
+// can be fooled: a port found free may be taken by another process (a
+// concurrent test's server) before the emulator binds it; the emulator then
+// dies with EADDRINUSE while the dial succeeds against the other process.
 func launch(cmd *exec.Cmd, timeout time.Duration, port int) (*proc, error) {
-	out := &lockedBuffer{}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	out := &lockedBuffer{want: "loopback.cjs: listening on " + addr + "\n", seen: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("run %s: %w", cmd.Path, err)
@@ -167,27 +181,16 @@ func launch(cmd *exec.Cmd, timeout time.Duration, port int) (*proc, error) {
 		waitErr = cmd.Wait()
 		close(p.done)
 	}()
-
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	deadline := time.Now().Add(timeout)
-	for {
-		select {
-		case <-p.done:
-			return nil, fmt.Errorf("%w (%v): %s", errExited, waitErr, out.String())
-		default:
-		}
-		// Polling the port is waiting for the server's "listening" event:
-		// neither emulator offers another readiness signal.
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return p, nil
-		}
-		if time.Now().After(deadline) {
-			p.stop()
-			return nil, fmt.Errorf("not listening on %s after %v: %s", addr, timeout, out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case <-out.seen:
+		return p, nil
+	case <-p.done:
+		return nil, fmt.Errorf("%w (%v): %s", errExited, waitErr, out.String())
+	case <-timer.C:
+		p.stop()
+		return nil, fmt.Errorf("not listening on %s after %v: %s", addr, timeout, out.String())
 	}
 }
 

@@ -2,7 +2,10 @@
 // Sluice's tests start. Neither kinesalite's CLI nor kinesis-local can choose
 // the address they bind, and both default to every interface; tests must only
 // ever listen on the loopback interface, so this rewrites every listen() to
-// bind 127.0.0.1.
+// bind 127.0.0.1. Once a server is listening it says so on stderr
+// ("loopback.cjs: listening on 127.0.0.1:PORT"): the tests wait for that
+// line, because a port that accepts a connection may belong to another
+// process that took it first.
 'use strict'
 const net = require('net')
 const listen = net.Server.prototype.listen
@@ -16,5 +19,9 @@ net.Server.prototype.listen = function (...args) {
     if (typeof args[1] === 'string') args[1] = '127.0.0.1'
     else args.splice(1, 0, '127.0.0.1')
   }
+  this.once('listening', () => {
+    const a = this.address()
+    if (a && typeof a === 'object') process.stderr.write(`loopback.cjs: listening on ${a.address}:${a.port}\n`)
+  })
   return listen.apply(this, args)
 }
