@@ -83,22 +83,6 @@ func (e *Engine) updateStreamMode(ctx context.Context, in *kinesis.UpdateStreamM
 	return &kinesis.UpdateStreamModeOutput{}, nil
 }
 
-// autoscaleLoop checks ON_DEMAND streams for hot shards. A ticker is right
-// here: load is a rate over wall time, not an event.
-func (e *Engine) autoscaleLoop() {
-	defer e.wg.Done()
-	t := time.NewTicker(autoscaleEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-e.done:
-			return
-		case <-t.C:
-			e.autoscale()
-		}
-	}
-}
-
 // autoscale splits at most one hot shard per ON_DEMAND stream.
 func (e *Engine) autoscale() {
 	e.mu.RLock()

@@ -236,8 +236,8 @@ func Open(dir string, opts Options) (*Engine, error) {
 	}
 	e.removeOrphans()
 	e.wg.Add(2)
-	go e.retentionLoop()
-	go e.autoscaleLoop()
+	go e.every(retentionCheck, e.trimAll)   // delete expired segments
+	go e.every(autoscaleEvery, e.autoscale) // split hot ON_DEMAND shards
 	return e, nil
 }
 
@@ -694,18 +694,20 @@ func (e *Engine) deleteStream(s *stream) error {
 	return nil
 }
 
-// retentionLoop deletes expired segments. A timer is right here: expiry is
-// a function of wall time, not of an event.
-func (e *Engine) retentionLoop() {
+// every calls fn every d until the engine closes. The two periodic jobs
+// use it, and a ticker is right for both: retention expiry is a function
+// of wall time and on-demand scaling follows load, a rate over wall time;
+// neither has an event to wait for.
+func (e *Engine) every(d time.Duration, fn func()) {
 	defer e.wg.Done()
-	t := time.NewTicker(retentionCheck)
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-e.done:
 			return
 		case <-t.C:
-			e.trimAll()
+			fn()
 		}
 	}
 }
