@@ -193,17 +193,32 @@ func (f *Function) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 // guest gets the binary batch layout. *Function implements it for every
 // loader; the result is what Invoke's JSON would decode to.
 type KinesisInvoker interface {
-	InvokeKinesis(ctx context.Context, e *events.KinesisEvent) (*sdk.StreamResponse, error)
+	InvokeKinesis(ctx context.Context, e *events.KinesisEvent) (*KinesisResult, error)
+}
+
+// KinesisResult is what a typed Kinesis invocation returned.
+type KinesisResult struct {
+	// Response is the handler's response: its own value on the typed path,
+	// decoded from its JSON otherwise (anything that is not a
+	// StreamResponse reads as an empty one, as on Lambda).
+	Response sdk.StreamResponse
+	// JSON is the handler's JSON body when the call went through the JSON
+	// path (a handler of another signature, a guest without the binary
+	// ABI), nil on the typed path. A typed response cannot hold a null,
+	// numeric or malformed batch item identifier; a JSON one can, and a
+	// caller that must tell them apart as Lambda does
+	// (ReportBatchItemFailures) reads this.
+	JSON []byte
 }
 
 // KinesisEngine is an Engine with a typed Kinesis path.
 type KinesisEngine interface {
-	CallKinesis(ctx context.Context, inv *Invocation, e *events.KinesisEvent) (*sdk.StreamResponse, error)
+	CallKinesis(ctx context.Context, inv *Invocation, e *events.KinesisEvent) (*KinesisResult, error)
 }
 
 // InvokeKinesis implements KinesisInvoker with Invoke's semantics (queuing,
 // timeout, Lambda context, error shapes).
-func (f *Function) InvokeKinesis(ctx context.Context, e *events.KinesisEvent) (*sdk.StreamResponse, error) {
+func (f *Function) InvokeKinesis(ctx context.Context, e *events.KinesisEvent) (*KinesisResult, error) {
 	ke, ok := f.engine.(KinesisEngine)
 	if !ok {
 		payload, err := json.Marshal(e)
@@ -214,28 +229,30 @@ func (f *Function) InvokeKinesis(ctx context.Context, e *events.KinesisEvent) (*
 		if err != nil {
 			return nil, err
 		}
-		return decodeStreamResponse(out), nil
+		return JSONKinesisResult(out), nil
 	}
-	var resp *sdk.StreamResponse
+	var res *KinesisResult
 	err := f.run(ctx, nil, func(ctx context.Context, inv *Invocation) error {
 		var err error
-		resp, err = ke.CallKinesis(ctx, inv, e)
+		res, err = ke.CallKinesis(ctx, inv, e)
 		return err
 	})
-	return resp, err
+	return res, err
 }
 
-// decodeStreamResponse reads a handler's JSON response as a StreamResponse;
-// anything else (null, another shape) is an empty one, as on Lambda, where
-// only batchItemFailures in a response mean anything to the mapping.
-func decodeStreamResponse(out []byte) *sdk.StreamResponse {
-	var resp sdk.StreamResponse
+// JSONKinesisResult is the result of a Kinesis invocation that answered
+// with the JSON body out.
+func JSONKinesisResult(out []byte) *KinesisResult {
+	res := &KinesisResult{JSON: out}
+	if res.JSON == nil {
+		res.JSON = []byte{} // answered through JSON, with an empty body
+	}
 	if len(out) > 0 && string(out) != "null" {
-		if json.Unmarshal(out, &resp) != nil {
-			return &sdk.StreamResponse{}
+		if json.Unmarshal(out, &res.Response) != nil {
+			res.Response = sdk.StreamResponse{}
 		}
 	}
-	return &resp
+	return res
 }
 
 // run is what every invocation shares: a concurrency slot, a request ID,
@@ -330,7 +347,7 @@ func (g *goEngine) Call(ctx context.Context, inv *Invocation) ([]byte, error) {
 
 // CallKinesis calls a handler of the usual Kinesis signature directly; any
 // other goes through the JSON path.
-func (g *goEngine) CallKinesis(ctx context.Context, inv *Invocation, e *events.KinesisEvent) (*sdk.StreamResponse, error) {
+func (g *goEngine) CallKinesis(ctx context.Context, inv *Invocation, e *events.KinesisEvent) (*KinesisResult, error) {
 	typed := kinesisHandler(g.handler)
 	if typed == nil {
 		payload, err := json.Marshal(e)
@@ -342,13 +359,13 @@ func (g *goEngine) CallKinesis(ctx context.Context, inv *Invocation, e *events.K
 		if err != nil {
 			return nil, err
 		}
-		return decodeStreamResponse(out), nil
+		return JSONKinesisResult(out), nil
 	}
 	resp, err := async(g, ctx, inv, func() (sdk.StreamResponse, error) { return typed(ctx, *e) })
 	if err != nil {
 		return nil, err
 	}
-	return &resp, nil
+	return &KinesisResult{Response: resp}, nil
 }
 
 // kinesisHandler returns h as a typed Kinesis handler when its signature is

@@ -68,11 +68,44 @@ func TestInvokeKinesisTypedSignatures(t *testing.T) {
 				}
 			case err != nil:
 				t.Fatal(err)
-			case !reflect.DeepEqual(resp, c.want):
-				t.Errorf("response %+v, want %+v", resp, c.want)
+			case !reflect.DeepEqual(&resp.Response, c.want) || resp.JSON != nil:
+				t.Errorf("response %+v (JSON %q), want %+v and no JSON", resp.Response, resp.JSON, c.want)
 			}
 			if seen != &ev.Records[0].Kinesis.Data[0] {
 				t.Error("the handler got a copy of the batch: it went through JSON")
+			}
+		})
+	}
+}
+
+// A handler of another signature answers through JSON: InvokeKinesis hands
+// over its body, which can say what a typed response cannot (here a
+// numeric itemIdentifier, which Lambda reads as a failure of the whole
+// batch), beside the StreamResponse it decodes to.
+func TestInvokeKinesisOtherSignatureKeepsTheJSON(t *testing.T) {
+	ev := events.KinesisEvent{Records: []events.KinesisEventRecord{{Kinesis: events.KinesisRecord{Data: []byte("x"), SequenceNumber: "1"}}}}
+	for _, c := range []struct {
+		name     string
+		answer   any
+		wantJSON string
+	}{
+		{"numeric identifier", map[string]any{"batchItemFailures": []any{map[string]any{"itemIdentifier": 1}}}, `{"batchItemFailures":[{"itemIdentifier":1}]}`},
+		{"null", nil, "null"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			fn, err := runtime.New(runtime.Config{Name: "Other"}, func(_ context.Context, in map[string]any) (any, error) { return c.answer, nil })
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := fn.InvokeKinesis(context.Background(), &ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(resp.JSON) != c.wantJSON {
+				t.Errorf("JSON %q, want %q", resp.JSON, c.wantJSON)
+			}
+			if !reflect.DeepEqual(resp.Response, sdk.StreamResponse{}) {
+				t.Errorf("decoded %+v, want the empty response (not a StreamResponse)", resp.Response)
 			}
 		})
 	}

@@ -482,7 +482,7 @@ func (m *Module) Call(ctx context.Context, inv *runtime.Invocation) ([]byte, err
 
 // CallKinesis is the typed fast path for a caller that holds the event
 // already (an event-source mapping): no JSON on either side of the host.
-func (m *Module) CallKinesis(ctx context.Context, inv *runtime.Invocation, ev *events.KinesisEvent) (*sdk.StreamResponse, error) {
+func (m *Module) CallKinesis(ctx context.Context, inv *runtime.Invocation, ev *events.KinesisEvent) (*runtime.KinesisResult, error) {
 	inst, err := m.take(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("function %s: %w", m.cfg.Name, err)
@@ -499,11 +499,7 @@ func (m *Module) CallKinesis(ctx context.Context, inv *runtime.Invocation, ev *e
 		if err != nil {
 			return nil, err
 		}
-		var resp sdk.StreamResponse
-		if len(out) > 0 && string(out) != "null" {
-			_ = json.Unmarshal(out, &resp)
-		}
-		return &resp, nil
+		return runtime.JSONKinesisResult(out), nil
 	}
 	inst.req = abi.AppendKinesis(abi.AppendHeader(inst.req[:0], h), ev)
 	resp, err := m.roundTrip(ctx, inst, inv, inst.req)
@@ -511,13 +507,9 @@ func (m *Module) CallKinesis(ctx context.Context, inv *runtime.Invocation, ev *e
 		return nil, err
 	}
 	if resp.tag == abi.TagStream {
-		return resp.stream, nil
+		return &runtime.KinesisResult{Response: *resp.stream}, nil
 	}
-	var sr sdk.StreamResponse
-	if len(resp.body) > 0 && string(resp.body) != "null" {
-		_ = json.Unmarshal(resp.body, &sr)
-	}
-	return &sr, nil
+	return runtime.JSONKinesisResult(resp.body), nil
 }
 
 func kinesisEvent(inst *instance, payload []byte) (*events.KinesisEvent, bool) {

@@ -146,7 +146,7 @@ func invokeTyped(ki runtime.KinesisInvoker, payload []byte) outcome {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	_ = enc.Encode(resp)
+	_ = enc.Encode(resp.Response)
 	return outcome{body: strings.TrimSuffix(buf.String(), "\n")}
 }
 

@@ -332,7 +332,7 @@ func TestUninstrumentableModule(t *testing.T) {
 	ev := decode(t, clickEvent(3))
 	inv := &runtime.Invocation{RequestID: "r", FunctionARN: "arn", Deadline: time.Now().Add(time.Minute), Log: discard{}}
 	resp, err := mod.CallKinesis(context.Background(), inv, &ev)
-	if err != nil || len(resp.Records) != 0 || resp.BatchItemFailures != nil {
+	if err != nil || len(resp.Response.Records) != 0 || resp.Response.BatchItemFailures != nil {
 		t.Errorf("got %+v, %v; want the empty response", resp, err)
 	}
 }

@@ -29,7 +29,7 @@ import (
 //   - BenchmarkMappingThroughput: records/s through a mapping with a no-op
 //     function, in-process and over HTTP (and in-process with
 //     ParallelizationFactor 10 and BatchSize 1,000, so one read is still
-//     10,000 records), reported with the ratio to a bare
+//     10,000 records, and with ReportBatchItemFailures), reported with the ratio to a bare
 //     GetRecords loop over the same stream in the same run (the read
 //     ceiling the mapping cannot beat), and the CPU each spends per record
 //     (steadier than records/s when the machine is shared).
@@ -84,11 +84,13 @@ func BenchmarkMappingThroughput(b *testing.B) {
 	cases := []struct {
 		name     string
 		overHTTP bool
-		factor   int // ParallelizationFactor
+		factor   int  // ParallelizationFactor
+		partial  bool // ReportBatchItemFailures
 	}{
-		{"inprocess", false, 1},
-		{"http", true, 1},
-		{"inprocess-lanes10", false, 10},
+		{"inprocess", false, 1, false},
+		{"http", true, 1, false},
+		{"inprocess-lanes10", false, 10, false},
+		{"inprocess-reportbatchitemfailures", false, 1, true},
 	}
 	for _, c := range cases {
 		overHTTP := c.overHTTP
@@ -108,7 +110,7 @@ func BenchmarkMappingThroughput(b *testing.B) {
 			fs, _ := checkpoint.OpenFileStore(b.TempDir())
 			store := &notifyStore{Store: fs, changed: make(chan struct{}, 1)}
 			fn, _ := runtime.New(runtime.Config{Name: "Noop"}, func(context.Context, events.KinesisEvent) error { return nil })
-			m, err := kt.New(kt.Config{ID: "bench", FunctionName: "Noop", StreamName: "bench", BatchSize: 10000 / c.factor, ParallelizationFactor: c.factor, StartingPosition: "TRIM_HORIZON"},
+			m, err := kt.New(kt.Config{ID: "bench", FunctionName: "Noop", StreamName: "bench", BatchSize: 10000 / c.factor, ParallelizationFactor: c.factor, StartingPosition: "TRIM_HORIZON", ReportBatchItemFailures: c.partial},
 				r, fn, nil, store, kt.Options{PollInterval: 10 * time.Millisecond})
 			if err != nil {
 				b.Fatal(err)

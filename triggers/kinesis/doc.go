@@ -33,8 +33,10 @@
 //     every record is done, across all rounds and lanes. With one lane a
 //     round runs inline: read, invoke, hand over, read again.
 //   - A Go handler of a usual Kinesis signature gets the batch and returns
-//     its StreamResponse without JSON (runtime.KinesisInvoker), unless
-//     ReportBatchItemFailures needs the raw response.
+//     its StreamResponse without JSON (runtime.KinesisInvoker), with
+//     ReportBatchItemFailures too: a typed response's identifiers are read
+//     as its JSON would be (FuzzClassifyResponse checks that); a handler
+//     that answers through JSON has its body read as Lambda reads it.
 //   - With a tumbling window the checkpoint moves only when the window's
 //     final invocation succeeds, so a restart re-reads the open window and
 //     rebuilds its state; non-final output reaches the sink without a

@@ -114,7 +114,7 @@ func (m *Mapping) runBatch(ctx context.Context, r *round, l int, recs []types.Re
 		case outPartial:
 			attempts++
 			invokes++
-			v := classifyResponse(resp.body, recs)
+			v := resp.classify(recs)
 			last = lastInvoke{requestID: reqID, invokes: invokes}
 			if v.failedAt > 0 {
 				// §1.8: records before the lowest failure are done; the
@@ -167,7 +167,8 @@ func (m *Mapping) payloadTooLarge(shardID string, r types.Record) bool {
 }
 
 // response is what an invocation returned: the typed StreamResponse when
-// the function took the typed path, else the raw JSON body.
+// the function took the typed path, and the raw JSON body when it answered
+// through JSON (then typed, if set, is decoded from it).
 type response struct {
 	typed *sdk.StreamResponse
 	body  []byte
@@ -180,6 +181,15 @@ func (r response) output() []sdk.OutputRecord {
 		return r.typed.Records
 	}
 	return decodeOutput(r.body)
+}
+
+// classify reads the response under ReportBatchItemFailures (§1.8): a JSON
+// body as Lambda reads it, a typed response by its identifiers.
+func (r response) classify(batch []types.Record) verdict {
+	if r.body == nil && r.typed != nil {
+		return classifyFailures(r.typed.BatchItemFailures, batch)
+	}
+	return classifyResponse(r.body, batch)
 }
 
 // invoke calls the function once with recs and classifies the result.
@@ -202,7 +212,7 @@ func (m *Mapping) invoke(ctx context.Context, shardID string, recs []types.Recor
 		return outFuncError, response{}, ie.RequestID
 	}
 	if m.cfg.ReportBatchItemFailures {
-		if v := classifyResponse(resp.body, recs); v.failedAt < len(recs) {
+		if v := resp.classify(recs); v.failedAt < len(recs) {
 			m.m.partialFailures.WithLabelValues(m.cfg.ID).Inc()
 			return outPartial, resp, ""
 		}
@@ -214,20 +224,17 @@ func (m *Mapping) invoke(ctx context.Context, shardID string, recs []types.Recor
 // batch directly (runtime.KinesisInvoker: a Go handler in a plugin, or a
 // WASM guest through the binary ABI) skips the event's JSON encoding and the
 // handler's reflection decoding — most of an invocation's cost — and its
-// StreamResponse is used as it is, without a JSON round trip. With
-// ReportBatchItemFailures the raw response is classified as Lambda does
-// (§1.8 distinguishes null, empty, numeric and unknown identifiers, which a
-// typed response cannot), so that mode keeps the JSON path.
+// StreamResponse is used as it is, without a JSON round trip; under
+// ReportBatchItemFailures too, since a typed response holds nothing the
+// §1.8 table reads differently from its JSON (a handler that answered
+// through JSON after all hands its body over for that table).
 func (m *Mapping) call(ctx context.Context, ev *events.KinesisEvent) (response, error) {
-	if ki, ok := m.fn.(runtime.KinesisInvoker); ok && !m.cfg.ReportBatchItemFailures {
-		resp, err := ki.InvokeKinesis(ctx, ev)
+	if ki, ok := m.fn.(runtime.KinesisInvoker); ok {
+		res, err := ki.InvokeKinesis(ctx, ev)
 		if err != nil {
 			return response{}, err
 		}
-		if resp == nil {
-			resp = &sdk.StreamResponse{}
-		}
-		return response{typed: resp}, nil
+		return response{typed: &res.Response, body: res.JSON}, nil
 	}
 	payload, err := json.Marshal(ev)
 	if err != nil {

@@ -18,7 +18,10 @@ import (
 // TestReportBatchItemFailures_Spec1_8 walks the §1.8 table: three records,
 // MaximumRetryAttempts 1, and a function that answers every invocation the
 // same way. It checks what each invocation received and what was
-// discarded, including retry exhaustion after partial failures.
+// discarded, including retry exhaustion after partial failures. Every row
+// whose body a Go handler could return as a typed KinesisEventResponse
+// runs twice: answered as JSON (read as Lambda reads it) and as that typed
+// value (the typed invoke path, no JSON): both must come out the same.
 func TestReportBatchItemFailures_Spec1_8(t *testing.T) {
 	id := func(i int) string { return fmt.Sprintf(`{"batchItemFailures":[{"itemIdentifier":"$%d"}]}`, i) }
 	tests := []struct {
@@ -53,54 +56,79 @@ func TestReportBatchItemFailures_Spec1_8(t *testing.T) {
 		{name: "numeric identifier is complete failure", body: `{"batchItemFailures":[{"itemIdentifier":123}]}`,
 			invocations: [][]int{{0, 1, 2}, {0, 1, 2}}, discarded: [][2]int{{0, 3}}, partial: true},
 	}
+	type mode struct {
+		name  string
+		typed bool
+	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			s := newScenario(t, "embedded", 1)
-			s.put(t, []string{"a", "b", "c"}, []string{"k", "k", "k"})
-			index := map[string]int{}
-			body := tc.body
-			for i, r := range s.recs {
-				index[r.seq] = i
-				body = strings.ReplaceAll(body, fmt.Sprintf("$%d", i), r.seq)
-			}
-			var mu sync.Mutex
-			var got [][]int
-			handler := func(_ context.Context, e events.KinesisEvent) (json.RawMessage, error) {
-				var in []int
-				for _, r := range e.Records {
-					in = append(in, index[r.Kinesis.SequenceNumber])
-				}
-				mu.Lock()
-				got = append(got, in)
-				mu.Unlock()
-				return json.RawMessage(body), nil
-			}
-			fd := newMemDest()
-			cfg := kt.Config{ID: "rbif", FunctionName: "Fn", BatchSize: 10, ReportBatchItemFailures: true,
-				MaximumRetryAttempts: 1, RetryAttemptsSet: true, OnFailureBucket: "failures"}
-			_, stop := s.start(t, cfg, handler, nil, fd)
-			s.waitDone(t, "rbif")
-			stop()
+		modes := []mode{{"json", false}}
+		if json.Unmarshal([]byte(tc.body), &events.KinesisEventResponse{}) == nil {
+			modes = append(modes, mode{"typed", true})
+		}
+		for _, md := range modes {
+			t.Run(tc.name+"/"+md.name, func(t *testing.T) { runSpec1_8Row(t, tc.body, md.typed, tc.invocations, tc.discarded, tc.partial) })
+		}
+	}
+}
 
-			if !reflect.DeepEqual(got, tc.invocations) {
-				t.Errorf("invocations %v, want %v", got, tc.invocations)
-			}
-			_, frs := fd.records(t)
-			var disc [][2]int
-			for _, fr := range frs {
-				disc = append(disc, [2]int{index[fr.KinesisBatchInfo.StartSequenceNumber], fr.KinesisBatchInfo.BatchSize})
-				if fr.ResponseContext == nil || (fr.ResponseContext.FunctionError == nil) != tc.partial {
-					t.Errorf("responseContext %+v: want functionError null=%v", fr.ResponseContext, tc.partial)
-				}
-				// Both invocations held the discarded records (§1.7 rule 6).
-				if c := fr.RequestContext.ApproximateInvokeCount; c != 2 {
-					t.Errorf("approximateInvokeCount %d, want 2", c)
-				}
-			}
-			if !reflect.DeepEqual(disc, tc.discarded) {
-				t.Errorf("discarded %v, want %v", disc, tc.discarded)
-			}
-		})
+func runSpec1_8Row(t *testing.T, body string, typed bool, invocations [][]int, discarded [][2]int, partial bool) {
+	t.Helper()
+	s := newScenario(t, "embedded", 1)
+	s.put(t, []string{"a", "b", "c"}, []string{"k", "k", "k"})
+	index := map[string]int{}
+	for i, r := range s.recs {
+		index[r.seq] = i
+		body = strings.ReplaceAll(body, fmt.Sprintf("$%d", i), r.seq)
+	}
+	var mu sync.Mutex
+	var got [][]int
+	record := func(e events.KinesisEvent) {
+		var in []int
+		for _, r := range e.Records {
+			in = append(in, index[r.Kinesis.SequenceNumber])
+		}
+		mu.Lock()
+		got = append(got, in)
+		mu.Unlock()
+	}
+	var handler any = func(_ context.Context, e events.KinesisEvent) (json.RawMessage, error) {
+		record(e)
+		return json.RawMessage(body), nil
+	}
+	if typed {
+		var resp events.KinesisEventResponse
+		if err := json.Unmarshal([]byte(body), &resp); err != nil {
+			t.Fatal(err)
+		}
+		handler = func(_ context.Context, e events.KinesisEvent) (events.KinesisEventResponse, error) {
+			record(e)
+			return resp, nil
+		}
+	}
+	fd := newMemDest()
+	cfg := kt.Config{ID: "rbif", FunctionName: "Fn", BatchSize: 10, ReportBatchItemFailures: true,
+		MaximumRetryAttempts: 1, RetryAttemptsSet: true, OnFailureBucket: "failures"}
+	_, stop := s.start(t, cfg, handler, nil, fd)
+	s.waitDone(t, "rbif")
+	stop()
+
+	if !reflect.DeepEqual(got, invocations) {
+		t.Errorf("invocations %v, want %v", got, invocations)
+	}
+	_, frs := fd.records(t)
+	var disc [][2]int
+	for _, fr := range frs {
+		disc = append(disc, [2]int{index[fr.KinesisBatchInfo.StartSequenceNumber], fr.KinesisBatchInfo.BatchSize})
+		if fr.ResponseContext == nil || (fr.ResponseContext.FunctionError == nil) != partial {
+			t.Errorf("responseContext %+v: want functionError null=%v", fr.ResponseContext, partial)
+		}
+		// Both invocations held the discarded records (§1.7 rule 6).
+		if c := fr.RequestContext.ApproximateInvokeCount; c != 2 {
+			t.Errorf("approximateInvokeCount %d, want 2", c)
+		}
+	}
+	if !reflect.DeepEqual(disc, discarded) {
+		t.Errorf("discarded %v, want %v", disc, discarded)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math/big"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
@@ -30,10 +31,9 @@ type verdict struct {
 // lowest listed sequence number (compared as big integers) is where the
 // batch is cut.
 func classifyResponse(body []byte, batch []types.Record) verdict {
-	ok := verdict{failedAt: len(batch)}
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 || body[0] != '{' {
-		return ok // "", [], null and other non-objects: success (LSK observations)
+		return verdict{failedAt: len(batch)} // "", [], null and other non-objects: success (LSK observations)
 	}
 	var resp struct {
 		Failures []map[string]json.RawMessage `json:"batchItemFailures"`
@@ -43,8 +43,33 @@ func classifyResponse(body []byte, batch []types.Record) verdict {
 		// behaviour is undocumented; the safe reading is complete failure.
 		return verdict{failedAt: 0}
 	}
-	if len(resp.Failures) == 0 {
-		return ok
+	ids := make([]string, len(resp.Failures))
+	for i, f := range resp.Failures {
+		raw, present := f["itemIdentifier"]
+		if !present || json.Unmarshal(raw, &ids[i]) != nil {
+			return verdict{failedAt: 0} // missing or not a string: complete failure (null reads as "")
+		}
+	}
+	return cutAtLowest(ids, batch)
+}
+
+// classifyFailures is classifyResponse for a typed response (a Go handler
+// returning a StreamResponse or KinesisEventResponse): its identifiers are
+// strings already, so only the empty and unknown ones remain to judge.
+func classifyFailures(failures []events.KinesisBatchItemFailure, batch []types.Record) verdict {
+	ids := make([]string, len(failures))
+	for i, f := range failures {
+		ids[i] = f.ItemIdentifier
+	}
+	return cutAtLowest(ids, batch)
+}
+
+// cutAtLowest finds the lowest of the reported sequence numbers ids in
+// batch; none reported is success, an empty or unknown one complete
+// failure.
+func cutAtLowest(ids []string, batch []types.Record) verdict {
+	if len(ids) == 0 {
+		return verdict{failedAt: len(batch)}
 	}
 	index := make(map[string]int, len(batch))
 	for i, r := range batch {
@@ -52,11 +77,9 @@ func classifyResponse(body []byte, batch []types.Record) verdict {
 	}
 	lowest := -1
 	var lowestN *big.Int
-	for _, f := range resp.Failures {
-		raw, present := f["itemIdentifier"]
-		var id string
-		if !present || json.Unmarshal(raw, &id) != nil || id == "" {
-			return verdict{failedAt: 0} // missing, null, non-string or "": complete failure
+	for _, id := range ids {
+		if id == "" {
+			return verdict{failedAt: 0} // missing, null or "": complete failure
 		}
 		i, known := index[id]
 		if !known {
