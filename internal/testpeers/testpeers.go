@@ -146,11 +146,11 @@ type lockedBuffer struct {
 func (b *lockedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.buf.Len() > 64<<10 {
-		return len(p), nil // enough to diagnose; don't grow without bound
+	if b.buf.Len() <= 64<<10 { // enough to diagnose; don't grow without bound
+		b.buf.Write(p)
 	}
-	b.buf.Write(p)
-	if b.want != "" && bytes.Contains(b.buf.Bytes(), []byte(b.want)) {
+	// Past the cap the line can still arrive: look in what was just written.
+	if b.want != "" && (bytes.Contains(b.buf.Bytes(), []byte(b.want)) || bytes.Contains(p, []byte(b.want))) {
 		close(b.seen)
 		b.want = ""
 	}
