@@ -149,7 +149,8 @@ func (i *instance) startStreamSources(ctx context.Context) error {
 	}
 	// Registered after the delivery streams' Close, so it runs before it.
 	i.onStop(func() { stop(); wg.Wait() })
-	return nil
+	// They start at LATEST: a record put after `ready` must be read.
+	return i.waitPositioned(ctx, ms)
 }
 
 // passthrough is the "function" of a KinesisStreamAsSource delivery

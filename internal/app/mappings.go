@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -101,5 +102,33 @@ func (i *instance) startMappings(ctx context.Context) error {
 		}()
 	}
 	i.onStop(func() { stop(); wg.Wait() })
+	return i.waitPositioned(ctx, i.mappings.running)
+}
+
+// waitPositioned returns once every mapping has a read position on each
+// shard it found, so that `ready` (and a deploy's success) means a record
+// put from then on is read, even by a mapping that starts at LATEST. It
+// says what it waits for when that takes long (an unreachable external
+// Kinesis), and gives up only when ctx ends.
+func (i *instance) waitPositioned(ctx context.Context, ms []*kinesistrigger.Mapping) error {
+	const patience = 5 * time.Second
+	for _, m := range ms {
+		t := time.NewTimer(patience)
+		select {
+		case <-m.Positioned():
+		case <-t.C:
+			i.log.Warn("waiting for a mapping to take its position on every shard", "mapping", m.Config().ID,
+				"function", m.Config().FunctionName, "stream", m.Config().StreamName)
+			select {
+			case <-m.Positioned():
+			case <-ctx.Done():
+				return fmt.Errorf("mapping %s on stream %s: no read position yet: %w", m.Config().ID, m.Config().StreamName, ctx.Err())
+			}
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("mapping %s on stream %s: no read position yet: %w", m.Config().ID, m.Config().StreamName, ctx.Err())
+		}
+		t.Stop()
+	}
 	return nil
 }

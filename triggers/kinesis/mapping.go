@@ -186,6 +186,13 @@ type Mapping struct {
 	running  map[string]bool // shard → worker running
 	finished map[string]bool // shard → read to its end
 	wake     chan struct{}   // a shard ended: rediscover now
+
+	// positioned is closed once every shard of the first successful
+	// discovery has a read position (see Positioned); positioning counts
+	// the shards of that discovery still without one.
+	positioned     chan struct{}
+	positioning    sync.WaitGroup
+	positionedOnce sync.Once
 }
 
 // New creates a mapping. sink may be nil: the function's output records are
@@ -243,11 +250,21 @@ func New(cfg Config, r Reader, fn runtime.Invoker, sink sinks.Acceptor, store ch
 	return &Mapping{
 		cfg: cfg, opts: opts, read: r, fn: fn, sink: sink, store: store, m: opts.Metrics, keep: keep,
 		log:      opts.Logger.With("mapping", cfg.ID, "function", cfg.FunctionName, "stream", cfg.StreamName),
-		running:  map[string]bool{},
-		finished: map[string]bool{},
-		wake:     make(chan struct{}, 1),
+		running:    map[string]bool{},
+		finished:   map[string]bool{},
+		wake:       make(chan struct{}, 1),
+		positioned: make(chan struct{}),
 	}, nil
 }
+
+// Positioned is closed once every shard the mapping found at its first
+// successful shard listing has a read position: an iterator at its
+// checkpoint or StartingPosition, or the knowledge that it has ended. A
+// record put to the stream after that is delivered even with
+// StartingPosition LATEST, which is what `sluice up` promises when it
+// prints its ready line. Child shards found later start at TRIM_HORIZON,
+// so they need no such wait.
+func (m *Mapping) Positioned() <-chan struct{} { return m.positioned }
 
 // Config returns the mapping's configuration with defaults applied.
 func (m *Mapping) Config() Config { return m.cfg }
@@ -264,12 +281,26 @@ func (m *Mapping) Run(ctx context.Context) error {
 		if err != nil && ctx.Err() == nil {
 			m.log.Warn("listing shards", "err", err)
 		}
-		for _, s := range m.startable(ctx, shards) {
+		start := m.startable(ctx, shards)
+		first := false
+		if err == nil {
+			m.positionedOnce.Do(func() {
+				first = true
+				m.positioning.Add(len(start))
+			})
+		}
+		for _, s := range start {
 			wg.Add(1)
-			go func(s types.Shard) {
+			go func(s types.Shard, first bool) {
 				defer wg.Done()
-				m.runShard(ctx, s)
-			}(s)
+				m.runShard(ctx, s, first)
+			}(s, first)
+		}
+		if first {
+			go func() {
+				m.positioning.Wait()
+				close(m.positioned)
+			}()
 		}
 		select {
 		case <-ctx.Done():

@@ -145,6 +145,12 @@ func (e *env) put(t *testing.T, from, n int) {
 
 func (e *env) run(t *testing.T, cfg kt.Config, sink sinks.Acceptor) (stop func()) {
 	t.Helper()
+	_, stop = e.start(t, cfg, sink)
+	return stop
+}
+
+func (e *env) start(t *testing.T, cfg kt.Config, sink sinks.Acceptor) (*kt.Mapping, func()) {
+	t.Helper()
 	fn, err := runtime.New(runtime.Config{Name: "Echo"}, echo)
 	if err != nil {
 		t.Fatal(err)
@@ -156,7 +162,7 @@ func (e *env) run(t *testing.T, cfg kt.Config, sink sinks.Acceptor) (stop func()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { m.Run(ctx); close(done) }()
-	return func() { cancel(); <-done }
+	return m, func() { cancel(); <-done }
 }
 
 func TestMappingDeliversInOrderAndCheckpoints(t *testing.T) {
@@ -256,39 +262,43 @@ func TestResumesFromSinkCheckpointWhenAheadOfStore(t *testing.T) {
 	}
 }
 
-func TestLatestSkipsExistingRecords(t *testing.T) {
-	e := newEnv(t, false)
-	e.put(t, 0, 100)
-	sink := newRecordingSink()
-	stop := e.run(t, kt.Config{ID: "m-4", FunctionName: "Echo", StreamName: "clicks", BatchSize: 10, StartingPosition: "LATEST"}, sink)
-	defer stop()
-	// LATEST positions at the tip when the shard is opened; records put
-	// before that are skipped. Wait until both shards have a checkpoint-less
-	// open iterator by putting until something arrives.
-	deadline := time.Now().Add(10 * time.Second)
-	for i := 100; time.Now().Before(deadline); i++ {
-		e.put(t, i, 1)
-		sink.mu.Lock()
-		n := sink.records
-		sink.mu.Unlock()
-		if n > 0 {
-			break
-		}
-		time.Sleep(20 * time.Millisecond) // the mapping opens its iterators asynchronously (AWS docs: retry puts until seen)
-	}
-	sink.mu.Lock()
-	defer sink.mu.Unlock()
-	for _, b := range sink.batches {
-		for _, r := range b.Records {
-			var i int
-			fmt.Sscan(string(r.Data), &i)
-			if i < 100 {
-				t.Fatalf("LATEST delivered record %d, written before the mapping started", i)
+// TestPositionedMeansLatestSeesEveryLaterRecord: once Positioned is closed,
+// a mapping at LATEST has its iterators at the tip of every shard, so every
+// record put afterwards is delivered and none from before. (`sluice up`
+// prints ready only then; before, a record put right after ready could be
+// skipped by a LATEST iterator opened a moment later.)
+func TestPositionedMeansLatestSeesEveryLaterRecord(t *testing.T) {
+	for _, overHTTP := range []bool{false, true} {
+		t.Run(fmt.Sprintf("http=%v", overHTTP), func(t *testing.T) {
+			e := newEnv(t, overHTTP)
+			e.put(t, 0, 100)
+			sink := newRecordingSink()
+			m, stop := e.start(t, kt.Config{ID: "m-4", FunctionName: "Echo", StreamName: "clicks", BatchSize: 10, StartingPosition: "LATEST"}, sink)
+			defer stop()
+			select {
+			case <-m.Positioned():
+			case <-time.After(30 * time.Second):
+				t.Fatal("the mapping never reported a position on every shard")
 			}
-		}
-	}
-	if sink.records == 0 {
-		t.Fatal("nothing delivered after LATEST")
+			e.put(t, 100, 100) // spread over both shards by key
+			sink.waitRecords(t, 100)
+			sink.mu.Lock()
+			defer sink.mu.Unlock()
+			seen := map[int]bool{}
+			for _, b := range sink.batches {
+				for _, r := range b.Records {
+					var i int
+					fmt.Sscan(string(r.Data), &i)
+					if i < 100 {
+						t.Fatalf("LATEST delivered record %d, written before the mapping started", i)
+					}
+					seen[i] = true
+				}
+			}
+			if len(seen) != 100 {
+				t.Fatalf("delivered %d distinct records put after Positioned, want all 100", len(seen))
+			}
+		})
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/big"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -27,11 +28,20 @@ type shardReader struct {
 }
 
 // runShard reads one shard until ctx is cancelled or the shard ends.
-func (m *Mapping) runShard(ctx context.Context, shard types.Shard) {
+// first says the shard belongs to the mapping's first discovery, whose
+// shards report to Positioned once they have a read position.
+func (m *Mapping) runShard(ctx context.Context, shard types.Shard, first bool) {
 	id := aws.ToString(shard.ShardId)
 	log := m.log.With("shard", id)
 	ended := false
 	defer func() { m.shardDone(id, ended) }()
+	var positionOnce sync.Once
+	positioned := func() {
+		if first {
+			positionOnce.Do(m.positioning.Done)
+		}
+	}
+	defer positioned() // cancelled before it had a position: nobody waits any more
 
 	sourceID := m.cfg.ID + "/" + id
 	pos, err := m.retryClaim(ctx, id)
@@ -42,6 +52,7 @@ func (m *Mapping) runShard(ctx context.Context, shard types.Shard) {
 		ended = true
 		return
 	}
+
 	// The sink stores the checkpoint with the output it accepted, so after a
 	// crash between the two writes it may be ahead of the store: resume from
 	// the later of the two and nothing accepted is handed over twice.
@@ -57,6 +68,7 @@ func (m *Mapping) runShard(ctx context.Context, shard types.Shard) {
 		}
 		return
 	}
+	positioned()
 	log.Debug("reading shard", "from", pos.SequenceNumber)
 
 	base := pos.SequenceNumber // where the next round starts
