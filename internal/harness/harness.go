@@ -31,6 +31,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/sluice-dev/sluice/internal/app"
+	"github.com/sluice-dev/sluice/sinks/dest"
 	"github.com/sluice-dev/sluice/triggers/checkpoint"
 )
 
@@ -317,36 +318,74 @@ func ReadBucket(dir string) ([]Object, error) {
 		if err != nil {
 			return err
 		}
-		if strings.HasSuffix(path, ".gz") {
-			zr, err := gzip.NewReader(bytes.NewReader(data))
-			if err != nil {
-				return fmt.Errorf("%s: %w", path, err)
-			}
-			if data, err = io.ReadAll(zr); err != nil {
-				return fmt.Errorf("%s: %w", path, err)
-			}
-		}
 		rel, _ := filepath.Rel(dir, path)
-		obj := Object{Key: filepath.ToSlash(rel)}
-		if strings.HasSuffix(path, ".parquet") {
-			recs, err := parquetRecords(data)
-			if err != nil {
-				return fmt.Errorf("%s: %w", path, err)
-			}
-			obj.Records = recs
-			objs = append(objs, obj)
-			return nil
-		}
-		for _, line := range bytes.Split(data, []byte("\n")) {
-			if len(bytes.TrimSpace(line)) > 0 {
-				obj.Records = append(obj.Records, line)
-			}
+		obj, err := decodeObject(filepath.ToSlash(rel), data)
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
 		}
 		objs = append(objs, obj)
 		return nil
 	})
 	sort.Slice(objs, func(i, j int) bool { return objs[i].Key < objs[j].Key })
 	return objs, err
+}
+
+// ObjectReader is the part of an object-store client that ReadStore uses
+// (sinks/s3.Store has it).
+type ObjectReader interface {
+	List(ctx context.Context, bucket, prefix string) ([]string, error)
+	Get(ctx context.Context, bucket, key string) ([]byte, dest.ObjectMeta, error)
+}
+
+// ReadStore is ReadBucket for a bucket in an object store, read through
+// its API: what a reader of the bucket sees, and nothing the server keeps
+// beside the objects on its disk (uploads in progress, temporary files).
+func ReadStore(ctx context.Context, st ObjectReader, bucket string) ([]Object, error) {
+	keys, err := st.List(ctx, bucket, "")
+	if err != nil {
+		return nil, err
+	}
+	objs := make([]Object, 0, len(keys))
+	for _, k := range keys {
+		data, _, err := st.Get(ctx, bucket, k)
+		if err != nil {
+			return nil, err
+		}
+		obj, err := decodeObject(k, data)
+		if err != nil {
+			return nil, fmt.Errorf("%s/%s: %w", bucket, k, err)
+		}
+		objs = append(objs, obj)
+	}
+	sort.Slice(objs, func(i, j int) bool { return objs[i].Key < objs[j].Key })
+	return objs, nil
+}
+
+// decodeObject splits an object's body into records: .parquet objects row
+// by row (as JSON objects), others as newline-delimited records, gunzipping
+// .gz objects first.
+func decodeObject(key string, data []byte) (Object, error) {
+	obj := Object{Key: key}
+	if strings.HasSuffix(key, ".gz") {
+		zr, err := gzip.NewReader(bytes.NewReader(data))
+		if err != nil {
+			return obj, err
+		}
+		if data, err = io.ReadAll(zr); err != nil {
+			return obj, err
+		}
+	}
+	if strings.HasSuffix(key, ".parquet") {
+		recs, err := parquetRecords(data)
+		obj.Records = recs
+		return obj, err
+	}
+	for _, line := range bytes.Split(data, []byte("\n")) {
+		if len(bytes.TrimSpace(line)) > 0 {
+			obj.Records = append(obj.Records, line)
+		}
+	}
+	return obj, nil
 }
 
 // ReadLines returns the non-empty lines of a file (an -acked file).
