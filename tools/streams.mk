@@ -53,3 +53,16 @@ END {
 }
 endef
 export STREAMS_BENCH_AWK
+
+# kinesalite's API suite (recorded against real Kinesis) against sluice up
+# --limits=off: prints "N passing, M failing". Not part of make test. Needs
+# kinesalite's test/ directory: tools/kinesalite-suite/README.md.
+.PHONY: kinesalite-suite
+KINESALITE_TEST_DIR ?=
+kinesalite-suite: tools/kinesalite-suite/node_modules/.installed
+	CGO_ENABLED=1 $(GO) build -o bin/sluice ./cmd/sluice
+	KINESALITE_TEST_DIR=$(KINESALITE_TEST_DIR) tools/kinesalite-suite/run.sh
+
+tools/kinesalite-suite/node_modules/.installed: tools/kinesalite-suite/package.json tools/kinesalite-suite/package-lock.json
+	cd tools/kinesalite-suite && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
