@@ -1,34 +1,63 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"os"
+	"os/signal"
 	"path/filepath"
-	"slices"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/sluice-dev/sluice/internal/app"
-	"github.com/sluice-dev/sluice/template"
-	kinesistrigger "github.com/sluice-dev/sluice/triggers/kinesis"
 )
 
-// cmdRedrive is `sluice redrive FUNCTION [--since T]`: it reads the failure
-// records the function's mappings wrote to their local on-failure buckets
-// (<state-dir>/buckets/<bucket>/aws/lambda/<mapping UUID>/...), invokes the
-// function as it is built now with each record's payload, and prints one
-// line per replayed record. It exits non-zero when any record fails again.
-// The function's output is not handed to its delivery stream: a running
-// `sluice up` owns that; redrive reports, it does not deliver.
+const redriveUsage = `usage: sluice redrive FUNCTION [--since T] [--again] [-t template.yaml] [--state-dir .sluice] [--s3-endpoint URL]
+
+Replays the records the function's event-source mappings set aside in their
+on-failure bucket (aws/lambda/<mapping UUID>/...) through the current version
+of the function, and delivers its output to the function's delivery stream,
+exactly once per failure record: a redrive that is interrupted (Ctrl-C, a
+crash) and run again does not deliver anything twice. Each redriven failure
+record gets a marker (sluice-redriven/<key> in the same bucket); a later
+redrive skips it unless --again.
+
+A failure record the function fails on again is not delivered (not even in
+part) and not marked: fix the function and redrive again. The exit status is
+1 when any record failed again.
+
+Where it runs: while 'sluice up' runs on the state dir, through its control
+API (token in <state-dir>/control-token), with the version of the function
+that runs (deploy a fix first: 'sluice deploy'); otherwise directly on the
+state dir, building the function from the template and flushing the
+delivery stream when done. Progress goes to stderr, failed records and a
+summary line to stdout.
+
+flags:
+`
+
+// cmdRedrive is `sluice redrive FUNCTION`.
 func cmdRedrive(args []string, stdout, stderr io.Writer) error {
 	cfg, err := app.ConfigFromEnv()
 	if err != nil {
 		return err
 	}
 	fs := newFlagSet("redrive", stderr, &cfg)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), redriveUsage)
+		fs.PrintDefaults()
+	}
 	fs.StringVar(&cfg.StateDir, "state-dir", cfg.StateDir, "the state directory of `sluice up`")
+	fs.StringVar(&cfg.S3Endpoint, "s3-endpoint", cfg.S3Endpoint, "the buckets are in this S3-compatible store (\"aws\" for Amazon S3), as for `sluice up --s3-endpoint` (ignored while up runs: it knows)")
+	controlAddr := fs.String("control-addr", "", "control address of a running sluice up (default: from <state-dir>/endpoints.json)")
 	sinceFlag := fs.String("since", "", "only failure records written at or after this time: RFC 3339 (2026-11-26T10:00:00Z) or a duration back from now (1h)")
+	again := fs.Bool("again", false, "replay and deliver failure records an earlier redrive already delivered, once more")
 	// Allow FUNCTION before the flags, as the usage line shows it.
 	var name string
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
@@ -41,67 +70,98 @@ func cmdRedrive(args []string, stdout, stderr io.Writer) error {
 		name = fs.Arg(0)
 	}
 	if name == "" {
-		return errors.New("usage: sluice redrive FUNCTION [--since T]")
+		fs.Usage()
+		return errors.New("redrive: no function given")
 	}
 	since, err := parseSince(*sinceFlag, time.Now())
 	if err != nil {
 		return err
 	}
-	plan, err := template.ParseFile(cfg.Template, template.Options{ParameterOverrides: cfg.ParameterOverrides})
+	tmpl, err := filepath.Abs(cfg.Template)
 	if err != nil {
 		return err
 	}
-	fn, err := app.FindFunction(plan, name)
+	req := app.RedriveRequest{Template: tmpl, ParameterOverrides: cfg.ParameterOverrides, Function: name, Since: since, Again: *again}
+	cfg.Stdout, cfg.Stderr = stdout, stderr
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	show := redrivePrinter(stdout, stderr)
+	if *controlAddr == "" {
+		err = app.RedriveDirect(ctx, cfg, req, app.RedriveOptions{Emit: show})
+		if !errors.Is(err, app.ErrUpRunning) {
+			return err
+		}
+	}
+	// The state dir is held by a running up (or --control-addr names one):
+	// it owns the delivery stream's log, so it does the redrive.
+	c, err := newControlClient(cfg.StateDir, *controlAddr, true)
 	if err != nil {
-		return err
+		return fmt.Errorf("redrive: the state dir is locked but: %w", err)
 	}
-	var failures []kinesistrigger.StoredFailure
-	rbif := map[string]bool{} // failure key → its mapping reports batch item failures
-	for _, ev := range fn.Events {
-		if ev.OnFailureBucket == "" {
-			continue
-		}
-		dir := filepath.Join(cfg.StateDir, "buckets", ev.OnFailureBucket)
-		got, err := kinesistrigger.ReadFailures(dir, app.MappingID(fn, ev), since)
-		if err != nil {
-			return fmt.Errorf("reading failure records of %s: %w", ev.Name, err)
-		}
-		for _, f := range got {
-			f.Key = ev.OnFailureBucket + "/" + f.Key
-			rbif[f.Key] = slices.Contains(ev.FunctionResponseTypes, "ReportBatchItemFailures")
-			failures = append(failures, f)
-		}
-	}
-	if len(failures) == 0 {
-		fmt.Fprintf(stdout, "redrive %s: no failure records\n", fn.LogicalID)
-		return nil
-	}
-	ctx := context.Background()
-	f, err := app.LoadFunction(ctx, plan, fn, cfg.CacheDir, stderr)
-	if err != nil {
-		return err
-	}
-	ok, failed := 0, 0
-	for _, sf := range failures {
-		results, _, err := kinesistrigger.Redrive(ctx, f, sf.Record, rbif[sf.Key])
-		if err != nil {
-			fmt.Fprintf(stdout, "%s: %v\n", sf.Key, err)
-			failed++
-			continue
-		}
-		for _, r := range results {
-			if r.OK {
-				ok++
-				fmt.Fprintf(stdout, "ok      %s %s %s (from %s)\n", r.ShardID, r.SequenceNumber, r.PartitionKey, sf.Key)
+	return c.redrive(ctx, req, show)
+}
+
+// redrivePrinter writes progress to stderr, failed records and the
+// summary to stdout.
+func redrivePrinter(stdout, stderr io.Writer) func(app.RedriveLine) {
+	return func(l app.RedriveLine) {
+		switch {
+		case l.Progress != nil:
+			fmt.Fprintln(stderr, l.Progress.String())
+		case l.Failed != nil:
+			f := l.Failed
+			if f.SequenceNumber == "" {
+				fmt.Fprintf(stdout, "FAILED  %s: %s\n", f.Key, f.Error)
 			} else {
-				failed++
-				fmt.Fprintf(stdout, "FAILED  %s %s %s (from %s): %s\n", r.ShardID, r.SequenceNumber, r.PartitionKey, sf.Key, r.Error)
+				fmt.Fprintf(stdout, "FAILED  %s %s %s (from %s): %s\n", f.ShardID, f.SequenceNumber, f.PartitionKey, f.Key, f.Error)
 			}
+		case l.Summary != nil:
+			fmt.Fprintln(stdout, l.Summary.SummaryLine())
 		}
 	}
-	fmt.Fprintf(stdout, "redrive %s: %d records replayed from %d failure records: %d ok, %d failed\n", fn.LogicalID, ok+failed, len(failures), ok, failed)
-	if failed > 0 {
-		return fmt.Errorf("%d records failed again", failed)
+}
+
+// redrive runs POST /redrive and prints its streamed lines as they come.
+// No client timeout: a long redrive streams progress for as long as it
+// runs; Ctrl-C (ctx) closes the connection, which stops the server's
+// redrive between two records.
+func (c *controlClient) redrive(ctx context.Context, req app.RedriveRequest, show func(app.RedriveLine)) error {
+	body, _ := json.Marshal(req)
+	hr, err := http.NewRequestWithContext(ctx, "POST", c.base+"/redrive", strings.NewReader(string(body)))
+	if err != nil {
+		return err
+	}
+	hr.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := http.DefaultClient.Do(hr)
+	if err != nil {
+		return fmt.Errorf("control API at %s: %w", c.base, err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	var summary *app.RedriveProgress
+	for sc.Scan() {
+		var l app.RedriveLine
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			return fmt.Errorf("control API answered %s: %w", resp.Status, err)
+		}
+		if l.Error != "" {
+			return errors.New(l.Error)
+		}
+		if l.Summary != nil {
+			summary = l.Summary
+		}
+		show(l)
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("control API at %s: %w", c.base, err)
+	}
+	switch {
+	case summary == nil:
+		return fmt.Errorf("control API at %s ended the redrive without a summary (%s)", c.base, resp.Status)
+	case summary.Failed > 0:
+		return fmt.Errorf("redrive %s: %d records of %d failure records: %w", summary.Function, summary.FailedAgain, summary.Failed, app.ErrRedriveFailedAgain)
 	}
 	return nil
 }

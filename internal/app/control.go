@@ -37,6 +37,7 @@ func (i *instance) controlHandler() http.Handler {
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	mux.Handle("POST /deploy", i.requireToken(http.HandlerFunc(i.serveDeploy)))
+	mux.Handle("POST /redrive", i.requireToken(http.HandlerFunc(i.serveRedrive)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintln(w, `{"status":"ok"}`)
