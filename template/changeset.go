@@ -46,6 +46,7 @@ type DiffOptions struct {
 // translator names it.
 const (
 	TypeStream         = "AWS::Kinesis::Stream"
+	TypeStreamConsumer = "AWS::Kinesis::StreamConsumer"
 	TypeFunction       = "AWS::Serverless::Function"
 	TypeMapping        = "AWS::Lambda::EventSourceMapping"
 	TypeDeliveryStream = "AWS::KinesisFirehose::DeliveryStream"
@@ -56,8 +57,9 @@ const (
 // resource.
 var createOnly = map[string]map[string]bool{
 	TypeStream:         {"name": true},
+	TypeStreamConsumer: {"name": true, "stream": true},
 	TypeFunction:       {"name": true},
-	TypeMapping:        {"stream": true, "startingPosition": true, "startingPositionTimestamp": true},
+	TypeMapping:        {"stream": true, "consumer": true, "startingPosition": true, "startingPositionTimestamp": true},
 	TypeDeliveryStream: {"name": true, "sourceStream": true},
 	TypeBucket:         {"name": true},
 }
@@ -156,6 +158,9 @@ func resources(p *Plan, code map[string]string) []csResource {
 	}
 	for _, s := range p.Streams {
 		add(s.LogicalID, TypeStream, s)
+	}
+	for _, c := range p.Consumers {
+		add(c.LogicalID, TypeStreamConsumer, c)
 	}
 	for _, d := range p.DeliveryStreams {
 		add(d.LogicalID, TypeDeliveryStream, d)

@@ -13,6 +13,9 @@ type Plan struct {
 	Functions       []Function       `json:"functions"`
 	DeliveryStreams []DeliveryStream `json:"deliveryStreams"`
 	Buckets         []Bucket         `json:"buckets"`
+	// Consumers are the AWS::Kinesis::StreamConsumer resources: enhanced
+	// fan-out consumers registered on their stream at start.
+	Consumers []StreamConsumer `json:"consumers,omitempty"`
 	// Warnings are problems that do not stop Sluice, such as resource types it
 	// ignores; `sluice validate` prints them.
 	Warnings []Error `json:"warnings,omitempty"`
@@ -33,6 +36,21 @@ type Stream struct {
 	RetentionHours int `json:"retentionHours"`
 	// Line is where the resource is declared.
 	Line int `json:"line"`
+}
+
+// StreamConsumer is an AWS::Kinesis::StreamConsumer: an enhanced fan-out
+// consumer of a stream. Its ARN ends in the registration time, which is
+// known only once it is registered; the embedded stream keeps a consumer
+// across restarts, so its ARN stays the same. In the plan, !GetAtt
+// C.ConsumerARN resolves with the time part 0, and a mapping reading
+// through the consumer finds it by stream and name (KinesisEvent.Consumer).
+type StreamConsumer struct {
+	LogicalID string `json:"logicalId"`
+	// Name is ConsumerName.
+	Name string `json:"name"`
+	// Stream is the stream name from StreamARN.
+	Stream string `json:"stream"`
+	Line   int    `json:"line"`
 }
 
 // Function is an AWS::Serverless::Function after Globals.Function is merged.
@@ -85,6 +103,10 @@ type KinesisEvent struct {
 	// StreamLogicalID is the AWS::Kinesis::Stream in this template with that
 	// name; empty for a stream declared elsewhere.
 	StreamLogicalID string `json:"streamLogicalId,omitempty"`
+	// Consumer is the enhanced fan-out consumer's name when Stream is a
+	// consumer ARN (as with !GetAtt C.ConsumerARN): the mapping then reads
+	// through SubscribeToShard, as Lambda does, instead of GetRecords.
+	Consumer string `json:"consumer,omitempty"`
 	// BatchSize is 1–10000, default 100.
 	BatchSize int `json:"batchSize"`
 	// MaximumBatchingWindow is 0–300 s, whole seconds.

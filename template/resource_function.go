@@ -282,6 +282,9 @@ func (p *parser) event(path string, e entry) (KinesisEvent, bool) {
 	ok = true
 	if s, at, has := ps.str("Stream", true); has {
 		ev.Stream = p.streamFromARN(ps, "Stream", s, at)
+		if m := streamARN.FindStringSubmatch(s); m != nil && m[2] != "" {
+			ev.Consumer = m[3]
+		}
 	} else {
 		ok = false
 	}
@@ -338,7 +341,7 @@ func (p *parser) event(path string, e entry) (KinesisEvent, bool) {
 	return ev, ok
 }
 
-var streamARN = regexp.MustCompile(`^arn:[a-z-]+:kinesis:[a-z0-9-]*:\d{12}:stream/([a-zA-Z0-9_.-]{1,128})(/consumer/[a-zA-Z0-9_.-]+:\d+)?$`)
+var streamARN = regexp.MustCompile(`^arn:[a-z-]+:kinesis:[a-z0-9-]*:\d{12}:stream/([a-zA-Z0-9_.-]{1,128})(/consumer/([a-zA-Z0-9_.-]{1,128}):\d+)?$`)
 var streamNameRE = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,128}$`)
 
 // streamFromARN extracts the stream name from a stream or consumer ARN. A

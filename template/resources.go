@@ -10,6 +10,7 @@ const (
 	typeFunction       = "AWS::Serverless::Function"
 	typeLambdaFunction = "AWS::Lambda::Function"
 	typeStream         = "AWS::Kinesis::Stream"
+	typeConsumer       = "AWS::Kinesis::StreamConsumer"
 	typeDelivery       = "AWS::KinesisFirehose::DeliveryStream"
 	typeBucket         = "AWS::S3::Bucket"
 	typeRole           = "AWS::IAM::Role"
@@ -112,6 +113,8 @@ func (p *parser) resources(e *entry) {
 			p.function(r)
 		case typeStream:
 			p.stream(r)
+		case typeConsumer:
+			p.consumer(r)
 		case typeDelivery:
 			p.deliveryStream(r)
 		case typeBucket:
@@ -150,6 +153,7 @@ var nameProperty = map[string][]string{
 	typeFunction:       {"FunctionName"},
 	typeLambdaFunction: {"FunctionName"},
 	typeStream:         {"Name"},
+	typeConsumer:       {"ConsumerName"},
 	typeDelivery:       {"DeliveryStreamName"},
 	typeBucket:         {"BucketName"},
 	typeRole:           {"RoleName"},
@@ -216,6 +220,8 @@ func (p *parser) refValue(r *resource, at pos) string {
 		return "https://sqs." + p.opts.Region + ".amazonaws.com/" + p.opts.AccountID + "/" + name
 	case typeTopic:
 		return p.arn("sns", name)
+	case typeConsumer:
+		return p.consumerARN(r, name) // CloudFormation's Ref of a consumer is its ARN
 	}
 	return name
 }
@@ -245,6 +251,12 @@ func (p *parser) attrValue(r *resource, attr string, at pos) (string, bool) {
 		attrs["Arn"] = p.arn("lambda", "function:"+name)
 	case typeStream:
 		attrs["Arn"] = p.arn("kinesis", "stream/"+name)
+	case typeConsumer:
+		attrs["ConsumerARN"] = p.consumerARN(r, name)
+		attrs["ConsumerName"] = name
+		if s := p.consumerStream(r); s != "" {
+			attrs["StreamARN"] = p.arn("kinesis", "stream/"+s)
+		}
 	case typeDelivery:
 		attrs["Arn"] = p.arn("firehose", "deliverystream/"+name)
 	case typeBucket:
@@ -283,6 +295,7 @@ var attrNames = map[string][]string{
 	typeFunction:       {"Arn"},
 	typeLambdaFunction: {"Arn"},
 	typeStream:         {"Arn"},
+	typeConsumer:       {"ConsumerARN", "ConsumerName", "StreamARN"},
 	typeDelivery:       {"Arn"},
 	typeBucket:         {"Arn", "DomainName", "RegionalDomainName"},
 	typeRole:           {"Arn"},
@@ -316,6 +329,12 @@ func (p *parser) link() {
 	}
 	for _, d := range p.plan.DeliveryStreams {
 		dup("delivery stream", d.Name, d.LogicalID)
+	}
+	for _, c := range p.plan.Consumers {
+		dup("consumer of "+c.Stream, c.Name, c.LogicalID)
+		if _, ok := streams[c.Stream]; !ok && c.Stream != "" {
+			p.warnf(p.res[c.LogicalID].keyPos, "Resources.%s: consumer of stream %s, which this template does not declare; it must exist on the Kinesis endpoint", c.LogicalID, quote(c.Stream))
+		}
 	}
 	for _, b := range p.plan.Buckets {
 		dup("bucket", b.Name, b.LogicalID)

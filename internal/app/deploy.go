@@ -126,10 +126,14 @@ func (i *instance) applyStreams(ctx context.Context, changes []template.Change, 
 		s := byID[c.LogicalID]
 		switch {
 		case c.Action == "Add" || (c.Action == "Modify" && c.Replacement == "True"):
-			if err := i.stream.engine.CreateStream(ctx, s.Name, s.ShardCount); err != nil {
+			if _, err := i.stream.engine.EnsureStream(ctx, streamSpec(s)); err != nil {
 				return fmt.Errorf("creating stream %s: %w", s.Name, err)
 			}
 		case c.Action == "Modify":
+			// Capacity mode and retention, as the template now says.
+			if _, err := i.stream.engine.EnsureStream(ctx, streamSpec(s)); err != nil {
+				return err
+			}
 			for _, p := range c.Properties {
 				if p.Name == "shardCount" {
 					_, err := client.UpdateShardCount(ctx, &kinesis.UpdateShardCountInput{
@@ -142,6 +146,18 @@ func (i *instance) applyStreams(ctx context.Context, changes []template.Change, 
 			}
 		}
 	}
+	// Consumers the new template adds (registering is idempotent, and a
+	// removed consumer stays registered: deregistering would end other
+	// readers' subscriptions).
+	arns := map[string]string{}
+	for _, c := range next.Consumers {
+		arn, err := i.stream.engine.EnsureConsumer(ctx, c.Stream, c.Name)
+		if err != nil {
+			return fmt.Errorf("stream consumer %s: %w", c.LogicalID, err)
+		}
+		arns[c.Stream+"/"+c.Name] = arn
+	}
+	i.stream.consumerARNs = arns
 	return nil
 }
 

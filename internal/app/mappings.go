@@ -80,9 +80,13 @@ func (i *instance) startMappings(ctx context.Context) error {
 				// template is already listed, with its S3 location if any.)
 				i.buckets[ev.OnFailureBucket] = i.delivery.where(ev.OnFailureBucket)
 			}
-			m, err := kinesistrigger.New(cfg, i.stream.reader, lf.fn, sink, cps, kinesistrigger.Options{
-				Logger: i.log, Metrics: i.mappings.metrics, OnFailure: i.delivery.store,
-			})
+			opts := kinesistrigger.Options{Logger: i.log, Metrics: i.mappings.metrics, OnFailure: i.delivery.store}
+			if ev.Consumer != "" {
+				if cfg.ConsumerARN, opts.Subscriber, err = i.fanOut(ctx, ev.Stream, ev.Consumer); err != nil {
+					return fmt.Errorf("function %s event %s: %w", id, ev.Name, err)
+				}
+			}
+			m, err := kinesistrigger.New(cfg, i.stream.reader, lf.fn, sink, cps, opts)
 			if err != nil {
 				return fmt.Errorf("function %s event %s: %w", id, ev.Name, err)
 			}

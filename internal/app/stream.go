@@ -10,8 +10,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awskinesis "github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/sluice-dev/sluice/streams"
+	"github.com/sluice-dev/sluice/template"
 	kinesistrigger "github.com/sluice-dev/sluice/triggers/kinesis"
 )
 
@@ -22,6 +24,10 @@ const kinesisTarget = "Kinesis_20131202."
 type streamStage struct {
 	engine *streams.Engine // nil with an external Kinesis
 	reader kinesistrigger.Reader
+	// consumerARNs are the template's enhanced fan-out consumers'
+	// registered ARNs, by "stream/consumer name".
+	consumerARNs map[string]string
+	sdk          *awskinesis.Client // the embedded API in memory, for SubscribeToShard
 }
 
 func (i *instance) startStream(ctx context.Context) error {
@@ -43,16 +49,89 @@ func (i *instance) startStream(ctx context.Context) error {
 			i.log.Error("closing stream", "err", err)
 		}
 	})
-	for _, s := range i.plan.Streams {
-		if err := engine.CreateStream(ctx, s.Name, s.ShardCount); err != nil && !errors.Is(err, streams.ErrStreamExists) {
-			return fmt.Errorf("creating stream %s: %w", s.Name, err)
-		}
+	if err := i.provisionStreams(ctx, engine); err != nil {
+		return err
 	}
 	i.reg.MustRegister(engine.Collectors()...)
 	i.api[kinesisTarget] = engine.Handler()
 	i.routes = append(i.routes, i.streamRoutes)
-	i.stream = streamStage{engine: engine, reader: engine.Client()}
+	i.stream = streamStage{engine: engine, reader: engine.Client(), consumerARNs: i.stream.consumerARNs}
 	return nil
+}
+
+// provisionStreams creates the template's streams as written (shard
+// count, capacity mode, retention) and registers its enhanced fan-out
+// consumers, or brings existing ones to what the template says.
+func (i *instance) provisionStreams(ctx context.Context, engine *streams.Engine) error {
+	for _, s := range i.plan.Streams {
+		changes, err := engine.EnsureStream(ctx, streamSpec(s))
+		if err != nil {
+			return fmt.Errorf("stream %s (%s): %w", s.Name, s.LogicalID, err)
+		}
+		for _, c := range changes {
+			i.log.Info("stream "+c, "stream", s.Name)
+		}
+	}
+	consumerARNs := map[string]string{}
+	for _, c := range i.plan.Consumers {
+		arn, err := engine.EnsureConsumer(ctx, c.Stream, c.Name)
+		if err != nil {
+			return fmt.Errorf("stream consumer %s: %w", c.LogicalID, err)
+		}
+		consumerARNs[c.Stream+"/"+c.Name] = arn
+	}
+	return nil
+}
+
+// fanOut returns the ARN of stream's enhanced fan-out consumer name and
+// a client that subscribes through it: the embedded stream's API over
+// in-memory connections, or the external Kinesis client (where the
+// consumer is registered if it is not yet, as the template asks).
+func (i *instance) fanOut(ctx context.Context, stream, name string) (string, kinesistrigger.Subscriber, error) {
+	if e := i.stream.engine; e != nil {
+		arn, ok := i.stream.consumerARNs[stream+"/"+name]
+		if !ok {
+			var err error
+			if arn, err = e.EnsureConsumer(ctx, stream, name); err != nil {
+				return "", nil, err
+			}
+		}
+		if i.stream.sdk == nil {
+			client, closeClient := e.SDKClient()
+			i.stream.sdk = client
+			// Closed with the generation that opened it (deploys start
+			// generations, each with its mappings).
+			i.onStop(func() { closeClient(); i.stream.sdk = nil })
+		}
+		return arn, i.stream.sdk, nil
+	}
+	client, ok := i.stream.reader.(*awskinesis.Client)
+	if !ok {
+		return "", nil, fmt.Errorf("consumer %s of %s: the Kinesis client cannot subscribe", name, stream)
+	}
+	desc, err := client.DescribeStreamSummary(ctx, &awskinesis.DescribeStreamSummaryInput{StreamName: aws.String(stream)})
+	if err != nil {
+		return "", nil, fmt.Errorf("consumer %s of %s: %w", name, stream, err)
+	}
+	streamARN := desc.StreamDescriptionSummary.StreamARN
+	got, err := client.DescribeStreamConsumer(ctx, &awskinesis.DescribeStreamConsumerInput{StreamARN: streamARN, ConsumerName: aws.String(name)})
+	var notFound *types.ResourceNotFoundException
+	if errors.As(err, &notFound) {
+		reg, err := client.RegisterStreamConsumer(ctx, &awskinesis.RegisterStreamConsumerInput{StreamARN: streamARN, ConsumerName: aws.String(name)})
+		if err != nil {
+			return "", nil, fmt.Errorf("registering consumer %s of %s: %w", name, stream, err)
+		}
+		i.log.Info("registered enhanced fan-out consumer", "stream", stream, "consumer", name)
+		return aws.ToString(reg.Consumer.ConsumerARN), client, nil
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("consumer %s of %s: %w", name, stream, err)
+	}
+	return aws.ToString(got.ConsumerDescription.ConsumerARN), client, nil
+}
+
+func streamSpec(s template.Stream) streams.StreamSpec {
+	return streams.StreamSpec{Name: s.Name, ShardCount: s.ShardCount, Mode: types.StreamMode(s.Mode), RetentionHours: s.RetentionHours}
 }
 
 // externalKinesis is a client for an existing Kinesis: real AWS through the

@@ -32,6 +32,11 @@ type Config struct {
 	StreamName   string
 	StreamARN    string
 	Region       string
+	// ConsumerARN, when set, reads the stream through this enhanced
+	// fan-out consumer (SubscribeToShard), as Lambda does when a mapping's
+	// event source is a consumer ARN; Options.Subscriber (or the Reader,
+	// when it can subscribe) serves it.
+	ConsumerARN string
 	// InvokeIdentityARN is reported in every record (the function's role).
 	InvokeIdentityARN string
 
@@ -165,6 +170,10 @@ type Options struct {
 	// Owner names this instance when it claims shards in the checkpoint
 	// store (default host:pid).
 	Owner string
+	// Subscriber serves SubscribeToShard for a mapping with a ConsumerARN;
+	// when nil, the Reader is used if it implements Subscriber (as
+	// *kinesis.Client does).
+	Subscriber Subscriber
 }
 
 // Mapping polls one stream and invokes one function.
@@ -231,6 +240,16 @@ func New(cfg Config, r Reader, fn runtime.Invoker, sink sinks.Acceptor, store ch
 	if opts.Owner == "" {
 		host, _ := os.Hostname()
 		opts.Owner = fmt.Sprintf("%s:%d", host, os.Getpid())
+	}
+	if cfg.ConsumerARN != "" {
+		sub := opts.Subscriber
+		if sub == nil {
+			sub, _ = r.(Subscriber)
+		}
+		if sub == nil {
+			return nil, fmt.Errorf("mapping %s: consumer %s: the reader cannot subscribe to shards (enhanced fan-out)", cfg.ID, cfg.ConsumerARN)
+		}
+		r = newFanOutReader(r, sub, cfg.ConsumerARN, opts.Logger.With("mapping", cfg.ID, "consumer", cfg.ConsumerARN))
 	}
 	var keep func(types.Record) bool
 	if len(cfg.FilterPatterns) > 0 {
