@@ -268,7 +268,7 @@ func New(cfg Config, r Reader, fn runtime.Invoker, sink sinks.Acceptor, store ch
 	}
 	return &Mapping{
 		cfg: cfg, opts: opts, read: r, fn: fn, sink: sink, store: store, m: opts.Metrics, keep: keep,
-		log:      opts.Logger.With("mapping", cfg.ID, "function", cfg.FunctionName, "stream", cfg.StreamName),
+		log:        opts.Logger.With("mapping", cfg.ID, "function", cfg.FunctionName, "stream", cfg.StreamName),
 		running:    map[string]bool{},
 		finished:   map[string]bool{},
 		wake:       make(chan struct{}, 1),
