@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -240,8 +241,15 @@ func (j *redriveJob) run(ctx context.Context) error {
 // does, redrives, and closes the stream, which flushes what it holds into
 // objects. It returns an error wrapping ErrUpRunning when the lock is held.
 func RedriveDirect(ctx context.Context, cfg Config, req RedriveRequest, opts RedriveOptions) (err error) {
-	if err := cfg.Validate(); err != nil {
-		return err
+	// Not cfg.Validate: the listen addresses and limits are up's, unused here.
+	if cfg.StateDir == "" {
+		return errors.New("no state directory given")
+	}
+	if cfg.Stdout == nil {
+		cfg.Stdout = os.Stdout
+	}
+	if cfg.Stderr == nil {
+		cfg.Stderr = os.Stderr
 	}
 	plan, err := template.ParseFile(req.Template, template.Options{ParameterOverrides: req.ParameterOverrides})
 	if err != nil {
