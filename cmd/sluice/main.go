@@ -21,7 +21,6 @@ import (
 	"syscall"
 
 	"github.com/sluice-dev/sluice/internal/app"
-	"github.com/sluice-dev/sluice/template"
 )
 
 const usage = `usage: sluice <command> [flags]
@@ -36,7 +35,7 @@ commands:
   deploy                   show the change set against a running sluice, confirm, apply (rolls back on failure)
   status                   streams, mappings (iterator age, throughput), delivery stream backlog and flush reasons
   logs FUNCTION [--follow]  a function's captured output (stdout, stderr, log calls) by request ID
-  validate                 check the template and report every error as file:line:col
+  validate [--strict]      check the template and report every error as file:line:col (--strict: against SAM's schema too)
   build                    build every function for its loader (--lambda: AWS Lambda bootstraps too)
 
 Run 'sluice <command> -h' for a command's flags.
@@ -148,26 +147,4 @@ func cmdUp(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return app.Up(ctx, cfg)
-}
-
-func cmdValidate(args []string, stdout, stderr io.Writer) error {
-	cfg, _ := app.ConfigFromEnv()
-	fs := newFlagSet("validate", stderr, &cfg)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	plan, err := template.ParseFile(cfg.Template, template.Options{ParameterOverrides: cfg.ParameterOverrides})
-	if err != nil {
-		var errs *template.Errors
-		if errors.As(err, &errs) {
-			fmt.Fprintln(stderr, err)
-			return fmt.Errorf("%s is invalid", cfg.Template)
-		}
-		return err
-	}
-	for _, w := range plan.Warnings {
-		fmt.Fprintf(stderr, "warning: %s\n", w.Error())
-	}
-	fmt.Fprintf(stdout, "%s is a valid Sluice template\n", cfg.Template)
-	return nil
 }
