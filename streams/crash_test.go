@@ -28,7 +28,7 @@ const crashChildEnv = "SLUICE_STREAMS_CRASH_CHILD_DIR"
 func TestCrashChild(t *testing.T) {
 	dir := os.Getenv(crashChildEnv)
 	if dir == "" {
-		t.Skip("helper process for TestCrashKill9")
+		return // only TestCrashKill9's child process serves; no skip to report
 	}
 	e, err := Open(dir, Options{})
 	if err != nil {

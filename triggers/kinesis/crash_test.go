@@ -80,7 +80,7 @@ func crashChild(t *testing.T, dir, mode string, from int) *exec.Cmd {
 func TestCrashChild(t *testing.T) {
 	dir := os.Getenv("ESM_CRASH_CHILD")
 	if dir == "" {
-		t.Skip("only runs as TestCrashSIGKILL's child")
+		return // only TestCrashSIGKILL's child process runs it; no skip to report
 	}
 	engine, err := streams.Open(filepath.Join(dir, "stream"), streams.Options{})
 	if err != nil {

@@ -69,13 +69,13 @@ func Binary() string {
 }
 
 // Start runs versitygw on a free loopback port with an empty root and
-// stops it when the test ends. Without a binary the test is skipped with
-// the command that installs it.
+// stops it when the test ends. Without a binary the test fails with the
+// command that installs it (`make test` installs it first).
 func Start(t testing.TB) *Server {
 	t.Helper()
 	bin := Binary()
 	if bin == "" {
-		t.Skip("versitygw not installed: run `make deps` (or make -f Makefile tools/bin/versitygw)")
+		t.Fatal("versitygw not installed: run `make deps` (or make -f Makefile tools/bin/versitygw)")
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
