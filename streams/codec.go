@@ -100,6 +100,19 @@ func (jsonCodec) decode(body []byte, in any) error {
 func (jsonCodec) encodeError(dst []byte, code, message string) []byte {
 	dst = append(dst, `{"__type":`...)
 	dst = strconv.AppendQuote(dst, code)
+	if code == "SerializationException" {
+		// The service's deserializer names the member "Message", and
+		// often says nothing.
+		if message == "" {
+			return append(dst, '}')
+		}
+		dst = append(dst, `,"Message":`...)
+		dst = appendJSONString(dst, message)
+		return append(dst, '}')
+	}
+	if message == "" {
+		return append(dst, '}')
+	}
 	dst = append(dst, `,"message":`...)
 	dst = appendJSONString(dst, message)
 	return append(dst, '}')

@@ -370,6 +370,9 @@ func (e *Engine) streamShard(ctx context.Context, es *eventWriter, s *stream, co
 	defer deadline.Stop()
 	heartbeat := time.NewTimer(efoHeartbeat)
 	defer heartbeat.Stop()
+	// lastSecs is the arrival second of the last record sent, for the
+	// continuation number (its counter is what a resume reads).
+	lastSecs := int64(sh.seq.created)
 	// 2 MiB/s per subscription: a bucket of one second's worth.
 	tokens := float64(efoBytesPerSec)
 	last := time.Now()
@@ -410,11 +413,14 @@ func (e *Engine) streamShard(ctx context.Context, es *eventWriter, s *stream, co
 		}
 		s.mu.RUnlock()
 		if len(recs) > 0 || atEnd || heartbeatDue(heartbeat) {
-			apiRecs, n := fastRecords(sh.seqHi, recs)
+			apiRecs, n := fastRecords(sh.seq, recs)
 			tokens -= float64(n)
+			if len(recs) > 0 {
+				lastSecs = recs[len(recs)-1].ArrivalMillis / 1000
+			}
 			ev := &types.SubscribeToShardEvent{
 				Records:                    apiRecs,
-				ContinuationSequenceNumber: aws.String(formatSeq(sh.seqHi, max(next, 1)-1)),
+				ContinuationSequenceNumber: aws.String(formatSeq(sh.seq, max(next, 1)-1, lastSecs)),
 				MillisBehindLatest:         aws.Int64(0),
 			}
 			if next < tip && len(recs) > 0 {

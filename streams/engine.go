@@ -131,7 +131,7 @@ type shard struct {
 	start     u128
 	end       u128
 	createdMs int64
-	seqHi     uint64
+	seq       seqKey
 	log       *shardlog.Log
 	lim       *limiter // nil when limits are off
 	heat      heat     // recent writes and heaviest keys, for Hot
@@ -377,7 +377,7 @@ func (e *Engine) openShard(s *stream, m shardMeta) (*shard, error) {
 		start:     start,
 		end:       end,
 		createdMs: m.CreatedMillis,
-		seqHi:     seqHigh(s.inc, m.Index),
+		seq:       newSeqKey(s.inc, m.Index, m.CreatedMillis),
 		log:       lg,
 		closed:    m.Closed,
 		closedMs:  m.ClosedMillis,

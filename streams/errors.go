@@ -122,3 +122,12 @@ func (v *validation) streamName(p *string, field string, required bool) {
 		v.add(*p, field, "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+")
 	}
 }
+
+// internalFailure is the service's bare 500 (no message), which it answers
+// for some sequence numbers of its oldest layout.
+type internalFailure struct{}
+
+func (internalFailure) Error() string                 { return "InternalFailure" }
+func (internalFailure) ErrorCode() string             { return "InternalFailure" }
+func (internalFailure) ErrorMessage() string          { return "" }
+func (internalFailure) ErrorFault() smithy.ErrorFault { return smithy.FaultServer }

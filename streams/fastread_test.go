@@ -13,36 +13,33 @@ import (
 	"github.com/sluice-dev/sluice/streams/internal/shardlog"
 )
 
-// decimalAdd replaces a 128-bit division per sequence number; every carry
-// case (within the number, past its first digit, many digits at once) must
-// give what big.Int gives.
-func TestDecimalAdd(t *testing.T) {
-	cases := []struct {
-		prev string
-		d    uint64
-	}{
-		{"0", 1},
-		{"8", 1},
-		{"9", 1},
-		{"99", 1},
-		{"1999", 1},
-		{"12345", 0},
-		{"49598630142999", 1},
-		{"99999999999999999999", 1},
-		{"4959863014290707987315785478519592960", 7},
-		{"4959863014290707987315785478519592999", 1001},
-		{"9", 18446744073709551615},
-		{"123", 18446744073709551615},
-		{"99999999999999999999999999999999999999", 18446744073709551615},
+// decimalAddDigits replaces a 188-bit conversion per sequence number;
+// every carry case (within the number, past its first digit, many digits
+// at once) must give what big.Int gives.
+func TestDecimalAddDigits(t *testing.T) {
+	cases := []struct{ prev, add string }{
+		{"0", "1"},
+		{"8", "1"},
+		{"9", "1"},
+		{"99", "1"},
+		{"1999", "1"},
+		{"12345", "0"},
+		{"49598630142999", "1"},
+		{"99999999999999999999", "1"},
+		{"4959863014290707987315785478519592960", "7"},
+		{"9", "18446744073709551615"},
+		{"123", "18446744073709551615"},
+		{"49546986683135544286507457936321625675700192471156785154", "1208925819614629174706176"},
+		{"99999999999999999999999999999999999999999999999999999999", "1208925819614629174706176"},
 	}
 	for _, c := range cases {
-		t.Run(fmt.Sprintf("%s+%d", c.prev, c.d), func(t *testing.T) {
+		t.Run(c.prev+"+"+c.add, func(t *testing.T) {
 			// A prefix in the buffer checks that only the last number is read.
 			buf := append([]byte("777"), c.prev...)
-			got := decimalAdd(buf, 3, len(buf), c.d)
-			want := new(big.Int)
-			want.SetString(c.prev, 10)
-			want.Add(want, new(big.Int).SetUint64(c.d))
+			got := decimalAddDigits(buf, 3, len(buf), []byte(c.add))
+			want, _ := new(big.Int).SetString(c.prev, 10)
+			add, _ := new(big.Int).SetString(c.add, 10)
+			want.Add(want, add)
 			if string(got[:3+len(c.prev)]) != "777"+c.prev || string(got[3+len(c.prev):]) != want.String() {
 				t.Errorf("got %q, want %q then %q", got, "777"+c.prev, want.String())
 			}
@@ -53,11 +50,11 @@ func TestDecimalAdd(t *testing.T) {
 // fastRecords must render the same sequence numbers as apiRecords for
 // consecutive, gapped and carry-crossing counters.
 func TestFastRecordsMatchesAPIRecords(t *testing.T) {
-	hi := seqHigh(3, 7)
+	key := newSeqKey(3, 7, 1_700_000_000_123)
 	cases := map[string][]uint64{
 		"consecutive":      {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11},
 		"gaps":             {5, 9, 10, 99, 100, 1000, 123456789},
-		"carry everywhere": {1<<64 - 3, 1<<64 - 2, 1<<64 - 1},
+		"largest counters": {endCounter - 3, endCounter - 2, endCounter - 1},
 		"one":              {42},
 		"none":             {},
 	}
@@ -65,11 +62,14 @@ func TestFastRecordsMatchesAPIRecords(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			recs := make([]shardlog.Record, len(counters))
 			for i, c := range counters {
-				recs[i] = shardlog.Record{Counter: c, ArrivalMillis: int64(1000 + i), Key: fmt.Sprint("k", i), Data: []byte{byte(i)}}
+				// Arrival seconds go up, repeat and (a clock stepping
+				// back) go down.
+				ms := 1_700_000_000_000 + int64([]int{0, 1500, 1600, 900, 5000, 5000, -3000, 0, 1, 2, 70000}[i%11])
+				recs[i] = shardlog.Record{Counter: c, ArrivalMillis: ms, Key: fmt.Sprint("k", i), Data: []byte{byte(i)}}
 			}
-			sh := &shard{seqHi: hi}
+			sh := &shard{seq: key}
 			want, wantBytes := apiRecords(sh, recs)
-			got, gotBytes := fastRecords(hi, recs)
+			got, gotBytes := fastRecords(key, recs)
 			if gotBytes != wantBytes || !reflect.DeepEqual(got, want) {
 				t.Errorf("fastRecords differs from apiRecords:\n got %v (%d bytes)\nwant %v (%d bytes)", seqs(got), gotBytes, seqs(want), wantBytes)
 			}
@@ -86,7 +86,7 @@ func seqs(recs []types.Record) []string {
 }
 
 // apiRecords is the plain conversion fastRecords is checked against:
-// it formats each 128-bit sequence number from scratch. It converts stored records to the API's, returning also their
+// it formats each sequence number from scratch. It converts stored records to the API's, returning also their
 // bytes of key and data. One backing string holds all sequence numbers and
 // one slab the times and keys: three allocations instead of three per
 // record.
@@ -96,7 +96,7 @@ func apiRecords(sh *shard, recs []shardlog.Record) ([]types.Record, int) {
 	ends := make([]int, len(recs))
 	bytes := 0
 	for i := range recs {
-		buf = appendSeq(buf, sh.seqHi, recs[i].Counter)
+		buf = appendSeq(buf, sh.seq, recs[i].Counter, recs[i].ArrivalMillis/1000)
 		ends[i] = len(buf)
 		bytes += len(recs[i].Data) + len(recs[i].Key)
 	}

@@ -99,7 +99,7 @@ func shardToAPI(sh *shard) types.Shard {
 		ShardId:      aws.String(sh.id),
 		HashKeyRange: &types.HashKeyRange{StartingHashKey: aws.String(sh.start.String()), EndingHashKey: aws.String(sh.end.String())},
 		SequenceNumberRange: &types.SequenceNumberRange{
-			StartingSequenceNumber: aws.String(formatSeq(sh.seqHi, 0)),
+			StartingSequenceNumber: aws.String(startSeq(sh.seq)),
 		},
 	}
 	if sh.parent != "" {
@@ -109,7 +109,7 @@ func shardToAPI(sh *shard) types.Shard {
 		out.AdjacentParentShardId = aws.String(sh.adjParent)
 	}
 	if sh.closed {
-		out.SequenceNumberRange.EndingSequenceNumber = aws.String(formatSeq(sh.seqHi, endCounter))
+		out.SequenceNumberRange.EndingSequenceNumber = aws.String(endSeq(sh.seq))
 	}
 	return out
 }

@@ -256,9 +256,11 @@ func (e *Engine) putRecords(ctx context.Context, in *kinesis.PutRecordsInput) (*
 	throttled := int(failed)
 	ackedBytes := 0
 	var storageErr error
+	var nextCounter seqStep
+	nextCounter.set(1, 0)
 	for gi := range groups {
 		g := &groups[gi]
-		first, _, err := g.pending.Wait()
+		first, millis, err := g.pending.Wait()
 		if err != nil {
 			// The shard log failed this group's commit and cut it off:
 			// none of these records was written or will ever be served.
@@ -280,15 +282,12 @@ func (e *Engine) putRecords(ctx context.Context, in *kinesis.PutRecordsInput) (*
 		for k, i := range g.idx {
 			start := len(buf)
 			if k == 0 {
-				buf = appendSeq(buf, g.sh.seqHi, first)
+				buf = appendSeq(buf, g.sh.seq, first, millis/1000)
 			} else {
-				// Counters are consecutive, so each number is the previous
-				// one plus one: a copy and a decimal increment instead of
-				// a 128-bit division per digit.
-				buf = append(buf, buf[prev:start]...)
-				if !incDecimal(buf[start:]) {
-					buf = appendSeq(buf[:start], g.sh.seqHi, first+uint64(k))
-				}
+				// Counters are consecutive and the arrival time shared, so
+				// each number is the previous one plus 2^80: a copy and a
+				// decimal addition instead of a 188-bit conversion.
+				buf = nextCounter.appendNext(buf, prev, start)
 			}
 			prev = start
 			refs = append(refs, seqRef{i, start, len(buf)})
@@ -358,7 +357,7 @@ func (e *Engine) putRecord(ctx context.Context, in *kinesis.PutRecordInput) (*ki
 	if o := in.SequenceNumberForOrdering; o != nil {
 		// Our counters strictly increase per shard, so the ordering promise
 		// holds by construction; only the number's form is checked.
-		if _, _, _, err := parseSeq(*o); err != nil {
+		if _, err := parseSeq(*o); err != nil {
 			return nil, errInvalid("ExclusiveMinimumSequenceNumber %s used in PutRecord on stream %s under account %s is invalid.", *o, s.name, e.opts.AccountID)
 		}
 	}
@@ -380,7 +379,7 @@ func (e *Engine) putRecord(ctx context.Context, in *kinesis.PutRecordInput) (*ki
 	}
 	p := sh.log.Append([]shardlog.Entry{{Key: *in.PartitionKey, Data: in.Data}})
 	s.mu.RUnlock()
-	first, _, err := p.Wait()
+	first, millis, err := p.Wait()
 	if err != nil {
 		e.log.Error("append record", "stream", s.name, "shard", sh.id, "err", err)
 		return nil, errStorage(err)
@@ -390,7 +389,7 @@ func (e *Engine) putRecord(ctx context.Context, in *kinesis.PutRecordInput) (*ki
 	s.m.putBytes.Add(float64(len(in.Data) + len(*in.PartitionKey)))
 	return &kinesis.PutRecordOutput{
 		ShardId:        aws.String(sh.id),
-		SequenceNumber: aws.String(formatSeq(sh.seqHi, first)),
+		SequenceNumber: aws.String(formatSeq(sh.seq, first, millis/1000)),
 		EncryptionType: types.EncryptionTypeNone,
 	}, nil
 }
@@ -434,7 +433,7 @@ func (e *Engine) getShardIterator(ctx context.Context, in *kinesis.GetShardItera
 	if bySeq != (in.StartingSequenceNumber != nil) {
 		got := "no StartingSequenceNumber"
 		if in.StartingSequenceNumber != nil {
-			got = "StartingSequenceNumber " + *in.StartingSequenceNumber
+			got = "also a StartingSequenceNumber"
 		}
 		return nil, errInvalid("Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified %s and %s.", typ, got)
 	}
@@ -460,13 +459,28 @@ func (e *Engine) position(s *stream, sh *shard, typ types.ShardIteratorType, seq
 	case types.ShardIteratorTypeLatest:
 		pos = sh.log.Next()
 	case types.ShardIteratorTypeAtSequenceNumber, types.ShardIteratorTypeAfterSequenceNumber:
-		inc, idx, counter, err := parseSeq(*seq)
-		if err != nil || inc != s.inc {
-			return 0, errInvalid("Invalid StartingSequenceNumber for ShardIteratorType %s for stream %s under account %s.", typ, s.name, e.opts.AccountID)
+		p, err := parseSeq(*seq)
+		if err != nil {
+			// Not one of ours: answer what the service answers for the
+			// number's layout (seqnum.go, foreignSeq).
+			f := foreignSeq(*seq)
+			switch {
+			case !f.ok:
+				return 0, errInvalid("StartingSequenceNumber %s used in GetShardIterator on shard %s in stream %s under account %s is invalid.", *seq, sh.id, s.name, e.opts.AccountID)
+			case f.shard != int64(sh.index):
+				return 0, errInvalid("Invalid StartingSequenceNumber. It encodes %s, while it was used in a call to a shard with %s", foreignShardID(f.shard), sh.id)
+			case f.version == 0:
+				return 0, internalFailure{}
+			}
+			return 0, errInvalid("StartingSequenceNumber %s used in GetShardIterator on shard %s in stream %s under account %s is invalid because it did not come from this stream.", *seq, sh.id, s.name, e.opts.AccountID)
 		}
-		if idx != sh.index {
-			return 0, errInvalid("Invalid StartingSequenceNumber. It encodes %s, while it was used in a call to a shard with %s", shardID(idx), sh.id)
+		if p.shard != sh.index {
+			return 0, errInvalid("Invalid StartingSequenceNumber. It encodes %s, while it was used in a call to a shard with %s", shardID(p.shard), sh.id)
 		}
+		if !p.issuedBy(sh.seq) {
+			return 0, errInvalid("StartingSequenceNumber %s used in GetShardIterator on shard %s in stream %s under account %s is invalid because it did not come from this stream.", *seq, sh.id, s.name, e.opts.AccountID)
+		}
+		counter := p.counter
 		pos = counter
 		if typ == types.ShardIteratorTypeAfterSequenceNumber && counter < endCounter {
 			pos = counter + 1
@@ -530,7 +544,7 @@ func (e *Engine) getRecords(ctx context.Context, in *kinesis.GetRecordsInput) (*
 	limit := maxGetRecords
 	if in.Limit != nil {
 		if *in.Limit > maxGetRecords {
-			return nil, errInvalid("Limit %d is above the maximum of %d.", *in.Limit, maxGetRecords)
+			return nil, validationOf(*in.Limit, "limit", fmt.Sprintf("Member must have value less than or equal to %d", maxGetRecords))
 		}
 		limit = int(*in.Limit)
 	}
@@ -554,7 +568,7 @@ func (e *Engine) getRecords(ctx context.Context, in *kinesis.GetRecordsInput) (*
 	if err != nil {
 		return nil, errInternal(fmt.Errorf("read shard %s: %w", sh.id, err))
 	}
-	apiRecs, bytes := fastRecords(sh.seqHi, recs)
+	apiRecs, bytes := fastRecords(sh.seq, recs)
 	out := &kinesis.GetRecordsOutput{Records: apiRecs}
 	if sh.lim != nil {
 		sh.lim.chargeRead(bytes)
