@@ -129,6 +129,9 @@ func cmdGenerateEvent(args []string, stdout, stderr io.Writer) error {
 			f.Records = append(f.Records, rec)
 		}
 		ev = f
+		if kind == "kinesis-firehose" {
+			ev = directPutEvent(f)
+		}
 	default:
 		fmt.Fprint(stderr, generateUsage)
 		return fmt.Errorf("unknown kinesis event %q", kind)
@@ -139,6 +142,32 @@ func cmdGenerateEvent(args []string, stdout, stderr io.Writer) error {
 	}
 	_, err = fmt.Fprintln(stdout, strings.TrimSpace(string(out)))
 	return err
+}
+
+// firehoseDirectPutEvent is a transformation event of a Direct PUT
+// delivery stream. aws-lambda-go's KinesisFirehoseEvent always writes the
+// source stream ARN and a kinesisRecordMetadata (with a zero time that
+// encodes as a negative number); AWS's own sample event, like a real
+// Direct PUT invocation, has neither.
+type firehoseDirectPutEvent struct {
+	InvocationID      string                    `json:"invocationId"`
+	DeliveryStreamArn string                    `json:"deliveryStreamArn"`
+	Region            string                    `json:"region"`
+	Records           []firehoseDirectPutRecord `json:"records"`
+}
+
+type firehoseDirectPutRecord struct {
+	RecordID                    string                       `json:"recordId"`
+	ApproximateArrivalTimestamp events.MilliSecondsEpochTime `json:"approximateArrivalTimestamp"`
+	Data                        []byte                       `json:"data"`
+}
+
+func directPutEvent(f events.KinesisFirehoseEvent) firehoseDirectPutEvent {
+	out := firehoseDirectPutEvent{InvocationID: f.InvocationID, DeliveryStreamArn: f.DeliveryStreamArn, Region: f.Region}
+	for _, r := range f.Records {
+		out.Records = append(out.Records, firehoseDirectPutRecord{RecordID: r.RecordID, ApproximateArrivalTimestamp: r.ApproximateArrivalTimestamp, Data: r.Data})
+	}
+	return out
 }
 
 func orDefault(s, def string) string {

@@ -50,6 +50,33 @@ func TestGenerateEventGolden(t *testing.T) {
 	}
 }
 
+// TestGenerateEventFirehoseDirectPutHasNoKinesisMetadata: a Direct PUT
+// transformation event carries no Kinesis record metadata and no source
+// stream, as in AWS's sample event (the aws-lambda-go type would write a
+// zero-time metadata block with approximateArrivalTimestamp -6795364578871).
+func TestGenerateEventFirehoseDirectPutHasNoKinesisMetadata(t *testing.T) {
+	code, stdout, stderr := sluice(t, "", "local", "generate-event", "kinesis", "kinesis-firehose", "--count", "2")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var ev map[string]any
+	if err := json.Unmarshal([]byte(stdout), &ev); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := ev["sourceKinesisStreamArn"]; ok {
+		t.Error("a Direct PUT event names a source stream")
+	}
+	for i, r := range ev["records"].([]any) {
+		rec := r.(map[string]any)
+		if _, ok := rec["kinesisRecordMetadata"]; ok {
+			t.Errorf("record %d carries kinesisRecordMetadata", i)
+		}
+		if ts, _ := rec["approximateArrivalTimestamp"].(float64); ts <= 0 {
+			t.Errorf("record %d: approximateArrivalTimestamp %v", i, rec["approximateArrivalTimestamp"])
+		}
+	}
+}
+
 func TestGenerateEventErrors(t *testing.T) {
 	for args, want := range map[string]string{
 		"kinesis nope":                       `unknown kinesis event "nope"`,

@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/sluice-dev/sluice/internal/app"
 	"github.com/sluice-dev/sluice/streams"
@@ -19,7 +18,7 @@ import (
 
 const streamsUsage = `usage:
   sluice streams plan --write-mb-per-sec X --records-per-sec Y [--consumers N] [--enhanced-fan-out]
-  sluice streams hot STREAM [--control-addr 127.0.0.1:4570]`
+  sluice streams hot STREAM [--state-dir .sluice] [--control-addr 127.0.0.1:4570]`
 
 // cmdStreams is `sluice streams plan|hot`.
 func cmdStreams(args []string, stdout, stderr io.Writer) error {
@@ -76,7 +75,9 @@ func cmdStreamsPlan(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// cmdStreamsHot asks a running instance for a stream's hot shards.
+// cmdStreamsHot asks a running instance for a stream's hot shards. Like
+// the other commands that talk to `sluice up`, it finds the instance
+// through <state-dir>/endpoints.json unless --control-addr names it.
 func cmdStreamsHot(args []string, stdout, stderr io.Writer) error {
 	cfg, err := app.ConfigFromEnv()
 	if err != nil {
@@ -84,7 +85,8 @@ func cmdStreamsHot(args []string, stdout, stderr io.Writer) error {
 	}
 	fs := flag.NewFlagSet("sluice streams hot", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.ControlAddr, "control-addr", cfg.ControlAddr, "control address of the running `sluice up`")
+	fs.StringVar(&cfg.StateDir, "state-dir", cfg.StateDir, "state directory of the running sluice")
+	controlAddr := fs.String("control-addr", "", "control address (default: from <state-dir>/endpoints.json)")
 	var name string
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		name, args = args[0], args[1:]
@@ -98,23 +100,22 @@ func cmdStreamsHot(args []string, stdout, stderr io.Writer) error {
 	if name == "" {
 		return errors.New(streamsUsage)
 	}
-	base := cfg.ControlAddr
-	if !strings.Contains(base, "://") {
-		base = "http://" + base
-	}
-	client := &http.Client{Timeout: 10 * time.Second}
-	resp, err := client.Get(base + "/streams/" + url.PathEscape(name) + "/hot")
+	c, err := newControlClient(cfg.StateDir, *controlAddr, false)
 	if err != nil {
-		return fmt.Errorf("streams hot: ask %s: %w (is `sluice up` running?)", cfg.ControlAddr, err)
+		return fmt.Errorf("streams hot: %w", err)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
+	var raw json.RawMessage
+	code, err := c.do("GET", "/streams/"+url.PathEscape(name)+"/hot", nil, &raw)
+	if err != nil {
+		return fmt.Errorf("streams hot: %w (is `sluice up` running?)", err)
+	}
+	if code != http.StatusOK {
 		var e struct{ Error string }
-		json.NewDecoder(resp.Body).Decode(&e)
-		return fmt.Errorf("streams hot %s: %s: %s", name, resp.Status, e.Error)
+		json.Unmarshal(raw, &e)
+		return fmt.Errorf("streams hot %s: %d %s: %s", name, code, http.StatusText(code), e.Error)
 	}
 	var rep streams.HotReport
-	if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil {
+	if err := json.Unmarshal(raw, &rep); err != nil {
 		return fmt.Errorf("streams hot: decode answer: %w", err)
 	}
 	printHot(stdout, rep)
