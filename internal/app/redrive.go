@@ -144,26 +144,43 @@ type redriveJob struct {
 	via      string
 }
 
-// run replays the failure records of every mapping of the function that
+// mappingKeys are the failure records of one mapping.
+type mappingKeys struct {
+	ev   template.KinesisEvent
+	keys []string
+}
+
+// list finds the failure records of every mapping of the function that
 // has an on-failure bucket.
-func (j *redriveJob) run(ctx context.Context) error {
-	type mappingKeys struct {
-		ev   template.KinesisEvent
-		keys []string
-	}
+func (j *redriveJob) list(ctx context.Context) ([]mappingKeys, int, error) {
 	var all []mappingKeys
-	p := RedriveProgress{Function: j.fn.LogicalID, Via: j.via, DeliveryStream: j.sinkName}
+	total := 0
 	for _, ev := range j.fn.Events {
 		if ev.OnFailureBucket == "" {
 			continue
 		}
 		keys, err := kinesistrigger.FailureKeys(ctx, j.store, ev.OnFailureBucket, MappingID(j.fn, ev), j.req.Since)
 		if err != nil {
-			return fmt.Errorf("event %s: %w", ev.Name, err)
+			return nil, 0, fmt.Errorf("event %s: %w", ev.Name, err)
 		}
 		all = append(all, mappingKeys{ev, keys})
-		p.Total += len(keys)
+		total += len(keys)
 	}
+	return all, total, nil
+}
+
+// run replays the failure records of every mapping of the function that
+// has an on-failure bucket.
+func (j *redriveJob) run(ctx context.Context) error {
+	all, total, err := j.list(ctx)
+	if err != nil {
+		return err
+	}
+	return j.redrive(ctx, all, total)
+}
+
+func (j *redriveJob) redrive(ctx context.Context, all []mappingKeys, total int) error {
+	p := RedriveProgress{Function: j.fn.LogicalID, Via: j.via, DeliveryStream: j.sinkName, Total: total}
 	emit := j.opts.Emit
 	if emit == nil {
 		emit = func(RedriveLine) {}
@@ -294,6 +311,27 @@ func RedriveDirect(ctx context.Context, cfg Config, req RedriveRequest, opts Red
 		}
 	}
 	j := &redriveJob{fn: fn, req: req, opts: opts, store: fstore, via: "state dir"}
+	all, total, err := j.list(ctx)
+	if err != nil {
+		return err
+	}
+	if total == 0 {
+		// Nothing to replay: build nothing, and leave the delivery
+		// stream's log alone (opened with the wrong store, because up
+		// wrote to S3 and --s3-endpoint was not given, it would flush
+		// into the wrong place).
+		if cfg.S3Endpoint == "" {
+			for _, ev := range fn.Events {
+				if dir := filepath.Join(stateDir, "buckets", ev.OnFailureBucket); ev.OnFailureBucket != "" && !dirExists(dir) {
+					fmt.Fprintf(cfg.Stderr, "sluice: redrive: no bucket directory %s (if sluice up wrote to S3, pass the same --s3-endpoint)\n", dir)
+				}
+			}
+		}
+		if opts.Emit != nil {
+			opts.Emit(RedriveLine{Summary: &RedriveProgress{Function: fn.LogicalID, Via: j.via}})
+		}
+		return nil
+	}
 	if j.invoker, err = load(ctx, plan, fn); err != nil {
 		return err
 	}
@@ -338,7 +376,12 @@ func RedriveDirect(ctx context.Context, cfg Config, req RedriveRequest, opts Red
 		}()
 		j.sink, j.sinkName = d, ds.Name
 	}
-	return j.run(ctx)
+	return j.redrive(ctx, all, total)
+}
+
+func dirExists(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.IsDir()
 }
 
 // redriveMu lets one redrive at a time run through a process: two at once
@@ -354,17 +397,17 @@ func (i *instance) serveRedrive(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	var req RedriveRequest
 	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
-		writeJSON(w, http.StatusBadRequest, RedriveLine{Error: "bad redrive request: " + err.Error()})
+		writeLine(w, http.StatusBadRequest, RedriveLine{Error: "bad redrive request: " + err.Error()})
 		return
 	}
 	if !redriveMu.TryLock() {
-		writeJSON(w, http.StatusConflict, RedriveLine{Error: "another redrive is running on this sluice"})
+		writeLine(w, http.StatusConflict, RedriveLine{Error: "another redrive is running on this sluice"})
 		return
 	}
 	defer redriveMu.Unlock()
 	j, status, err := i.redriveJob(req)
 	if err != nil {
-		writeJSON(w, status, RedriveLine{Error: err.Error()})
+		writeLine(w, status, RedriveLine{Error: err.Error()})
 		return
 	}
 	flusher, _ := w.(http.Flusher)
@@ -380,6 +423,13 @@ func (i *instance) serveRedrive(w http.ResponseWriter, r *http.Request) {
 	if err := j.run(r.Context()); err != nil && !errors.Is(err, ErrRedriveFailedAgain) {
 		j.opts.Emit(RedriveLine{Error: err.Error()})
 	}
+}
+
+// writeLine answers with one RedriveLine: the stream's shape, one
+// document per line (writeJSON indents).
+func writeLine(w http.ResponseWriter, status int, l RedriveLine) {
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(l)
 }
 
 func (i *instance) redriveJob(req RedriveRequest) (*redriveJob, int, error) {

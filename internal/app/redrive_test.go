@@ -333,3 +333,33 @@ func assertEachOnce(t *testing.T, store kinesistrigger.FailureStore, n int) {
 		t.Errorf("unexpected records in the archive: %v", ids)
 	}
 }
+
+// TestRedriveDirectWithoutFailures: with nothing to replay, a redrive
+// builds nothing and opens no delivery stream, and says where it looked
+// when the failure bucket's directory does not exist (an up that wrote to
+// S3, redriven without --s3-endpoint).
+func TestRedriveDirectWithoutFailures(t *testing.T) {
+	state, tmpl := t.TempDir(), writeRedriveTemplate(t)
+	var stderr strings.Builder
+	var lines []RedriveLine
+	err := RedriveDirect(context.Background(), Config{Template: tmpl, StateDir: state, Stdout: io.Discard, Stderr: &stderr},
+		RedriveRequest{Template: tmpl, Function: "Fn"}, RedriveOptions{
+			load: func(context.Context, *template.Plan, template.Function) (runtime.Invoker, error) {
+				t.Error("built a function with nothing to replay")
+				return nil, errors.New("unexpected build")
+			},
+			Emit: func(l RedriveLine) { lines = append(lines, l) },
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := summaryOf(t, lines).SummaryLine(); got != "redrive Fn: no failure records" {
+		t.Errorf("summary: %s", got)
+	}
+	if !strings.Contains(stderr.String(), "--s3-endpoint") {
+		t.Errorf("no hint about --s3-endpoint: %q", stderr.String())
+	}
+	if _, err := os.Stat(filepath.Join(state, "delivery")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the delivery stream's state was opened: %v", err)
+	}
+}
