@@ -31,7 +31,7 @@ commands:
   local generate-event kinesis get-records|kinesis-firehose|streams-as-source|tumbling-window
                            print a sample event, as SAM does
   streams plan|hot         shards needed for a load; hot shards and the keys behind them
-  redrive FUNCTION         replay failed records through the current function version
+  redrive FUNCTION         replay failed records through the current version and deliver its output, exactly once (--again, --since)
   deploy                   show the change set against a running sluice, confirm, apply (rolls back on failure)
   status                   streams, mappings (iterator age, throughput), delivery stream backlog and flush reasons
   logs FUNCTION [--follow]  a function's captured output (stdout, stderr, log calls) by request ID
