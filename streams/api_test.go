@@ -200,7 +200,7 @@ func TestErrorShapes(t *testing.T) {
 		{"unknown stream iterator", func() error {
 			_, err := c.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: aws.String("nope"), ShardId: aws.String("shardId-000000000000"), ShardIteratorType: types.ShardIteratorTypeLatest})
 			return err
-		}, "ResourceNotFoundException", "not found"},
+		}, "ResourceNotFoundException", "Shard shardId-000000000000 in stream nope under account 000000000000 does not exist"},
 		{"unknown shard", func() error {
 			_, err := c.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: aws.String("s"), ShardId: aws.String("shardId-000000000007"), ShardIteratorType: types.ShardIteratorTypeLatest})
 			return err

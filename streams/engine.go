@@ -81,6 +81,9 @@ type Engine struct {
 	mu      sync.RWMutex
 	streams map[string]*stream
 	byInc   map[uint32]*stream
+	// goneNames names the incarnations deleted since start, so GetRecords
+	// with an iterator of one can name its stream as the service does.
+	goneNames map[uint32]string
 	nextInc uint32
 	closed  bool
 	timers  map[*time.Timer]struct{}
@@ -392,13 +395,31 @@ func shardID(index uint32) string { return fmt.Sprintf("shardId-%012d", index) }
 
 // parseShardID accepts the service form shardId-NNNNNNNNNNNN and, like AWS,
 // a bare number.
+//
+// As the service does (recorded by kinesalite's suite), it reads the
+// digits after the first hyphen, up to the next one: "shardId-5",
+// "anything-000005" and "5" all name shard 5; an index must be at most
+// 2^31-1.
 func parseShardID(id string) (uint32, bool) {
-	const prefix = "shardId-"
-	if len(id) > len(prefix) && id[:len(prefix)] == prefix {
-		id = id[len(prefix):]
+	if i := strings.IndexByte(id, '-'); i >= 0 {
+		rest := id[i+1:]
+		if j := strings.IndexByte(rest, '-'); j >= 0 {
+			rest = rest[:j]
+		}
+		if rest != "" {
+			id = rest
+		}
 	}
-	n, err := strconv.ParseUint(id, 10, 32)
-	return uint32(n), err == nil
+	for i := 0; i < len(id); i++ {
+		if id[i] < '0' || id[i] > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseUint(id, 10, 64)
+	if err != nil || n > 1<<31-1 {
+		return 0, false
+	}
+	return uint32(n), true
 }
 
 func (e *Engine) streamARN(name string) string {
@@ -681,6 +702,12 @@ func (e *Engine) deleteStream(s *stream) error {
 	}
 	delete(e.streams, s.name)
 	delete(e.byInc, s.inc)
+	if e.goneNames == nil {
+		e.goneNames = map[uint32]string{}
+	}
+	if len(e.goneNames) < 10000 {
+		e.goneNames[s.inc] = s.name
+	}
 	e.mu.Unlock()
 	s.mu.Lock()
 	s.status = types.StreamStatusDeleting

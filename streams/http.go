@@ -198,6 +198,11 @@ func (a *httpAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.writeErr(w, c, errInternal(err))
 		return
 	}
+	if _, isJSON := c.(jsonCodec); isJSON && string(resp) == "{}" {
+		// An output without members is an empty body, as the service
+		// sends it (CreateStream, DeleteStream, AddTagsToStream, ...).
+		resp = resp[:0]
+	}
 	w.Header().Set("Content-Type", c.contentType())
 	w.Header().Set("Content-Length", strconv.Itoa(len(resp)))
 	w.Write(resp) // copies or sends resp before returning

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -51,8 +52,10 @@ func (e *Engine) createStreamAPI(ctx context.Context, in *kinesis.CreateStreamIn
 	default:
 		return nil, validationOf(string(mode), "streamModeDetails.streamMode", "Member must satisfy enum value set: [PROVISIONED, ON_DEMAND]")
 	}
-	if n > maxShardsPerStream {
-		return nil, errLimit("This request would exceed the shard limit for the account %s in %s. Current shard count for the account: 0. Limit: %d.", e.opts.AccountID, e.opts.Region, maxShardsPerStream)
+	// The account's shard limit (what DescribeLimits reports) counts the
+	// open shards of every stream.
+	if cur := e.openShardCount(); cur+n > maxShardsPerStream {
+		return nil, errLimit("This request would exceed the shard limit for the account %s in %s. Current shard count for the account: %d. Limit: %d. Number of additional shards that would have resulted from this request: %d. Refer to the AWS Service Limits page (http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) for current limits and how to request higher limits.", e.opts.AccountID, e.opts.Region, cur, maxShardsPerStream, n)
 	}
 	if len(in.Tags) > 50 {
 		return nil, errInvalid("Failed to create stream %s: at most 50 tags are allowed.", *in.StreamName)
@@ -429,12 +432,12 @@ func (e *Engine) changeRetention(name, arn *string, hours *int32, increase bool)
 	return e.updateMeta(s, func() (func(), error) {
 		old := s.retention
 		switch {
+		case h < 24:
+			return nil, errInvalid("Minimum allowed retention period is 24 hours. Requested retention period (%d hours) is too short.", h)
 		case increase && h > 8760:
 			return nil, errInvalid("Maximum allowed retention period is 8760 hours. Requested retention period (%d hours) is too long.", h)
 		case increase && h < old:
 			return nil, errInvalid("Requested retention period (%d hours) for stream %s can not be shorter than existing retention period (%d hours). Use DecreaseRetentionPeriod API.", h, s.name, old)
-		case !increase && h < 24:
-			return nil, errInvalid("Minimum allowed retention period is 24 hours. Requested retention period (%d hours) is too short.", h)
 		case !increase && h > old:
 			return nil, errInvalid("Requested retention period (%d hours) for stream %s can not be longer than existing retention period (%d hours). Use IncreaseRetentionPeriod API.", h, s.name, old)
 		}
@@ -454,6 +457,9 @@ func (e *Engine) addTags(ctx context.Context, in *kinesis.AddTagsToStreamInput) 
 	if err != nil {
 		return nil, err
 	}
+	if err := checkTagChars(in.Tags, "add tags to", s.name, e.opts.AccountID); err != nil {
+		return nil, err
+	}
 	err = e.updateMeta(s, func() (func(), error) {
 		next := make(map[string]string, len(s.tags)+len(in.Tags))
 		for k, v := range s.tags {
@@ -463,7 +469,9 @@ func (e *Engine) addTags(ctx context.Context, in *kinesis.AddTagsToStreamInput) 
 			next[k] = v
 		}
 		if len(next) > 50 {
-			return nil, errLimit("Failed to add tags to stream %s under account %s because a given stream cannot have more than 50 tags associated with it.", s.name, e.opts.AccountID)
+			// 50 is the limit; the service's message says 10 (recorded
+			// by kinesalite's suite against AWS).
+			return nil, errInvalid("Failed to add tags to stream %s under account %s because a given stream cannot have more than 10 tags associated with it.", s.name, e.opts.AccountID)
 		}
 		old := s.tags
 		s.tags = next
@@ -481,6 +489,13 @@ func (e *Engine) removeTags(ctx context.Context, in *kinesis.RemoveTagsFromStrea
 	}
 	s, err := e.lookup(in.StreamName, in.StreamARN)
 	if err != nil {
+		return nil, err
+	}
+	keys := make(map[string]string, len(in.TagKeys))
+	for _, k := range in.TagKeys {
+		keys[k] = ""
+	}
+	if err := checkTagChars(keys, "remove tags from", s.name, e.opts.AccountID); err != nil {
 		return nil, err
 	}
 	err = e.updateMeta(s, func() (func(), error) {
@@ -531,4 +546,52 @@ func (e *Engine) listTags(ctx context.Context, in *kinesis.ListTagsForStreamInpu
 	}
 	s.mu.RUnlock()
 	return out, nil
+}
+
+// checkTagChars answers tags with characters the service refuses, in its
+// two steps (recorded by kinesalite's suite): first anything outside
+// letters (Latin-1 and up to U+D7FF, less U+2000..U+2BFF), digits, space
+// and _ . / = + - @ %; then the '%' that the first step let through.
+func checkTagChars(tags map[string]string, verb, stream, account string) error {
+	ok := func(r rune) bool {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+			return true
+		case r >= 0xC0 && r <= 0x1FFF, r >= 0x2C00 && r <= 0xD7FF:
+			return true
+		}
+		return strings.ContainsRune("_./=+- @%", r)
+	}
+	percent := false
+	for k, v := range tags {
+		for _, s := range [2]string{k, v} {
+			for _, r := range s {
+				if !ok(r) {
+					return errInvalid("Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . / = + - %% @.")
+				}
+				percent = percent || r == '%'
+			}
+		}
+	}
+	if percent {
+		return errInvalid("Failed to %s stream %s under account %s because some tags contained illegal characters. The allowed characters are Unicode letters, white-spaces, '_',',','/','=','+','-','@'.", verb, stream, account)
+	}
+	return nil
+}
+
+// openShardCount is the number of open shards of all streams.
+func (e *Engine) openShardCount() int {
+	e.mu.RLock()
+	streams := make([]*stream, 0, len(e.streams))
+	for _, s := range e.streams {
+		streams = append(streams, s)
+	}
+	e.mu.RUnlock()
+	n := 0
+	for _, s := range streams {
+		s.mu.RLock()
+		n += len(s.open)
+		s.mu.RUnlock()
+	}
+	return n
 }

@@ -2,6 +2,7 @@ package streams
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -316,7 +317,6 @@ func (e *Engine) putRecords(ctx context.Context, in *kinesis.PutRecordsInput) (*
 	return &kinesis.PutRecordsOutput{
 		Records:           out,
 		FailedRecordCount: aws.Int32(failed),
-		EncryptionType:    types.EncryptionTypeNone,
 	}, nil
 }
 
@@ -357,7 +357,7 @@ func (e *Engine) putRecord(ctx context.Context, in *kinesis.PutRecordInput) (*ki
 	if o := in.SequenceNumberForOrdering; o != nil {
 		// Our counters strictly increase per shard, so the ordering promise
 		// holds by construction; only the number's form is checked.
-		if _, err := parseSeq(*o); err != nil {
+		if _, err := parseSeq(*o); err != nil && !foreignSeq(*o).ok {
 			return nil, errInvalid("ExclusiveMinimumSequenceNumber %s used in PutRecord on stream %s under account %s is invalid.", *o, s.name, e.opts.AccountID)
 		}
 	}
@@ -390,7 +390,6 @@ func (e *Engine) putRecord(ctx context.Context, in *kinesis.PutRecordInput) (*ki
 	return &kinesis.PutRecordOutput{
 		ShardId:        aws.String(sh.id),
 		SequenceNumber: aws.String(formatSeq(sh.seq, first, millis/1000)),
-		EncryptionType: types.EncryptionTypeNone,
 	}, nil
 }
 
@@ -414,7 +413,17 @@ func (e *Engine) getShardIterator(ctx context.Context, in *kinesis.GetShardItera
 	if err := v.err(); err != nil {
 		return nil, err
 	}
+	// The service reads the shard ID first, then names the shard, not the
+	// stream, when either is unknown.
+	idx, ok := parseShardID(*in.ShardId)
+	if !ok {
+		return nil, errNotFound("Could not find shard %s in stream %s under account %s.", *in.ShardId, streamNameOf(in.StreamName, in.StreamARN), e.opts.AccountID)
+	}
 	s, err := e.lookup(in.StreamName, in.StreamARN)
+	var nf *types.ResourceNotFoundException
+	if errors.As(err, &nf) {
+		return nil, errNotFound("Shard %s in stream %s under account %s does not exist", shardID(idx), streamNameOf(in.StreamName, in.StreamARN), e.opts.AccountID)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -426,7 +435,7 @@ func (e *Engine) getShardIterator(ctx context.Context, in *kinesis.GetShardItera
 		return nil, e.streamNotFound(s.name)
 	}
 	if sh == nil {
-		return nil, errNotFound("Shard %s in stream %s under account %s does not exist", *in.ShardId, s.name, e.opts.AccountID)
+		return nil, errNotFound("Shard %s in stream %s under account %s does not exist", shardID(idx), s.name, e.opts.AccountID)
 	}
 	typ := in.ShardIteratorType
 	bySeq := typ == types.ShardIteratorTypeAtSequenceNumber || typ == types.ShardIteratorTypeAfterSequenceNumber
@@ -511,6 +520,12 @@ func (e *Engine) resolveIterator(text string) (iterator, *stream, *shard, error)
 	s := e.byInc[it.inc]
 	e.mu.RUnlock()
 	if s == nil {
+		e.mu.RLock()
+		name, known := e.goneNames[it.inc]
+		e.mu.RUnlock()
+		if known {
+			return it, nil, nil, errNotFound("Shard %s in stream %s under account %s does not exist", shardID(it.shard), name, e.opts.AccountID)
+		}
 		return it, nil, nil, errNotFound("The stream this shard iterator was issued for under account %s no longer exists.", e.opts.AccountID)
 	}
 	s.mu.RLock()
@@ -645,4 +660,19 @@ func (e *Engine) waitForRecords(ctx context.Context, text string) error {
 			return errEngineClosed
 		}
 	}
+}
+
+// streamNameOf is the stream a request names, for messages written before
+// the stream is found.
+func streamNameOf(name, arn *string) string {
+	if name != nil {
+		return *name
+	}
+	if arn != nil {
+		if i := strings.Index(*arn, ":stream/"); i >= 0 {
+			return (*arn)[i+8:]
+		}
+		return *arn
+	}
+	return ""
 }

@@ -122,7 +122,11 @@ func (e *Engine) openShardByID(s *stream, id *string, field string) (*shard, err
 	}
 	sh := s.shard(*id)
 	if sh == nil {
-		return nil, errNotFound("Could not find shard %s in stream %s under account %s.", *id, s.name, e.opts.AccountID)
+		name := *id
+		if idx, ok := parseShardID(*id); ok {
+			name = shardID(idx)
+		}
+		return nil, errNotFound("Could not find shard %s in stream %s under account %s.", name, s.name, e.opts.AccountID)
 	}
 	if sh.closed {
 		return nil, errInvalid("Shard %s in stream %s under account %s has already been merged or split, and thus is not eligible for merging or splitting.", *id, s.name, e.opts.AccountID)
@@ -140,6 +144,11 @@ func (e *Engine) splitShard(ctx context.Context, in *kinesis.SplitShardInput) (*
 	}
 	if err := v.err(); err != nil {
 		return nil, err
+	}
+	if in.ShardToSplit != nil {
+		if _, ok := parseShardID(*in.ShardToSplit); !ok {
+			return nil, errNotFound("Could not find shard %s in stream %s under account %s.", *in.ShardToSplit, streamNameOf(in.StreamName, in.StreamARN), e.opts.AccountID)
+		}
 	}
 	s, err := e.lookup(in.StreamName, in.StreamARN)
 	if err != nil {
@@ -167,6 +176,14 @@ func (e *Engine) mergeShards(ctx context.Context, in *kinesis.MergeShardsInput) 
 	if in == nil {
 		in = &kinesis.MergeShardsInput{}
 	}
+	for _, id := range []*string{in.ShardToMerge, in.AdjacentShardToMerge} {
+		if id == nil {
+			continue
+		}
+		if _, ok := parseShardID(*id); !ok {
+			return nil, errNotFound("Could not find shard %s in stream %s under account %s.", *id, streamNameOf(in.StreamName, in.StreamARN), e.opts.AccountID)
+		}
+	}
 	s, err := e.lookup(in.StreamName, in.StreamARN)
 	if err != nil {
 		return nil, err
@@ -180,8 +197,10 @@ func (e *Engine) mergeShards(ctx context.Context, in *kinesis.MergeShardsInput) 
 		if err != nil {
 			return err
 		}
-		if a == b || (a.end.add64(1).cmp(b.start) != 0 && b.end.add64(1).cmp(a.start) != 0) {
-			return errInvalid("Shard %s and %s in stream %s under account %s are not an adjacent pair of shards eligible for merging", a.id, b.id, s.name, e.opts.AccountID)
+		// The adjacent shard must follow: the service refuses the pair
+		// the other way round (recorded by kinesalite's suite).
+		if a == b || a.end.add64(1).cmp(b.start) != 0 {
+			return errInvalid("Shards %s and %s in stream %s under account %s are not an adjacent pair of shards eligible for merging", a.id, b.id, s.name, e.opts.AccountID)
 		}
 		_, err = e.mergeLocked(s, a, b, now)
 		return err

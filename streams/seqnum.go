@@ -273,7 +273,7 @@ func parseSeq(s string) (seqParts, error) {
 		created: l2 >> 20 & secsMask,
 	}
 	byte1 := l1 >> 8 & 0xff
-	if l0&0xf != 2 || byte1 != 0 || l2>>16&0xf != uint64(p.shard&0xf) || p.counter > endCounter {
+	if l0&0xf != 2 || byte1 != 0 || l2>>16&0xf != uint64(p.shard&0xf) || p.counter > endCounter || p.shard > 1<<31-1 {
 		return seqParts{}, errForeign
 	}
 	return p, nil

@@ -72,6 +72,9 @@ type wcheck struct {
 	re    *regexp.Regexp
 	text  string // the pattern as the message prints it
 	words []string
+	// unless, for cNotNull: the sibling member that may stand in for
+	// this one (StreamARN for StreamName).
+	unless string
 }
 
 // wmember is one member of a request shape: its wire name, type and
@@ -372,6 +375,11 @@ func validate(v *wvalue, fields []wmember, parent string, errs *[]string) {
 		mv := v.member(m.name)
 		if mv != nil && mv.kind == 0 {
 			mv = nil
+		}
+		if mv == nil && len(m.checks) > 0 && m.checks[0].kind == cNotNull && m.checks[0].unless != "" {
+			if alt := v.member(m.checks[0].unless); alt != nil && alt.kind != 0 {
+				continue
+			}
 		}
 		validateMember(mv, m, joinPath(parent, lowerFirst(m.name)), errs)
 	}

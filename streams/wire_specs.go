@@ -7,12 +7,14 @@ import "regexp"
 // order and the constraints are those the kinesalite suite recorded against
 // AWS, updated where AWS has changed since (RATIONALE.md, "Request
 // checks"):
-//   - StreamARN was added next to StreamName, so StreamName is no longer
-//     required, except by CreateStream; a request with neither is answered
-//     by the operation (InvalidArgumentException);
-//   - CreateStream's ShardCount is optional (on-demand streams);
+//   - StreamARN was added next to StreamName and may stand in for it; a
+//     request with neither is answered as before, "Value null at
+//     'streamName'";
+//   - CreateStream's ShardCount may be left out with StreamModeDetails
+//     (on-demand streams);
 //   - the retention period is no longer limited to 168 hours in the model
-//     (up to 8760 now; the operation says what it accepts).
+//     (up to 8760 now; the operation says what it accepts); at least 1
+//     still is.
 //
 // Operations not listed here are checked by the engine alone.
 
@@ -35,10 +37,14 @@ func wint(name string, checks ...wcheck) wmember {
 
 const namePattern = "[a-zA-Z0-9_.-]+"
 
-// streamNameMember is StreamName where StreamARN may stand in for it.
+// streamNameMember is StreamName where StreamARN may stand in for it: a
+// request with neither is answered as one without StreamName was before
+// StreamARN existed.
 func streamNameMember() wmember {
-	return wstr("StreamName", pattern(namePattern), lenMin(1), lenMax(128))
+	return wstr("StreamName", notNullUnless("StreamARN"), pattern(namePattern), lenMin(1), lenMax(128))
 }
+
+func notNullUnless(alt string) wcheck { return wcheck{kind: cNotNull, unless: alt} }
 
 func shardIDMember(name string) wmember {
 	return wstr(name, notNull(), pattern(namePattern), lenMin(1), lenMax(128))
@@ -58,7 +64,7 @@ var wireSpecs = map[string][]wmember{
 		streamNameMember(),
 	},
 	"CreateStream": {
-		wint("ShardCount", minVal(1), maxVal(100000)),
+		wint("ShardCount", notNullUnless("StreamModeDetails"), minVal(1), maxVal(100000)),
 		wstr("StreamName", notNull(), pattern(namePattern), lenMin(1), lenMax(128)),
 		{name: "StreamModeDetails", kind: wStruct, fields: []wmember{
 			wstr("StreamMode", notNull(), oneOf("PROVISIONED", "ON_DEMAND")),
@@ -66,11 +72,11 @@ var wireSpecs = map[string][]wmember{
 		{name: "Tags", kind: wMap, elem: &wmember{kind: wString}},
 	},
 	"DecreaseStreamRetentionPeriod": {
-		wint("RetentionPeriodHours", notNull()),
+		wint("RetentionPeriodHours", notNull(), minVal(1)),
 		streamNameMember(),
 	},
 	"IncreaseStreamRetentionPeriod": {
-		wint("RetentionPeriodHours", notNull()),
+		wint("RetentionPeriodHours", notNull(), minVal(1)),
 		streamNameMember(),
 	},
 	"DeleteStream": {
