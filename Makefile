@@ -13,6 +13,7 @@ GO        ?= go
 export CGO_ENABLED := 1
 FUZZTIME  ?= 3s
 TEST_TIMEOUT ?= 15m
+PKGS      ?= ./...
 
 .PHONY: all build run test deps vet unit fuzz bench chaos clean
 
@@ -45,8 +46,13 @@ tools/npm/node_modules/.installed: tools/npm/package.json tools/npm/package-lock
 vet:
 	$(GO) vet ./...
 
+# go test's own output (ok/FAIL lines, failing tests in full) streams through
+# scripts/testsummary, which then lists every skipped test with its reason;
+# pipefail keeps go test's exit status. `make unit PKGS=./template/...` runs
+# a subset.
 unit:
-	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+	$(GO) build -o bin/testsummary ./scripts/testsummary
+	bash -o pipefail -c '$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) -json $(PKGS) | bin/testsummary'
 
 # Each fuzz target runs for FUZZTIME (a smoke run: the seed corpus always
 # runs as part of `unit`); scripts/fuzz.sh says how it treats Go 1.26's
