@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -298,6 +299,10 @@ func TestErrorShapes(t *testing.T) {
 	var expired *types.ExpiredIteratorException
 	if !errors.As(err, &expired) || !strings.Contains(*expired.Message, "Iterator expired") {
 		t.Fatalf("expired iterator over HTTP: %v", err)
+	}
+	// The service's wording, days zero-padded (recorded by kinesalite's suite).
+	if !regexp.MustCompile(`^Iterator expired\. The iterator was created at time \w{3} \w{3} \d{2} \d{2}:\d{2}:\d{2} UTC \d{4} while right now it is \w{3} \w{3} \d{2} \d{2}:\d{2}:\d{2} UTC \d{4} which is further in the future than the tolerated delay of 300000 milliseconds\.$`).MatchString(*expired.Message) {
+		t.Errorf("expiry message %q", *expired.Message)
 	}
 	_, err = e.Client().GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: it.ShardIterator})
 	if !errors.As(err, &expired) {

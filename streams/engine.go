@@ -84,9 +84,9 @@ type Engine struct {
 	// goneNames names the incarnations deleted since start, so GetRecords
 	// with an iterator of one can name its stream as the service does.
 	goneNames map[uint32]string
-	nextInc uint32
-	closed  bool
-	timers  map[*time.Timer]struct{}
+	nextInc   uint32
+	closed    bool
+	timers    map[*time.Timer]struct{}
 
 	// metaMu serialises metadata writes; lock order is e.mu, stream.mu,
 	// metaMu.

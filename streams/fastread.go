@@ -66,4 +66,3 @@ func fastRecords(k seqKey, recs []shardlog.Record) ([]types.Record, int) {
 	}
 	return out, bytes
 }
-

@@ -571,7 +571,7 @@ func (e *Engine) getRecords(ctx context.Context, in *kinesis.GetRecordsInput) (*
 	if age := now.UnixMilli() - it.issued; age > iteratorTTL.Milliseconds() {
 		return nil, &types.ExpiredIteratorException{Message: aws.String(fmt.Sprintf(
 			"Iterator expired. The iterator was created at time %s while right now it is %s which is further in the future than the tolerated delay of %d milliseconds.",
-			time.UnixMilli(it.issued).UTC().Format(time.UnixDate), now.UTC().Format(time.UnixDate), iteratorTTL.Milliseconds()))}
+			time.UnixMilli(it.issued).UTC().Format(amzDate), now.UTC().Format(amzDate), iteratorTTL.Milliseconds()))}
 	}
 	e.metrics.noteShard(s.name, sh.id)
 	e.metrics.getCalls.WithLabelValues(s.name, sh.id).Inc()
@@ -676,3 +676,7 @@ func streamNameOf(name, arn *string) string {
 	}
 	return ""
 }
+
+// amzDate is how the service prints times in messages: time.UnixDate with
+// a zero-padded day ("Thu Dec 03 13:50:35 UTC 2026").
+const amzDate = "Mon Jan 02 15:04:05 MST 2006"

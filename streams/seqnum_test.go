@@ -29,7 +29,7 @@ func TestSeqLayoutIsAWSs(t *testing.T) {
 // numbers of a shard increase with the counter even when the arrival
 // clock steps back.
 func TestSeqAlways56DigitsAndOrderedByCounter(t *testing.T) {
-	for _, idx := range []uint32{0, 1, 9, 15, 16, 1 << 20, 1<<32 - 1} {
+	for _, idx := range []uint32{0, 1, 9, 15, 16, 1 << 20, 1<<31 - 1} { // the service's largest index is 2^31-1
 		for _, created := range []int64{0, 1_420_070_400_000, 1_700_000_000_000, 4_102_444_800_000} {
 			k := newSeqKey(1, idx, created)
 			prev := new(big.Int)

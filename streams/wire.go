@@ -54,7 +54,7 @@ const (
 type checkKind uint8
 
 const (
-	cNotNull checkKind = iota
+	cNotNull  checkKind = iota
 	cMin                // value >= n
 	cMax                // value <= n
 	cPattern            // the whole value matches re

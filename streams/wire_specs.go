@@ -107,7 +107,8 @@ var wireSpecs = map[string][]wmember{
 		wint("MaxResults", minVal(1), maxVal(10000)),
 		wstr("NextToken", lenMin(1)),
 		{name: "StreamCreationTimestamp", kind: wTimestamp},
-		streamNameMember(),
+		// Optional: NextToken may name the stream instead.
+		wstr("StreamName", pattern(namePattern), lenMin(1), lenMax(128)),
 	},
 	"ListStreams": {
 		wint("Limit", minVal(1), maxVal(10000)),
