@@ -357,7 +357,7 @@ func (e *Engine) putRecord(ctx context.Context, in *kinesis.PutRecordInput) (*ki
 	if o := in.SequenceNumberForOrdering; o != nil {
 		// Our counters strictly increase per shard, so the ordering promise
 		// holds by construction; only the number's form is checked.
-		if _, err := parseSeq(*o); err != nil && !foreignSeq(*o).ok {
+		if !orderingSeqOK(*o, e.now().Unix()) {
 			return nil, errInvalid("ExclusiveMinimumSequenceNumber %s used in PutRecord on stream %s under account %s is invalid.", *o, s.name, e.opts.AccountID)
 		}
 	}
@@ -680,3 +680,14 @@ func streamNameOf(name, arn *string) string {
 // amzDate is how the service prints times in messages: time.UnixDate with
 // a zero-padded day ("Thu Dec 03 13:50:35 UTC 2026").
 const amzDate = "Mon Jan 02 15:04:05 MST 2006"
+
+// orderingSeqOK reports whether the service takes seq as a PutRecord
+// SequenceNumberForOrdering: a number of any of its layouts (ours, old or
+// new, included) whose arrival time is not in the future.
+func orderingSeqOK(seq string, now int64) bool {
+	if p, err := parseSeq(seq); err == nil {
+		return p.legacy || int64(p.secs) <= now
+	}
+	f := foreignSeq(seq)
+	return f.ok && f.secs <= now
+}

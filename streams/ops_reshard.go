@@ -160,7 +160,8 @@ func (e *Engine) splitShard(ctx context.Context, in *kinesis.SplitShardInput) (*
 		if err != nil {
 			return err
 		}
-		if perr != nil || at.cmp(sh.start) <= 0 || at.cmp(sh.end) > 0 {
+		// As the message says: above StartingHashKey+1, below EndingHashKey.
+		if perr != nil || at.cmp(sh.start.add64(1)) <= 0 || at.cmp(sh.end) >= 0 {
 			return errInvalid("NewStartingHashKey %s used in SplitShard() on shard %s in stream %s under account %s is not both greater than one plus the shard's StartingHashKey %s and less than the shard's EndingHashKey %s.",
 				*in.NewStartingHashKey, sh.id, s.name, e.opts.AccountID, sh.start, sh.end)
 		}

@@ -273,7 +273,8 @@ func parseSeq(s string) (seqParts, error) {
 		created: l2 >> 20 & secsMask,
 	}
 	byte1 := l1 >> 8 & 0xff
-	if l0&0xf != 2 || byte1 != 0 || l2>>16&0xf != uint64(p.shard&0xf) || p.counter > endCounter || p.shard > 1<<31-1 {
+	if l0&0xf != 2 || byte1 != 0 || l2>>16&0xf != uint64(p.shard&0xf) || p.counter > endCounter || p.shard > 1<<31-1 ||
+		int64(p.created) >= maxShardSecs {
 		return seqParts{}, errForeign
 	}
 	return p, nil
@@ -315,12 +316,12 @@ type foreignInfo struct {
 	ok      bool
 	version int
 	shard   int64
+	secs    int64 // version 2: the record's arrival second
 }
 
 var (
 	two124 = new(big.Int).Lsh(big.NewInt(1), 124)
 	two125 = new(big.Int).Lsh(big.NewInt(1), 125)
-	two186 = new(big.Int).Lsh(big.NewInt(1), 186)
 	// maxShardSecs: the service rejects creation times from year 2477 on.
 	maxShardSecs = int64(16025175000)
 )
@@ -344,7 +345,7 @@ func foreignSeq(s string) foreignInfo {
 			return foreignInfo{}
 		}
 		return foreignInfo{ok: true, version: 0, shard: hexInt(28, 32)}
-	case v.Cmp(two185) > 0 && v.Cmp(two186) < 0 && len(hex) == 47:
+	case v.Cmp(two185) > 0 && v.Cmp(three184) < 0 && len(hex) == 47:
 		switch hex[46] {
 		case '2':
 			if hex[11] > '7' || hexInt(1, 10) >= maxShardSecs {
@@ -354,7 +355,7 @@ func foreignSeq(s string) foreignInfo {
 			if hex[38] > '7' {
 				shard -= 1 << 32
 			}
-			return foreignInfo{ok: true, version: 2, shard: shard}
+			return foreignInfo{ok: true, version: 2, shard: shard, secs: hexInt(29, 38)}
 		case '1':
 			return foreignInfo{ok: true, version: 1, shard: hexInt(38, 46)}
 		}

@@ -1,6 +1,7 @@
 package streams
 
 import (
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -61,6 +62,10 @@ func TestServiceRequestChecks(t *testing.T) {
 			`{"__type":"InvalidArgumentException","message":"Invalid StartingSequenceNumber. It encodes shardId-000000000005, while it was used in a call to a shard with shardId-000000000000"}`},
 		{"oldest-layout sequence number", "GetShardIterator", `{"StreamName":"s","ShardId":"shardId-0","ShardIteratorType":"AT_SEQUENCE_NUMBER","StartingSequenceNumber":"0"}`, 500,
 			`{"__type":"InternalFailure"}`},
+		{"split at StartingHashKey+1", "SplitShard", `{"StreamName":"s","ShardToSplit":"shard-0","NewStartingHashKey":"1"}`, 400,
+			`{"__type":"InvalidArgumentException","message":"NewStartingHashKey 1 used in SplitShard() on shard shardId-000000000000 in stream s under account 000000000000 is not both greater than one plus the shard's StartingHashKey 0 and less than the shard's EndingHashKey 113427455640312821154458202477256070484."}`},
+		{"ordering number of no layout", "PutRecord", `{"StreamName":"s","PartitionKey":"a","Data":"","SequenceNumberForOrdering":"` + hexDecimal("30000000000000000000000000000000000000000000001") + `"}`, 400,
+			`{"__type":"InvalidArgumentException","message":"ExclusiveMinimumSequenceNumber ` + hexDecimal("30000000000000000000000000000000000000000000001") + ` used in PutRecord on stream s under account 000000000000 is invalid."}`},
 		// Outputs without members are empty bodies.
 		{"add tags", "AddTagsToStream", `{"StreamName":"s","Tags":{"k":"v"}}`, 200, ``},
 	}
@@ -90,5 +95,32 @@ func TestServiceReadsIntegersTruncated(t *testing.T) {
 	e.Handler().ServeHTTP(rec, req)
 	if rec.Code != 200 {
 		t.Fatalf("got %d %s", rec.Code, rec.Body)
+	}
+}
+
+func hexDecimal(h string) string {
+	v, _ := new(big.Int).SetString(h, 16)
+	return v.String()
+}
+
+// SequenceNumberForOrdering takes any number the service could have issued
+// (ours, old and new; its version 1 and 2 layouts) unless its time is in
+// the future.
+func TestOrderingSeqOK(t *testing.T) {
+	now := int64(1_700_000_000)
+	k := newSeqKey(1, 0, 1_600_000_000_000)
+	cases := map[string]bool{
+		formatSeq(k, 7, now):     true,
+		formatSeq(k, 7, now+10):  false,
+		formatLegacySeq(1, 0, 7): true,
+		hexDecimal("20000000000000000000000000000000000000000000001"): true,  // version 1
+		hexDecimal("20000000000000000000000000000000000000800000002"): true,  // a negative shard index
+		hexDecimal("2ffffffffff7fffffffffffffff000000000007fffffff2"): false, // creation time past 2477
+		hexDecimal("30000000000000000000000000000000000000000000001"): false,
+	}
+	for seq, want := range cases {
+		if got := orderingSeqOK(seq, now); got != want {
+			t.Errorf("orderingSeqOK(%s) = %v, want %v", seq, got, want)
+		}
 	}
 }
