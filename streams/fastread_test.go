@@ -3,6 +3,8 @@ package streams
 import (
 	"fmt"
 	"math/big"
+	"math/rand/v2"
+	"strings"
 	"reflect"
 	"testing"
 	"time"
@@ -118,4 +120,32 @@ func apiRecords(sh *shard, recs []shardlog.Record) ([]types.Record, int) {
 		}
 	}
 	return out, bytes
+}
+
+// seqStep's eight-digits-at-a-time addition agrees with big.Int for
+// numbers full of nines (every carry path) and random ones.
+func TestSeqStepAddsLikeBigInt(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	prevs := []string{strings.Repeat("9", 56), "4" + strings.Repeat("9", 55), strings.Repeat("9", 40)}
+	for i := 0; i < 300; i++ {
+		b := make([]byte, 56)
+		for j := range b {
+			b[j] = byte('0' + r.IntN(10))
+		}
+		b[0] = byte('1' + r.IntN(9))
+		prevs = append(prevs, string(b))
+	}
+	steps := [][2]int64{{1, 0}, {1, 1}, {7, 0}, {1, 3600}, {1 << 47, 1<<36 - 1}, {99999, 12345}}
+	for _, prev := range prevs {
+		for _, s := range steps {
+			var st seqStep
+			st.set(uint64(s[0]), s[1])
+			got := st.appendNext([]byte("77"+prev), 2, 2+len(prev))
+			want, _ := new(big.Int).SetString(prev, 10)
+			want.Add(want, new(big.Int).Add(new(big.Int).Lsh(big.NewInt(s[0]), 80), new(big.Int).Lsh(big.NewInt(s[1]), 36)))
+			if string(got[2+len(prev):]) != want.String() {
+				t.Fatalf("%s + step %v = %s, want %s", prev, s, got[2+len(prev):], want)
+			}
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package streams
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math/big"
 	"math/bits"
@@ -166,19 +167,40 @@ func appendDigits(dst []byte, v uint64) []byte {
 // seqStep is the difference between two numbers of one shard whose
 // counters differ by dc and arrival seconds by ds (both >= 0), in
 // decimal: appending the next number is then a copy and an addition of
-// short digit strings instead of a 188-bit conversion.
+// a short decimal instead of a 188-bit conversion. The addition runs
+// eight digits at a time (each uint64 word holds eight digit values, one
+// per byte, the least significant digit in the low byte).
 type seqStep struct {
 	dc     uint64
 	ds     int64
 	digits [40]byte
 	n      int
+	words  [5]uint64 // digit values, least significant word first
+	nw     int
 }
+
+const (
+	asciiZeros = 0x3030303030303030
+	tenBias    = 0x7676767676767676 // a byte of 10 or more plus 0x76 has its top bit set
+	topBits    = 0x8080808080808080
+)
 
 func (st *seqStep) set(dc uint64, ds int64) {
 	st.dc, st.ds = dc, ds
 	// dc<<80 + ds<<36 as a u128 (dc < 2^48 and ds < 2^36 by the caller)
 	v := u128{hi: dc<<16 + uint64(ds)>>28, lo: uint64(ds) << 36}
 	st.n = len(v.appendDecimal(st.digits[:0]))
+	st.nw = (st.n + 7) / 8
+	for w := 0; w < st.nw; w++ {
+		var word uint64
+		for b := 7; b >= 0; b-- {
+			word <<= 8
+			if i := st.n - 1 - (w*8 + b); i >= 0 {
+				word |= uint64(st.digits[i] - '0')
+			}
+		}
+		st.words[w] = word
+	}
 }
 
 // canStep reports whether a step of dc counters and ds seconds is small
@@ -187,7 +209,44 @@ func canStep(dc uint64, ds int64) bool { return dc > 0 && dc < 1<<48 && ds >= 0 
 
 // appendNext appends to buf the number buf[from:to] plus st's difference.
 func (st *seqStep) appendNext(buf []byte, from, to int) []byte {
-	return decimalAddDigits(buf, from, to, st.digits[:st.n])
+	if to-from < 8*st.nw {
+		return decimalAddDigits(buf, from, to, st.digits[:st.n])
+	}
+	start := len(buf)
+	buf = append(buf, buf[from:to]...)
+	i := len(buf)
+	var carry uint64
+	for w := 0; w < st.nw; w++ {
+		s := binary.BigEndian.Uint64(buf[i-8:i]) - asciiZeros + st.words[w] + carry
+		carry = 0
+		for {
+			m := (s + tenBias) & topBits
+			if m == 0 {
+				break
+			}
+			c := m >> 7 // 1 in every byte of 10 or more
+			carry += c >> 56
+			s = s - c*10 + c<<8
+		}
+		binary.BigEndian.PutUint64(buf[i-8:i], s+asciiZeros)
+		i -= 8
+	}
+	for carry != 0 && i > start {
+		i--
+		if buf[i] == '9' {
+			buf[i] = '0'
+		} else {
+			buf[i]++
+			carry = 0
+		}
+	}
+	if carry != 0 {
+		// A new leading digit (never for our fixed-width numbers).
+		buf = append(buf, 0)
+		copy(buf[start+1:], buf[start:len(buf)-1])
+		buf[start] = '1'
+	}
+	return buf
 }
 
 // decimalAddDigits appends to buf the decimal number buf[from:to] plus the

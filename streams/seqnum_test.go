@@ -1,10 +1,15 @@
 package streams
 
 import (
+	"context"
 	"fmt"
 	"math/big"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 )
 
 // The AWS layout, digit by digit (spec A.4): "2", shard creation second
@@ -136,5 +141,51 @@ func TestAppendSeqDoesNotAllocate(t *testing.T) {
 		_ = step.appendNext(b, 0, len(b))
 	}); n != 0 {
 		t.Errorf("appendSeq + seqStep allocate %.0f times", n)
+	}
+}
+
+// A checkpoint written before the AWS layout holds an old number: over
+// the API, AFTER_SEQUENCE_NUMBER with it resumes at the next record and
+// AT_SEQUENCE_NUMBER at the record itself; the records' new numbers are
+// all above it.
+func TestOldCheckpointResumes(t *testing.T) {
+	ctx := context.Background()
+	e := openTest(t, Options{})
+	mustCreate(t, e, "s", 1)
+	c := sdkClient(t, e)
+	var put []string
+	for i := 0; i < 5; i++ {
+		out, err := c.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String("s"), PartitionKey: aws.String("k"), Data: []byte{byte(i)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		put = append(put, *out.SequenceNumber)
+	}
+	p, err := parseSeq(put[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.mu.RLock()
+	inc := e.streams["s"].inc
+	e.mu.RUnlock()
+	old := formatLegacySeq(inc, 0, p.counter) // record 2 as an old state dir names it
+	for typ, first := range map[types.ShardIteratorType]int{types.ShardIteratorTypeAfterSequenceNumber: 3, types.ShardIteratorTypeAtSequenceNumber: 2} {
+		it, err := c.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: aws.String("s"), ShardId: aws.String("shardId-000000000000"), ShardIteratorType: typ, StartingSequenceNumber: aws.String(old)})
+		if err != nil {
+			t.Fatalf("%s %s: %v", typ, old, err)
+		}
+		got, err := c.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: it.ShardIterator})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Records) != 5-first || *got.Records[0].SequenceNumber != put[first] {
+			t.Fatalf("%s %s: got %d records from %v, want from %s", typ, old, len(got.Records), seqs(got.Records), put[first])
+		}
+	}
+	oldV, _ := new(big.Int).SetString(old, 10)
+	for _, s := range put {
+		if v, _ := new(big.Int).SetString(s, 10); v.Cmp(oldV) <= 0 || len(s) != 56 {
+			t.Errorf("new number %s not 56 digits above the old %s", s, old)
+		}
 	}
 }
