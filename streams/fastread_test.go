@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"math/big"
 	"math/rand/v2"
-	"strings"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
