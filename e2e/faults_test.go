@@ -167,10 +167,12 @@ func TestFaultyFunctionsAreIsolatedAndRedriven(t *testing.T) {
 		return
 	}
 
-	// The fix: no more faults. Redrive replays every failure successfully.
+	// The fix: no more faults. Redrive replays every failure successfully
+	// (directly on the state dir: sluice up is stopped) and delivers the
+	// repaired records to each function's delivery stream, once.
 	edit(t, tmpl, "FAULTS: panic,hang,crash,bomb", `FAULTS: ""`)
 	edit(t, tmpl, "FAULTS: panic,hang", `FAULTS: ""`)
-	summary := regexp.MustCompile(`(\d+) ok, (\d+) failed`)
+	summary := regexp.MustCompile(`(\d+) delivered to .*, (\d+) failed again`)
 	for fn, n := range map[string]int{"FaultyPlugin": 2, "FaultyWasm": 4} {
 		code, out, stderr := sluiceCmd(t, "redrive", fn, "-t", tmpl, "--state-dir", state)
 		if code != 0 {
@@ -178,9 +180,30 @@ func TestFaultyFunctionsAreIsolatedAndRedriven(t *testing.T) {
 		}
 		m := summary.FindStringSubmatch(out)
 		if m == nil || m[1] != fmt.Sprint(n) || m[2] != "0" {
-			t.Errorf("redrive %s: want %d ok, 0 failed:\n%s", fn, n, out)
+			t.Errorf("redrive %s: want %d delivered, 0 failed again:\n%s", fn, n, out)
 		}
 		t.Logf("redrive %s: %s", fn, strings.TrimSpace(out))
+	}
+	objs, err = harness.ReadBucket(filepath.Join(state, "buckets", "faults-out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for loader, redriven := range map[string][]string{
+		"plugin": {"panic", "hang"},
+		"wasm":   {"panic", "hang", "crash", "bomb"},
+	} {
+		var mine []harness.Object
+		for _, o := range objs {
+			if strings.HasPrefix(o.Key, loader+"/") {
+				mine = append(mine, o)
+			}
+		}
+		seen := harness.EventIDs(mine)
+		for _, f := range redriven {
+			if n := seen["fault-"+f]; n != 1 {
+				t.Errorf("%s: redriven record fault-%s delivered %d times, want once", loader, f, n)
+			}
+		}
 	}
 }
 
