@@ -380,11 +380,14 @@ func (d *DeliveryStream) Accept(ctx context.Context, b sinks.Batch) error {
 		rt.endedMs = now.UnixMilli()
 	}
 	var nbytes int64
+	newBuf := false
 	for i, r := range b.Records {
 		rf := ref{seg: pos.seg, off: pos.off + int64(dataOff[i]), n: uint32(len(r.Data)), seq: d.nextSeq,
 			arrival: r.ArrivalTime.UnixNano(), accepted: now.UnixNano(), rt: routes[i]}
 		d.nextSeq++
-		d.addLocked(rf, now)
+		if d.addLocked(rf, now) {
+			newBuf = true
+		}
 		nbytes += int64(len(r.Data))
 		if routes[i].ET != "" {
 			d.m.recordsFailed.WithLabelValues(routes[i].ET).Inc()
@@ -403,7 +406,6 @@ func (d *DeliveryStream) Accept(ctx context.Context, b sinks.Batch) error {
 		}
 	}
 	d.updateGaugesLocked()
-	newPart := len(opened) > 0
 	d.mu.Unlock()
 
 	if err := d.w.sync(lsn); err != nil {
@@ -419,7 +421,12 @@ func (d *DeliveryStream) Accept(ctx context.Context, b sinks.Batch) error {
 	d.m.recordsAccepted.Add(float64(len(b.Records)))
 	d.m.bytesAccepted.Add(float64(nbytes))
 	d.dispatch()
-	if newPart {
+	if newBuf {
+		// A new buffer has an age to watch. Not only a new partition: a
+		// partition whose previous object is still being written starts a
+		// new buffer too, and the scheduler, which computed its next
+		// deadline when no buffer existed, would otherwise sleep until
+		// something else woke it (an hour when nothing did).
 		d.wake()
 	}
 	return nil
@@ -724,10 +731,12 @@ func decodeBatch(e walEntry) (decodedBatch, error) {
 	return out, nil
 }
 
-// addLocked puts a record in its partition's buffer.
-func (d *DeliveryStream) addLocked(r ref, now time.Time) {
+// addLocked puts a record in its partition's buffer. It reports whether
+// it started a new buffer.
+func (d *DeliveryStream) addLocked(r ref, now time.Time) (created bool) {
 	buf := d.buffers[r.rt.part]
 	if buf == nil {
+		created = true
 		buf = &buffer{part: r.rt.part, rt: r.rt, firstAt: now}
 		d.buffers[r.rt.part] = buf
 		d.active[r.rt.part]++
@@ -740,6 +749,7 @@ func (d *DeliveryStream) addLocked(r ref, now time.Time) {
 	buf.bytes += sz
 	d.bufRecords++
 	d.bufBytes += sz
+	return created
 }
 
 // detachLocked turns a partition's buffer into a flush: it records the
