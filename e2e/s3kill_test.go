@@ -92,7 +92,28 @@ func TestKillMidFlushKeepsS3ExactlyOnce(t *testing.T) {
 	acked := filepath.Join(t.TempDir(), "acked")
 	gen := generate(t, kp.URL, 0, acked, "-rate", "2000", "-max-retries", "80")
 	defer gen.Process.Kill()
-	waitLines(t, acked, 500)
+	genDone := make(chan error, 1)
+	go func() { genDone <- gen.Wait() }()
+	// waitAcked waits until n clicks are acknowledged, failing at once
+	// with the generator's own words if it gave up.
+	waitAcked := func(n int) {
+		t.Helper()
+		deadline := time.Now().Add(time.Minute)
+		for {
+			if lines, _ := harness.ReadLines(acked); len(lines) >= n {
+				return
+			}
+			select {
+			case err := <-genDone:
+				t.Fatalf("generator exited before %d clicks were acknowledged: %v\n%s", n, err, gen.Stderr)
+			case <-time.After(50 * time.Millisecond): // polling a file another process appends to
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("generator did not acknowledge %d clicks within a minute", n)
+			}
+		}
+	}
+	waitAcked(500)
 
 	archiveObject := func(r *http.Request) bool {
 		key, ok := strings.CutPrefix(r.URL.Path, "/clickstream-archive/")
@@ -106,6 +127,8 @@ func TestKillMidFlushKeepsS3ExactlyOnce(t *testing.T) {
 		var c *harness.Caught
 		select {
 		case c = <-s3p.Trap(archiveObject, stage):
+		case err := <-genDone:
+			t.Fatalf("round %d: generator exited: %v\n%s", round, err, gen.Stderr)
 		case <-time.After(30 * time.Second): // a bound on a missing event, not a synchronisation
 			t.Fatalf("round %d: no upload to the archive bucket within 30 s", round)
 		}
@@ -125,9 +148,9 @@ func TestKillMidFlushKeepsS3ExactlyOnce(t *testing.T) {
 	t.Logf("%d kills in %s", rounds, time.Since(began).Round(time.Millisecond))
 	// A few more puts reach the last instance before the generator stops.
 	n, _ := harness.ReadLines(acked)
-	waitLines(t, acked, len(n)+500)
+	waitAcked(len(n) + 500)
 	gen.Process.Signal(os.Interrupt) // stops after the batch in flight, which it sees acknowledged
-	if err := gen.Wait(); err != nil {
+	if err := <-genDone; err != nil {
 		t.Fatalf("generator: %v\n%s", err, gen.Stderr)
 	}
 	inStream, err := harness.StreamEventIDs(ctx, s.Client(), "clickstream")

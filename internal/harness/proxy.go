@@ -82,10 +82,10 @@ type Caught struct {
 // report hands the caught request to the test, once.
 func (c *Caught) report() { c.reported.Do(func() { c.caughtBy <- c }) }
 
-// Release lets the trapped request go. It does not complete: the client
-// gets an error (or, killed meanwhile, nothing) and, at MidBody, the server
-// sees the body cut short, as when the client dies mid-upload. Safe to call
-// more than once.
+// Release lets the trapped request go. It does not complete: its client
+// connection is cut (the client was usually killed meanwhile) and, at
+// MidBody, the server sees the body cut short, as when the client dies
+// mid-upload. Safe to call more than once.
 func (c *Caught) Release() { c.once.Do(func() { close(c.release) }) }
 
 type trap struct {
@@ -101,7 +101,10 @@ func StartProxy(ctx context.Context, target string) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Proxy{URL: "http://" + l.Addr().String(), tr: &http.Transport{}}
+	// No pooled connections upstream: a pooled connection to a server
+	// that was killed, reused before its death is noticed, fails the next
+	// request although the target is up again.
+	p := &Proxy{URL: "http://" + l.Addr().String(), tr: &http.Transport{DisableKeepAlives: true}}
 	if err := p.SetTarget(target); err != nil {
 		l.Close()
 		return nil, err
@@ -113,15 +116,19 @@ func StartProxy(ctx context.Context, target string) (*Proxy, error) {
 		},
 		Transport:      p.tr,
 		ModifyResponse: p.holdResponse,
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			w.WriteHeader(http.StatusBadGateway)
-		},
+		ErrorHandler:   func(http.ResponseWriter, *http.Request, error) { abort() },
 	}
 	p.srv = &http.Server{Handler: http.HandlerFunc(p.serve)}
 	go p.srv.Serve(l)
 	go func() { <-ctx.Done(); p.Close() }()
 	return p, nil
 }
+
+// abort ends the request by cutting the client's connection: what a
+// client sees when the server dies. The proxy never makes up an answer of
+// its own: a 502 is an error of a server that is up, and a client may
+// rightly give up on it (the clickstream producer does).
+func abort() { panic(http.ErrAbortHandler) }
 
 // SetTarget sends later requests to target.
 func (p *Proxy) SetTarget(target string) error {
@@ -189,8 +196,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	case BeforeForward:
 		c.report()
 		<-c.release
-		w.WriteHeader(http.StatusServiceUnavailable)
-		return
+		abort()
 	case MidBody:
 		p.cutUpload(w, r, c)
 		return
@@ -199,7 +205,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 // holdResponse holds an AfterResponse trap's answer until Release, then
-// drops it (the ErrorHandler answers 502).
+// drops it (the ErrorHandler cuts the client's connection).
 func (p *Proxy) holdResponse(resp *http.Response) error {
 	c, _ := resp.Request.Context().Value(caughtKey{}).(*Caught)
 	if c == nil || c.Stage != AfterResponse {
@@ -223,7 +229,7 @@ func (p *Proxy) cutUpload(w http.ResponseWriter, r *http.Request, c *Caught) {
 	fail := func() {
 		c.report()
 		<-c.release
-		w.WriteHeader(http.StatusBadGateway)
+		abort()
 	}
 	conn, err := net.Dial("tcp", p.target.Load().Host)
 	if err != nil {

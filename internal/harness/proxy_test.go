@@ -27,9 +27,12 @@ func TestProxyTrapStages(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
+	// A fresh connection per request: Go's client resends an idempotent
+	// request whose reused connection was cut, which would pass the trap.
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	put := func(path string) (*http.Response, error) {
 		req, _ := http.NewRequest("PUT", p.URL+path, strings.NewReader("0123456789"))
-		return http.DefaultClient.Do(req)
+		return client.Do(req)
 	}
 	isObj := func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/b/") }
 
@@ -70,8 +73,8 @@ func TestProxyTrapStages(t *testing.T) {
 				}
 			}
 			c.Release()
-			if code := <-done; code == 200 {
-				t.Fatal("a trapped request was answered 200 after release")
+			if code := <-done; code != 0 {
+				t.Fatalf("a trapped request was answered %d after release; want its connection cut", code)
 			}
 			switch tc.stage {
 			case BeforeForward:
