@@ -153,6 +153,9 @@ func TestKillMidFlushKeepsS3ExactlyOnce(t *testing.T) {
 	if err := <-genDone; err != nil {
 		t.Fatalf("generator: %v\n%s", err, gen.Stderr)
 	}
+	// Its retries of whole calls, if any: a click the stream holds twice
+	// was resent after an answer got lost (the proxy should prevent that).
+	t.Logf("generator: %s", strings.TrimSpace(gen.Stderr.(*strings.Builder).String()))
 	inStream, err := harness.StreamEventIDs(ctx, s.Client(), "clickstream")
 	if err != nil {
 		t.Fatal(err)
