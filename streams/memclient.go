@@ -28,6 +28,12 @@ func (e *Engine) SDKClient() (client *kinesis.Client, close func()) {
 		Credentials:  aws.AnonymousCredentials{},
 		HTTPClient: awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
 			t.DialContext = l.dial
+			// A fresh connection per request: net.Pipe connections are
+			// unbuffered, and one reused after an error answer ended the
+			// next SubscribeToShard stream at once with "read/write on
+			// closed pipe" (TestSDKClientSubscribesAfterAnErrorAnswer).
+			// Subscriptions hold their connection for minutes anyway.
+			t.DisableKeepAlives = true
 		}),
 	}
 	if opts.Region == "" {

@@ -19,14 +19,15 @@ import (
 
 // TestFanOutMappingReceivesEveryRecord: a mapping whose event source is a
 // consumer ARN reads through SubscribeToShard (the real event-stream
-// protocol, served by the embedded stream), as Lambda does for enhanced
-// fan-out. Subscriptions last 200 ms here, so the reader resubscribes from
+// protocol, served by the embedded stream with its limits on), as Lambda
+// does for enhanced fan-out. It starts while the consumer is still
+// CREATING, so the first subscriptions are refused and retried. Subscriptions last 200 ms here, so the reader resubscribes from
 // its continuation many times: every record arrives once, in order per
 // shard, across resubscriptions and a reshard (the parent's subscription
 // ends with its child shards, the children are read after it).
 func TestFanOutMappingReceivesEveryRecord(t *testing.T) {
 	ctx := context.Background()
-	engine, err := streams.Open(t.TempDir(), streams.Options{SubscribeDuration: 200 * time.Millisecond})
+	engine, err := streams.Open(t.TempDir(), streams.Options{SubscribeDuration: 200 * time.Millisecond, Limits: true})
 	if err != nil {
 		t.Fatal(err)
 	}
