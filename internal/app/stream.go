@@ -97,7 +97,10 @@ func (i *instance) fanOut(ctx context.Context, stream, name string) (string, kin
 			}
 		}
 		if i.stream.sdk == nil {
-			client, closeClient := e.SDKClient()
+			client, closeClient, err := e.SDKClient()
+			if err != nil {
+				return "", nil, err
+			}
 			i.stream.sdk = client
 			// Closed with the generation that opened it (deploys start
 			// generations, each with its mappings).

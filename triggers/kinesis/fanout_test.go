@@ -39,7 +39,10 @@ func TestFanOutMappingReceivesEveryRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sdk, closeSDK := engine.SDKClient()
+	sdk, closeSDK, err := engine.SDKClient()
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(closeSDK)
 	store, err := checkpoint.OpenFileStore(t.TempDir())
 	if err != nil {
@@ -85,7 +88,10 @@ func TestFanOutMappingReceivesEveryRecord(t *testing.T) {
 	}
 	s0 := shards.Shards[0]
 	mid := midHashKey(t, aws.ToString(s0.HashKeyRange.StartingHashKey), aws.ToString(s0.HashKeyRange.EndingHashKey))
-	sdkCtl, closeCtl := engine.SDKClient()
+	sdkCtl, closeCtl, err := engine.SDKClient()
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer closeCtl()
 	if _, err := sdkCtl.SplitShard(ctx, &kinesis.SplitShardInput{StreamName: aws.String("clicks"), ShardToSplit: s0.ShardId, NewStartingHashKey: aws.String(mid)}); err != nil {
 		t.Fatal(err)

@@ -14,8 +14,7 @@ import (
 // TestSDKClientSubscribesAfterAnErrorAnswer: the in-memory SDK client
 // subscribes to a shard after its first SubscribeToShard was refused (the
 // consumer was still CREATING), and the event stream then carries every
-// record. (With pooled in-memory connections, the stream after a refusal
-// died at once with "read/write on closed pipe".)
+// record.
 func TestSDKClientSubscribesAfterAnErrorAnswer(t *testing.T) {
 	ctx := context.Background()
 	e := openTest(t, Options{CreateDelay: 50 * time.Millisecond})
@@ -26,7 +25,10 @@ func TestSDKClientSubscribesAfterAnErrorAnswer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, closeClient := e.SDKClient()
+	c, closeClient, err := e.SDKClient()
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer closeClient()
 	in := &kinesis.SubscribeToShardInput{ConsumerARN: &arn, ShardId: aws.String("shardId-000000000000"),
 		StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeTrimHorizon}}

@@ -1,0 +1,43 @@
+package streams
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+)
+
+// SDKClient returns an aws-sdk-go-v2 Kinesis client of the engine's HTTP
+// API, served on a loopback port of its own: the real protocol (AWS JSON
+// 1.1, and SubscribeToShard's event stream), for in-process readers that
+// need what the in-process Client has no equivalent for (enhanced
+// fan-out). When SigV4 verification is on, the client signs with a
+// configured key. close stops the server and ends its subscriptions.
+//
+// Why a port and not in-memory connections (net.Pipe): on unbuffered
+// pipes the HTTP transport's request writer failed while the event stream
+// was being answered and closed the connection, so subscriptions inside
+// `sluice up` ended at once ("read/write on closed pipe"). A loopback
+// socket is what every other client of the API uses.
+func (e *Engine) SDKClient() (client *kinesis.Client, close func(), err error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, fmt.Errorf("kinesis client listener: %w", err)
+	}
+	srv := &http.Server{Handler: e.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(l)
+	opts := kinesis.Options{
+		Region:       e.opts.Region,
+		BaseEndpoint: aws.String("http://" + l.Addr().String()),
+		Credentials:  aws.AnonymousCredentials{},
+	}
+	for id, secret := range e.opts.Credentials {
+		opts.Credentials = credentials.NewStaticCredentialsProvider(id, secret, "")
+		break
+	}
+	return kinesis.New(opts), func() { srv.Close() }, nil
+}
