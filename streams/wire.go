@@ -279,16 +279,7 @@ func typeCheckValue(v *wvalue, m *wmember) (changed bool, err error) {
 		case 'o':
 			return false, serializationError("Start of structure or map found where not expected.")
 		}
-		for i := range v.items {
-			if v.items[i].kind == 0 {
-				continue
-			}
-			c, err := typeCheckValue(&v.items[i], m.elem)
-			if err != nil {
-				return false, err
-			}
-			changed = changed || c
-		}
+		return typeCheckItems(v, m.elem)
 	case wMap:
 		switch v.kind {
 		case 's', 'n', 'b':
@@ -296,16 +287,7 @@ func typeCheckValue(v *wvalue, m *wmember) (changed bool, err error) {
 		case 'a':
 			return false, serializationError("Start of list found where not expected")
 		}
-		for i := range v.items {
-			if v.items[i].kind == 0 {
-				continue
-			}
-			c, err := typeCheckValue(&v.items[i], m.elem)
-			if err != nil {
-				return false, err
-			}
-			changed = changed || c
-		}
+		return typeCheckItems(v, m.elem)
 	case wStruct:
 		switch v.kind {
 		case 's', 'n', 'b':
@@ -316,6 +298,21 @@ func typeCheckValue(v *wvalue, m *wmember) (changed bool, err error) {
 		return typeCheck(v, m.fields)
 	}
 	return false, nil
+}
+
+// typeCheckItems checks every element of a list or map against elem.
+func typeCheckItems(v *wvalue, elem *wmember) (changed bool, err error) {
+	for i := range v.items {
+		if v.items[i].kind == 0 {
+			continue
+		}
+		c, err := typeCheckValue(&v.items[i], elem)
+		if err != nil {
+			return false, err
+		}
+		changed = changed || c
+	}
+	return changed, nil
 }
 
 // normalizeInt reads a JSON number as the service does for an integer
