@@ -676,20 +676,27 @@ func quotedSuggestion(got string, candidates []string) string {
 func (r *schemaReporter) valueAt(loc []string) any {
 	cur := r.doc.json
 	for _, t := range loc {
-		switch v := cur.(type) {
-		case map[string]any:
-			cur = v[t]
-		case []any:
-			i, err := strconv.Atoi(t)
-			if err != nil || i < 0 || i >= len(v) {
-				return nil
-			}
-			cur = v[i]
-		default:
+		if cur = jsonStep(cur, t); cur == nil {
 			return nil
 		}
 	}
 	return cur
+}
+
+// jsonStep is the member t of a decoded JSON object, or the element at
+// index t of an array; nil when there is none.
+func jsonStep(cur any, t string) any {
+	switch v := cur.(type) {
+	case map[string]any:
+		return v[t]
+	case []any:
+		i, err := strconv.Atoi(t)
+		if err != nil || i < 0 || i >= len(v) {
+			return nil
+		}
+		return v[i]
+	}
+	return nil
 }
 
 func jsonTypeName(t string) string {
@@ -738,16 +745,7 @@ func (r *schemaReporter) allowedProperties(schemaURL string) []string {
 			continue
 		}
 		t = strings.ReplaceAll(strings.ReplaceAll(t, "~1", "/"), "~0", "~")
-		switch v := cur.(type) {
-		case map[string]any:
-			cur = v[t]
-		case []any:
-			i, err := strconv.Atoi(t)
-			if err != nil || i < 0 || i >= len(v) {
-				return nil
-			}
-			cur = v[i]
-		default:
+		if cur = jsonStep(cur, t); cur == nil {
 			return nil
 		}
 	}
