@@ -18,11 +18,13 @@ import (
 // fan-out). When SigV4 verification is on, the client signs with a
 // configured key. close stops the server and ends its subscriptions.
 //
-// Why a port and not in-memory connections (net.Pipe): on unbuffered
-// pipes the HTTP transport's request writer failed while the event stream
-// was being answered and closed the connection, so subscriptions inside
-// `sluice up` ended at once ("read/write on closed pipe"). A loopback
-// socket is what every other client of the API uses.
+// Why a port and not in-memory connections (net.Pipe): the SDK closes an
+// event-stream request's body right after the initial response (see
+// RATIONALE.md); on an unbuffered pipe the transport's last read of it
+// always lost that race and closed the connection, so every subscription
+// ended at once ("read/write on closed pipe"). A loopback socket is what
+// every other client of the API uses (and readers still hand the SDK a
+// detached body: triggers/kinesis fanout.go).
 func (e *Engine) SDKClient() (client *kinesis.Client, close func(), err error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -1,10 +1,13 @@
 package kinesis
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"strconv"
 	"sync"
 	"time"
@@ -113,12 +116,24 @@ func (f *fanOutReader) GetShardIterator(ctx context.Context, in *kinesis.GetShar
 func (f *fanOutReader) subscribe(ctx context.Context, shardID string, start *types.StartingPosition) (*kinesis.SubscribeToShardOutput, error) {
 	sub := f.sub
 	if c, ok := sub.(*kinesis.Client); ok {
-		// One client per subscription: the SDK's event-stream decoder
-		// (smithy-go v1.28's awsjson codec) keeps one payload buffer per
-		// client, so two subscriptions read through one client overwrite
-		// each other's events (the race detector shows it, and records go
-		// missing). kinesis.New gives the copy a protocol of its own.
-		sub = kinesis.New(c.Options())
+		// Two workarounds for aws-sdk-go-v2 (kinesis v1.56, smithy-go
+		// v1.28) event streams:
+		//  - one client per subscription: the event-stream decoder (the
+		//    awsjson codec) keeps one payload buffer per client, so two
+		//    subscriptions read through one client overwrite each other's
+		//    events (the race detector shows it, and records go missing);
+		//    kinesis.New gives the copy a protocol of its own;
+		//  - the request body is handed to the transport as a copy: the
+		//    SDK closes its body stream as soon as the operation returns,
+		//    which for an event stream is right after the initial response
+		//    and often before net/http's write loop made its last Read; that
+		//    Read fails and the transport closes the connection under the
+		//    live stream (streams/RATIONALE.md).
+		sub = kinesis.New(c.Options(), func(o *kinesis.Options) {
+			if o.HTTPClient != nil {
+				o.HTTPClient = detachedBody{o.HTTPClient}
+			}
+		})
 	}
 	out, err := sub.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{
 		ConsumerARN: aws.String(f.consumerARN), ShardId: aws.String(shardID), StartingPosition: start,
@@ -274,6 +289,23 @@ func (f *fanOutReader) WaitForRecords(ctx context.Context, shardIterator string)
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// detachedBody sends a copy of the request body, so that nothing the SDK
+// does with its own body stream can reach the connection.
+type detachedBody struct{ inner kinesis.HTTPClient }
+
+func (d detachedBody) Do(r *http.Request) (*http.Response, error) {
+	if r.Body != nil && r.Body != http.NoBody {
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			return nil, err
+		}
+		r.Body = io.NopCloser(bytes.NewReader(b))
+		r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+		r.ContentLength = int64(len(b))
+	}
+	return d.inner.Do(r)
 }
 
 var (
