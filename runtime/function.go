@@ -107,6 +107,17 @@ type Invocation struct {
 	// Log receives the invocation's log output (stdout, stderr, log calls);
 	// never nil.
 	Log io.Writer
+	// Prepared is what the engine's Prepare returned for this call (see
+	// Preparer); nil for engines without it.
+	Prepared any
+}
+
+// Preparer is implemented by an Engine whose calls may need a cold start
+// (a new WASM instance). As Lambda's init phase is, Prepare runs before
+// the invocation's timeout starts: a slow start never turns into a
+// handler timeout. Call must then use (or dispose of) inv.Prepared.
+type Preparer interface {
+	Prepare(ctx context.Context) (any, error)
 }
 
 // Function is loaded code with its configuration.
@@ -269,6 +280,13 @@ func (f *Function) run(ctx context.Context, payload []byte, call func(context.Co
 		}
 	}
 	f.invocations.Add(1)
+	var prepared any
+	if p, ok := f.engine.(Preparer); ok {
+		var err error
+		if prepared, err = p.Prepare(ctx); err != nil {
+			return handlerError(err, requestID)
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, f.cfg.Timeout)
 	defer cancel()
 	deadline, _ := ctx.Deadline()
@@ -280,7 +298,7 @@ func (f *Function) run(ctx context.Context, payload []byte, call func(context.Co
 	log := newLineWriter(f.cfg.Logs, requestID)
 	defer log.Flush()
 	ctx = host.WithLog(ctx, log)
-	inv := &Invocation{RequestID: requestID, FunctionARN: f.cfg.ARN(), Deadline: deadline, Payload: payload, Log: log}
+	inv := &Invocation{RequestID: requestID, FunctionARN: f.cfg.ARN(), Deadline: deadline, Payload: payload, Log: log, Prepared: prepared}
 
 	err := call(ctx, inv)
 	if err == nil {

@@ -199,3 +199,40 @@ func TestAbandonedCallReturnsLate(t *testing.T) {
 		t.Error("a function with abandoned calls is not marked unhealthy")
 	}
 }
+
+// slowStart is an engine whose instances take longer to start than the
+// function's timeout, and whose handler answers at once.
+type slowStart struct {
+	start    time.Duration
+	prepared atomic.Int32
+}
+
+func (s *slowStart) Prepare(ctx context.Context) (any, error) {
+	time.Sleep(s.start) // the cold start being measured, not a synchronisation
+	s.prepared.Add(1)
+	return "instance", nil
+}
+
+func (s *slowStart) Call(_ context.Context, inv *runtime.Invocation) ([]byte, error) {
+	if inv.Prepared != "instance" {
+		return nil, errors.New("the call did not get the prepared instance")
+	}
+	return []byte(`"ok"`), nil
+}
+
+// TestColdStartIsNotPartOfTheTimeout: as on Lambda, where the init phase
+// has its own limit, an engine's cold start (Prepare) runs before the
+// invocation's timeout starts, so a start slower than the timeout does not
+// turn into Sandbox.Timedout. (A WASM function whose instance was replaced
+// after a crash timed out its next call on a loaded machine.)
+func TestColdStartIsNotPartOfTheTimeout(t *testing.T) {
+	eng := &slowStart{start: 150 * time.Millisecond}
+	fn := runtime.NewWithEngine(runtime.Config{Name: "Slow", Timeout: 50 * time.Millisecond}, eng)
+	out, err := fn.Invoke(context.Background(), []byte(`{}`))
+	if err != nil || string(out) != `"ok"` {
+		t.Fatalf("got %s, %v; want the handler's answer", out, err)
+	}
+	if eng.prepared.Load() != 1 {
+		t.Fatalf("Prepare ran %d times, want once", eng.prepared.Load())
+	}
+}

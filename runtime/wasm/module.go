@@ -447,6 +447,26 @@ func (m *Module) take(ctx context.Context) (*instance, error) {
 	return m.instantiate(context.WithoutCancel(ctx))
 }
 
+// Prepare implements runtime.Preparer: it takes an instance, creating one
+// when none is idle, before the invocation's timeout starts (Lambda counts
+// init apart from the handler's time).
+func (m *Module) Prepare(ctx context.Context) (any, error) {
+	inst, err := m.take(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("function %s: %w", m.cfg.Name, err)
+	}
+	return inst, nil
+}
+
+// takeFor is the instance Prepare took for inv, or a pooled one.
+func (m *Module) takeFor(ctx context.Context, inv *runtime.Invocation) (*instance, error) {
+	if inst, ok := inv.Prepared.(*instance); ok && inst != nil {
+		inv.Prepared = nil
+		return inst, nil
+	}
+	return m.take(ctx)
+}
+
 func (m *Module) release(ctx context.Context, inst *instance) {
 	inst.out.w = nil
 	m.mu.Lock()
@@ -464,7 +484,7 @@ func (m *Module) release(ctx context.Context, inst *instance) {
 // Kinesis event goes to a guest that accepts it in the binary batch layout
 // (no base64, no JSON in the guest); anything else as the raw payload.
 func (m *Module) Call(ctx context.Context, inv *runtime.Invocation) ([]byte, error) {
-	inst, err := m.take(ctx)
+	inst, err := m.takeFor(ctx, inv)
 	if err != nil {
 		return nil, fmt.Errorf("function %s: %w", m.cfg.Name, err)
 	}
@@ -483,7 +503,7 @@ func (m *Module) Call(ctx context.Context, inv *runtime.Invocation) ([]byte, err
 // CallKinesis is the typed fast path for a caller that holds the event
 // already (an event-source mapping): no JSON on either side of the host.
 func (m *Module) CallKinesis(ctx context.Context, inv *runtime.Invocation, ev *events.KinesisEvent) (*runtime.KinesisResult, error) {
-	inst, err := m.take(ctx)
+	inst, err := m.takeFor(ctx, inv)
 	if err != nil {
 		return nil, fmt.Errorf("function %s: %w", m.cfg.Name, err)
 	}
@@ -678,3 +698,4 @@ func goCrashed(out string) bool {
 	}
 	return false
 }
+var _ runtime.Preparer = (*Module)(nil)
