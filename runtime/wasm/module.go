@@ -698,4 +698,5 @@ func goCrashed(out string) bool {
 	}
 	return false
 }
+
 var _ runtime.Preparer = (*Module)(nil)
