@@ -59,7 +59,10 @@ type Options struct {
 	// default <user cache dir>/sluice/wasm-compiled. "off" disables it.
 	CompileCacheDir string
 	// Mounts grants file system access: guest path → host directory,
-	// mounted read-only. None by default.
+	// mounted read-only. None by default. The guest cannot leave a mount:
+	// every path is resolved inside its directory (os.Root), so a symbolic
+	// link that points outside it, relative, absolute or through other
+	// links, is refused; links that stay inside work.
 	Mounts map[string]string
 	// Interpreter runs the guest on wazero's interpreter instead of its
 	// compiler: ~10× slower code, but no compile step. For hosts built with
@@ -120,6 +123,8 @@ type Module struct {
 	stop     StopMode
 	stopWhy  error // why StopInterrupt was not possible
 
+	roots []*os.Root // the mounts' directories, open for the module's life
+
 	mu     sync.Mutex
 	idle   []*instance
 	closed bool
@@ -157,6 +162,7 @@ func NewModule(ctx context.Context, code []byte, cfg runtime.Config, opts Option
 		if m.rt != nil {
 			m.rt.Close(ctx)
 		}
+		m.closeRoots()
 		return nil, fmt.Errorf("function %s: %w", cfg.Name, err)
 	}
 	// How a timeout stops the guest (RATIONALE.md): the interrupt global
@@ -204,7 +210,16 @@ func NewModule(ctx context.Context, code []byte, cfg runtime.Config, opts Option
 	if len(opts.Mounts) > 0 {
 		fsc := wazero.NewFSConfig()
 		for guest, hostDir := range opts.Mounts {
-			fsc = fsc.WithReadOnlyDirMount(hostDir, guest)
+			// wazero's directory mount follows symbolic links wherever they
+			// point; a function ships its mount beside its code, so a link
+			// in it could read the state dir's control token. os.Root's
+			// file system resolves each path inside the directory.
+			root, err := os.OpenRoot(hostDir)
+			if err != nil {
+				return fail(fmt.Errorf("mount %s: %w", guest, err))
+			}
+			m.roots = append(m.roots, root)
+			fsc = fsc.WithFSMount(root.FS(), guest)
 		}
 		mc = mc.WithFSConfig(fsc)
 	}
@@ -283,7 +298,16 @@ func (m *Module) Close(ctx context.Context) error {
 	m.closed = true
 	m.idle = nil
 	m.mu.Unlock()
-	return m.rt.Close(ctx)
+	err := m.rt.Close(ctx)
+	m.closeRoots()
+	return err
+}
+
+func (m *Module) closeRoots() {
+	for _, r := range m.roots {
+		r.Close()
+	}
+	m.roots = nil
 }
 
 // instance is one instantiation of the module: single-threaded, so it is

@@ -189,6 +189,70 @@ func TestMountGrantsFiles(t *testing.T) {
 	}
 }
 
+// TestMountCannotBeLeftThroughLinks: a mount's directory sits beside the
+// function's code, so a hostile function can ship symbolic links in it.
+// Links that leave the directory (relative, absolute, or through a chain
+// of links) are refused; one that stays inside works. (wazero's directory
+// mount followed them: a guest read the host's /etc/passwd.)
+func TestMountCannotBeLeftThroughLinks(t *testing.T) {
+	path := buildGuest(t, "../testdata/kfn")
+	secret := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secret, []byte("the host's"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		links map[string]string // link → target, inside the mount
+		want  string            // what the guest reports for /etc/hostname
+	}{
+		{"absolute", map[string]string{"hostname": secret}, "escape"},
+		{"relative", map[string]string{"hostname": "RELATIVE"}, "escape"}, // ../../…/secret, made below
+		{"chained", map[string]string{"hostname": "hop", "hop": secret}, "escape"},
+		{"directory", map[string]string{"hostname": "up/secret", "up": filepath.Dir(secret)}, "escape"},
+		{"inside", map[string]string{"hostname": "real/name"}, "ok"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.Mkdir(filepath.Join(dir, "real"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "real", "name"), []byte("granted"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			for link, target := range tc.links {
+				if target == "RELATIVE" {
+					rel, err := filepath.Rel(dir, secret)
+					if err != nil {
+						t.Fatal(err)
+					}
+					target = rel
+				}
+				if err := os.Symlink(target, filepath.Join(dir, link)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			opts := options()
+			opts.Mounts = map[string]string{"/etc": dir}
+			fn, err := wasm.Load(context.Background(), path, runtime.Config{Name: "Kfn", Timeout: 30 * time.Second}, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := fn.Invoke(context.Background(), kinesisEvent("file"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			read := strings.Contains(string(out), `"RklMRTogT0s="`) // base64 "FILE: OK"
+			if tc.want == "ok" && !read {
+				t.Errorf("a link inside the mount was refused: %s", out)
+			}
+			if tc.want == "escape" && read {
+				t.Errorf("the guest read a file outside its mount through %v", tc.links)
+			}
+		})
+	}
+}
+
 // TestLogsArePerRequest: what a guest writes reaches the function's log
 // prefixed with the request ID of the invocation that wrote it.
 func TestLogsArePerRequest(t *testing.T) {
