@@ -56,19 +56,36 @@ const TokenFile = "control-token"
 func controlToken(stateDir string) (string, error) {
 	path := filepath.Join(stateDir, TokenFile)
 	data, err := os.ReadFile(path)
-	if err == nil && len(strings.TrimSpace(string(data))) >= 32 {
-		return strings.TrimSpace(string(data)), nil
-	}
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return "", fmt.Errorf("control token: %w", err)
+	}
+	// A token others could read may have leaked: it is replaced, not
+	// reused (os.WriteFile would also keep the old file's mode).
+	private := false
+	if fi, serr := os.Stat(path); serr == nil {
+		private = fi.Mode().Perm()&0o077 == 0
+	}
+	if err == nil && private && len(strings.TrimSpace(string(data))) >= 32 {
+		return strings.TrimSpace(string(data)), nil
 	}
 	var b [32]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", err
 	}
 	token := hex.EncodeToString(b[:])
-	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return "", fmt.Errorf("control token: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("control token: %w", err)
+	}
+	_, werr := f.WriteString(token + "\n")
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		return "", fmt.Errorf("control token: %w", werr)
 	}
 	return token, nil
 }
