@@ -135,7 +135,8 @@ func FuzzSchemaDocument(f *testing.F) {
 		if err != nil && len(errs) > 0 {
 			t.Fatalf("both %v and %d errors", err, len(errs))
 		}
-		lines := strings.Count(string(src), "\n") + 1
+		// YAML breaks lines at LF, CRLF and a lone CR.
+		lines := strings.Count(strings.ReplaceAll(string(src), "\r\n", "\n"), "\n") + strings.Count(strings.ReplaceAll(string(src), "\r\n", ""), "\r") + 1
 		for _, e := range errs {
 			if e.Line < 1 || e.Col < 1 || e.Line > lines {
 				t.Fatalf("error outside the file (%d lines): %v", lines, e)
