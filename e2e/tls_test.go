@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -20,6 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/sluice-dev/sluice/internal/harness"
+
+	"github.com/sluice-dev/sluice/internal/sdkhttp"
 )
 
 // TestKinesisOverTLSWithHTTP2: `sluice up --kinesis-tls-addr` serves the
@@ -126,27 +127,15 @@ func TestKinesisOverTLSWithHTTP2(t *testing.T) {
 }
 
 // protoRecorder counts HTTP/2 responses. It also hands the transport a
-// request body of its own: aws-sdk-go-v2 closes an event-stream request's
-// body when the operation returns, racing net/http's last read of it
-// (streams/efo_test.go has the details).
+// request body of its own (sdkhttp.DetachedBody: aws-sdk-go-v2 closes an
+// event-stream request's body when the operation returns).
 type protoRecorder struct {
 	http2 *atomic.Int32
-	inner interface {
-		Do(*http.Request) (*http.Response, error)
-	}
+	inner sdkhttp.Doer
 }
 
 func (p protoRecorder) Do(r *http.Request) (*http.Response, error) {
-	if r.Body != nil && r.Body != http.NoBody {
-		b, err := io.ReadAll(r.Body)
-		if err != nil {
-			return nil, err
-		}
-		r.Body = io.NopCloser(bytes.NewReader(b))
-		r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
-		r.ContentLength = int64(len(b))
-	}
-	resp, err := p.inner.Do(r)
+	resp, err := sdkhttp.DetachedBody{Inner: p.inner}.Do(r)
 	if err == nil && resp.ProtoMajor == 2 {
 		p.http2.Add(1)
 	}

@@ -1,12 +1,9 @@
 package streams
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -15,6 +12,8 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/sluice-dev/sluice/internal/sdkhttp"
 )
 
 // subscriber returns an SDK client for SubscribeToShard whose requests
@@ -31,27 +30,8 @@ import (
 // transport holds removes the race; it is a client bug, not the server's.
 func subscriber(url string) *kinesis.Client {
 	return kinesis.New(sdkClientFor(url).Options(), func(o *kinesis.Options) {
-		o.HTTPClient = detachedBody{awshttp.NewBuildableClient()}
+		o.HTTPClient = sdkhttp.DetachedBody{Inner: awshttp.NewBuildableClient()}
 	})
-}
-
-type detachedBody struct {
-	inner interface {
-		Do(*http.Request) (*http.Response, error)
-	}
-}
-
-func (d detachedBody) Do(r *http.Request) (*http.Response, error) {
-	if r.Body != nil && r.Body != http.NoBody {
-		b, err := io.ReadAll(r.Body)
-		if err != nil {
-			return nil, err
-		}
-		r.Body = io.NopCloser(bytes.NewReader(b))
-		r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
-		r.ContentLength = int64(len(b))
-	}
-	return d.inner.Do(r)
 }
 
 // nextEvent waits for the next SubscribeToShardEvent; a closed stream

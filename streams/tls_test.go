@@ -12,6 +12,8 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/sluice-dev/sluice/internal/sdkhttp"
 )
 
 // TestSubscribeOverHTTP2TLS: with SelfSignedTLS the API is served over
@@ -37,7 +39,7 @@ func TestSubscribeOverHTTP2TLS(t *testing.T) {
 		tr.ForceAttemptHTTP2 = true
 	})
 	c := kinesis.New(sdkClientFor(srv.URL).Options(), func(o *kinesis.Options) {
-		o.HTTPClient = protoSpy{detachedBody{hc}, &proto}
+		o.HTTPClient = protoSpy{sdkhttp.DetachedBody{Inner: hc}, &proto}
 	})
 	ctx := context.Background()
 	reg, err := c.RegisterStreamConsumer(ctx, &kinesis.RegisterStreamConsumerInput{

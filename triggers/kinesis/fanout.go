@@ -1,13 +1,10 @@
 package kinesis
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
 	"strconv"
 	"sync"
 	"time"
@@ -15,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/sluice-dev/sluice/internal/sdkhttp"
 )
 
 // Subscriber is the enhanced fan-out read API: *kinesis.Client from
@@ -131,7 +130,7 @@ func (f *fanOutReader) subscribe(ctx context.Context, shardID string, start *typ
 		//    live stream (streams/RATIONALE.md).
 		sub = kinesis.New(c.Options(), func(o *kinesis.Options) {
 			if o.HTTPClient != nil {
-				o.HTTPClient = detachedBody{o.HTTPClient}
+				o.HTTPClient = sdkhttp.DetachedBody{Inner: o.HTTPClient}
 			}
 		})
 	}
@@ -289,23 +288,6 @@ func (f *fanOutReader) WaitForRecords(ctx context.Context, shardIterator string)
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-// detachedBody sends a copy of the request body, so that nothing the SDK
-// does with its own body stream can reach the connection.
-type detachedBody struct{ inner kinesis.HTTPClient }
-
-func (d detachedBody) Do(r *http.Request) (*http.Response, error) {
-	if r.Body != nil && r.Body != http.NoBody {
-		b, err := io.ReadAll(r.Body)
-		if err != nil {
-			return nil, err
-		}
-		r.Body = io.NopCloser(bytes.NewReader(b))
-		r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
-		r.ContentLength = int64(len(b))
-	}
-	return d.inner.Do(r)
 }
 
 var (
