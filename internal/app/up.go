@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -19,7 +18,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/sluice-dev/sluice/streams"
 	"github.com/sluice-dev/sluice/template"
 )
 
@@ -236,33 +234,6 @@ func (i *instance) serve(ctx context.Context) error {
 		cancel()
 	}
 	return nil
-}
-
-// serveTLS serves the API on --kinesis-tls-addr with a certificate generated
-// for this run (its PEM goes to the state dir for clients to trust).
-func (i *instance) serveTLS(eps *Endpoints) (*http.Server, error) {
-	host, _, _ := net.SplitHostPort(i.cfg.KinesisTLSAddr)
-	hosts := []string{"127.0.0.1", "localhost"}
-	if host != "" && !slices.Contains(hosts, host) {
-		hosts = append(hosts, host)
-	}
-	cfg, pemCert, err := streams.SelfSignedTLS(hosts...)
-	if err != nil {
-		return nil, fmt.Errorf("kinesis tls: %w", err)
-	}
-	caPath := filepath.Join(i.stateDir, "kinesis-tls.pem")
-	if err := os.WriteFile(caPath, pemCert, 0o644); err != nil {
-		return nil, fmt.Errorf("kinesis tls: %w", err)
-	}
-	l, err := net.Listen("tcp", i.cfg.KinesisTLSAddr)
-	if err != nil {
-		return nil, fmt.Errorf("kinesis tls address: %w", err)
-	}
-	// ServeTLS with the certificate in TLSConfig negotiates HTTP/2 by ALPN.
-	srv := &http.Server{Handler: i.targetRouter(), ReadHeaderTimeout: 10 * time.Second, TLSConfig: cfg}
-	go srv.ServeTLS(l, "", "")
-	eps.KinesisTLS, eps.KinesisCA = "https://"+l.Addr().String(), caPath
-	return srv, nil
 }
 
 // targetRouter dispatches AWS JSON requests by their X-Amz-Target prefix;
