@@ -136,6 +136,15 @@ func cmdUp(args []string, stdout, stderr io.Writer) error {
 		cfg.VerifySigV4 = append(cfg.VerifySigV4, s)
 		return nil
 	})
+	fs.StringVar(&cfg.VerifySigV4File, "verify-sigv4-file", cfg.VerifySigV4File, "read --verify-sigv4 ACCESS_KEY:SECRET lines from this file (mode 0600; env SLUICE_KINESIS_KEYS_FILE)")
+	fs.Func("allowed-hosts", "extra Host names the listeners answer besides IP addresses, localhost and the bound names, comma-separated (env SLUICE_ALLOWED_HOSTS)", func(s string) error {
+		cfg.Listen.AllowedHosts = append(cfg.Listen.AllowedHosts, strings.Split(s, ",")...)
+		return nil
+	})
+	fs.DurationVar(&cfg.Listen.ReadTimeout, "read-timeout", cfg.Listen.ReadTimeout, "longest a client may take to send one request, body included")
+	fs.DurationVar(&cfg.Listen.IdleTimeout, "idle-timeout", cfg.Listen.IdleTimeout, "close keep-alive connections idle this long")
+	fs.IntVar(&cfg.Listen.MaxConnsPerClient, "max-conns-per-client", cfg.Listen.MaxConnsPerClient, "open connections one client address may hold on each listener")
+	fs.Int64Var(&cfg.Listen.MaxInflightBytes, "max-inflight-bytes", cfg.Listen.MaxInflightBytes, "request body bytes the API port holds in memory at once; past it requests wait, then get 503")
 	fs.Int64Var(&cfg.MaxLogBytes, "max-log-bytes", cfg.MaxLogBytes, "cap each delivery stream's write-ahead log (bytes; 0 = no cap): past it the stream refuses batches and the source keeps them, instead of filling the disk")
 	fs.DurationVar(&cfg.MaxBufferInterval, "max-buffer-interval", cfg.MaxBufferInterval, "cap every delivery stream's buffer interval (local runs), e.g. 5s")
 	fs.BoolVar(&cfg.Watch, "watch", cfg.Watch, "rebuild and swap functions (and apply template changes) when their files change")
