@@ -10,9 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/sluice-dev/sluice/internal/app"
@@ -154,32 +152,4 @@ func cmdStatus(args []string, stdout, stderr io.Writer) error {
 	}
 	printStatus(stdout, st)
 	return nil
-}
-
-func printStatus(out io.Writer, st app.Status) {
-	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(w, "Generation %d\n\nSTREAM\tSTATUS\tMODE\tOPEN SHARDS\tRETENTION\n", st.Generation)
-	for _, s := range st.Streams {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%dh\n", s.Name, s.Status, s.Mode, s.OpenShards, s.RetentionHours)
-	}
-	fmt.Fprintf(w, "\nMAPPING\tFUNCTION\tSTREAM\tRECORDS\tINVOCATIONS\tERRORS\tMAX ITERATOR AGE\n")
-	for _, m := range st.Mappings {
-		maxAge := 0.0
-		for _, a := range m.IteratorAgeMs {
-			maxAge = max(maxAge, a)
-		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%.0f\t%.0f\t%.0f\t%s\n", m.ID[:8], m.Function, m.Stream, m.Records, m.Invocations, m.Errors, time.Duration(maxAge)*time.Millisecond)
-	}
-	fmt.Fprintf(w, "\nDELIVERY STREAM\tBUCKET\tBUFFERED\tOBJECTS BY FLUSH REASON\tSMALL OBJECTS\n")
-	for _, d := range st.DeliveryStreams {
-		var reasons []string
-		for r, n := range d.Objects {
-			if n > 0 {
-				reasons = append(reasons, fmt.Sprintf("%s=%.0f", r, n))
-			}
-		}
-		sort.Strings(reasons)
-		fmt.Fprintf(w, "%s\t%s\t%.0f records / %.0f B\t%s\t%.0f\n", d.Name, d.Bucket, d.BufferedRecords, d.BufferedBytes, strings.Join(reasons, " "), d.SmallObjects)
-	}
-	w.Flush()
 }
