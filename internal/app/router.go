@@ -5,6 +5,10 @@ import (
 	"strings"
 )
 
+// frontState is what the API port's guards share across its listeners
+// (plain and TLS).
+type frontState struct{}
+
 // targetRouter dispatches AWS JSON requests by their X-Amz-Target prefix;
 // requests without a known target go to the Kinesis handler, which answers
 // them with the API's own error.

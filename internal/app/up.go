@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/sluice-dev/sluice/internal/frontdoor"
 	"github.com/sluice-dev/sluice/template"
 )
 
@@ -85,6 +86,11 @@ type instance struct {
 	logs         logFiles // functions' captured output, for `sluice logs`
 	token        string
 	endpoints    Endpoints
+	// refusals counts and rate-limits the logging of every client a
+	// listener turned away (internal/frontdoor); front is the API port's
+	// shared guard state (router.go).
+	refusals *frontdoor.Refusals
+	front    frontState
 }
 
 func (i *instance) onStop(f func()) { i.cleanups = append(i.cleanups, f) }
@@ -119,6 +125,8 @@ func Up(ctx context.Context, cfg Config) error {
 		storageFault: make(chan error, 1),
 	}
 	i.reg = i.procReg
+	i.refusals = frontdoor.NewRefusals(i.log)
+	i.procReg.MustRegister(i.refusals.Collector())
 	defer func() {
 		i.genMu.Lock() // a deploy or a storage recovery may be starting one
 		i.stopGeneration()
