@@ -2,7 +2,6 @@ package app
 
 import (
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -19,8 +18,11 @@ import (
 )
 
 // controlHandler serves the control address: /metrics, /healthz and the
-// routes stages registered.
+// routes stages registered, all but the first two behind the control token
+// (auth.go): the mux is wrapped as a whole, so a route added later is
+// guarded without anyone remembering to.
 func (i *instance) controlHandler() http.Handler {
+	auth := newControlAuth(i.token)
 	mux := http.NewServeMux()
 	// Process metrics plus the running generation's.
 	gather := prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
@@ -36,8 +38,10 @@ func (i *instance) controlHandler() http.Handler {
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
-	mux.Handle("POST /deploy", i.requireToken(http.HandlerFunc(i.serveDeploy)))
-	mux.Handle("POST /redrive", i.requireToken(http.HandlerFunc(i.serveRedrive)))
+	mux.HandleFunc("POST /deploy", i.serveDeploy)
+	mux.HandleFunc("POST /redrive", i.serveRedrive)
+	mux.HandleFunc("GET /login", auth.serveLogin)
+	mux.HandleFunc("GET /{$}", serveIndex)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintln(w, `{"status":"ok"}`)
@@ -45,12 +49,35 @@ func (i *instance) controlHandler() http.Handler {
 	for _, add := range i.routes {
 		add(mux)
 	}
-	return mux
+	return auth.wrap(mux)
+}
+
+// indexPage is what a browser sees after /login until the web console
+// exists: links to what the control address serves. Inline, so it needs
+// no assets and the CSP can forbid everything else.
+const indexPage = `<!doctype html>
+<html><head><meta charset="utf-8"><title>sluice</title></head>
+<body>
+<h1>sluice</h1>
+<ul>
+<li><a href="/status">/status</a> — mappings and delivery streams</li>
+<li><a href="/metrics">/metrics</a> — Prometheus metrics</li>
+<li><a href="/debug/pprof/">/debug/pprof/</a> — profiles</li>
+</ul>
+</body></html>
+`
+
+func serveIndex(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	fmt.Fprint(w, indexPage)
 }
 
 // TokenFile is where the control token lives in the state dir: mode 0600,
-// generated on first start. Routes that change the running instance
-// (deploy) require it as a bearer token.
+// generated on first start. Every control route but /healthz and /metrics
+// requires it (auth.go): as a bearer token, or through the session cookie
+// of GET /login.
 const TokenFile = "control-token"
 
 func controlToken(stateDir string) (string, error) {
@@ -97,17 +124,4 @@ func ReadToken(stateDir string) (string, error) {
 		return "", fmt.Errorf("control token (is sluice up running on %s?): %w", stateDir, err)
 	}
 	return strings.TrimSpace(string(data)), nil
-}
-
-func (i *instance) requireToken(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if subtle.ConstantTimeCompare([]byte(got), []byte(i.token)) != 1 {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusUnauthorized)
-			fmt.Fprintf(w, "{\"error\":\"missing or wrong control token: send Authorization: Bearer <%s in the state dir>\"}\n", TokenFile)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
 }
