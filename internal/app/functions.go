@@ -37,7 +37,7 @@ func (i *instance) loadFunctions(ctx context.Context) error {
 		if len(fn.Events) == 0 && !needed[fn.LogicalID] {
 			continue
 		}
-		logs, err := i.logs.open(i.stateDir, fn.LogicalID)
+		logs, err := i.logs.open(i.stateDir, fn.LogicalID, logCapsOf(i.cfg))
 		if err != nil {
 			return fmt.Errorf("function %s: logs: %w", fn.LogicalID, err)
 		}
