@@ -32,6 +32,13 @@ const (
 	efoMaxEventBytes  = 1 << 20
 	efoHeartbeat      = 5 * time.Second
 	resubscribeWindow = 5 * time.Second
+	// efoEventWindow is how long one event may take to reach the
+	// subscriber. A subscription lasts up to 5 minutes, longer than the
+	// listener's WriteTimeout and ReadTimeout; each event (records, or a
+	// heartbeat every efoHeartbeat) moves the connection's deadlines this
+	// far ahead, so the timeouts cut off a subscriber that stopped
+	// reading, never a healthy subscription.
+	efoEventWindow = 30 * time.Second
 )
 
 // consumer is one registered enhanced fan-out consumer.
@@ -512,8 +519,21 @@ func (es *eventWriter) exception(typ, msg string) error {
 }
 
 func (es *eventWriter) send(m eventstream.Message) error {
+	es.extendDeadlines()
 	if err := es.enc.Encode(es.w, m); err != nil {
 		return err
 	}
 	return es.rc.Flush()
+}
+
+// extendDeadlines gives the next event efoEventWindow to be written. The
+// read deadline moves too: over HTTP/1.1, net/http reads the connection in
+// the background while a handler runs, and when the listener's ReadTimeout
+// passes that read fails and cancels the request, ending the stream.
+// Servers without deadlines (tests' recorders) report ErrNotSupported,
+// which is harmless.
+func (es *eventWriter) extendDeadlines() {
+	d := time.Now().Add(efoEventWindow)
+	_ = es.rc.SetWriteDeadline(d)
+	_ = es.rc.SetReadDeadline(d)
 }

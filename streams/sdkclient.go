@@ -2,13 +2,12 @@ package streams
 
 import (
 	"fmt"
-	"net"
-	"net/http"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+
+	"github.com/sluice-dev/sluice/internal/frontdoor"
 )
 
 // SDKClient returns an aws-sdk-go-v2 Kinesis client of the engine's HTTP
@@ -26,15 +25,18 @@ import (
 // every other client of the API uses (and readers still hand the SDK a
 // detached body: triggers/kinesis fanout.go).
 func (e *Engine) SDKClient() (client *kinesis.Client, close func(), err error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	// The same front door as sluice's own listeners: timeouts, connection
+	// caps and the Host check (a page rebinding its name to 127.0.0.1
+	// could otherwise find this port and delete streams).
+	srv, err := frontdoor.Listen(frontdoor.Options{
+		Name: "kinesis-loopback", Addr: "127.0.0.1:0", Handler: e.Handler(), Shape: frontdoor.AWSJSON,
+	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("kinesis client listener: %w", err)
 	}
-	srv := &http.Server{Handler: e.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(l)
 	opts := kinesis.Options{
 		Region:       e.opts.Region,
-		BaseEndpoint: aws.String("http://" + l.Addr().String()),
+		BaseEndpoint: aws.String("http://" + srv.Addr.String()),
 		Credentials:  aws.AnonymousCredentials{},
 	}
 	for id, secret := range e.opts.Credentials {

@@ -24,6 +24,23 @@ import (
 // an http.Server using this config. The Go SDK does not need it; it reads
 // the event stream over the plain HTTP/1.1 port.
 func SelfSignedTLS(hosts ...string) (*tls.Config, []byte, error) {
+	certPEM, keyPEM, err := NewTLSCertificate(365*24*time.Hour, hosts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := TLSConfig(certPEM, keyPEM)
+	return cfg, certPEM, err
+}
+
+// NewTLSCertificate returns a self-signed certificate valid for validFor
+// and its private key, both in PEM, for hosts (default 127.0.0.1 and
+// localhost).
+//
+// The certificate is a leaf, not a CA: it can only prove the names it
+// lists and can sign nothing. Clients are told to trust it (the PEM file
+// in the state dir); were it an unconstrained CA, whoever got hold of its
+// key could mint certificates those clients would accept for any site.
+func NewTLSCertificate(validFor time.Duration, hosts ...string) (certPEM, keyPEM []byte, err error) {
 	if len(hosts) == 0 {
 		hosts = []string{"127.0.0.1", "localhost"}
 	}
@@ -35,15 +52,16 @@ func SelfSignedTLS(hosts ...string) (*tls.Config, []byte, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("generate tls serial: %w", err)
 	}
+	now := time.Now()
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
 		Subject:               pkix.Name{CommonName: "sluice embedded kinesis"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(365 * 24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(validFor),
+		KeyUsage:              x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
-		IsCA:                  true,
+		IsCA:                  false,
 	}
 	for _, h := range hosts {
 		if ip := net.ParseIP(h); ip != nil {
@@ -56,14 +74,20 @@ func SelfSignedTLS(hosts ...string) (*tls.Config, []byte, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("create tls certificate: %w", err)
 	}
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	keyDER, err := x509.MarshalECPrivateKey(key)
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
 		return nil, nil, fmt.Errorf("encode tls key: %w", err)
 	}
-	cert, err := tls.X509KeyPair(certPEM, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}))
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), nil
+}
+
+// TLSConfig serves the certificate and key (PEM) with HTTP/2 and HTTP/1.1
+// offered by ALPN, TLS 1.2 or later.
+func TLSConfig(certPEM, keyPEM []byte) (*tls.Config, error) {
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
-		return nil, nil, fmt.Errorf("load tls key pair: %w", err)
+		return nil, fmt.Errorf("load tls key pair: %w", err)
 	}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}, MinVersion: tls.VersionTLS12}, certPEM, nil
+	return &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}, MinVersion: tls.VersionTLS12}, nil
 }
