@@ -17,13 +17,15 @@ import (
 )
 
 // controlClient talks to a running `sluice up` through its control address,
-// found in <state-dir>/endpoints.json unless given.
+// found in <state-dir>/endpoints.json unless given. It always sends the
+// control token of the state dir: every control route but /healthz and
+// /metrics needs it.
 type controlClient struct {
 	base, token string
 	http        *http.Client
 }
 
-func newControlClient(stateDir, addr string, needToken bool) (*controlClient, error) {
+func newControlClient(stateDir, addr string) (*controlClient, error) {
 	c := &controlClient{http: &http.Client{Timeout: 10 * time.Minute}}
 	if addr == "" {
 		data, err := os.ReadFile(filepath.Join(stateDir, "endpoints.json"))
@@ -38,14 +40,23 @@ func newControlClient(stateDir, addr string, needToken bool) (*controlClient, er
 	} else {
 		c.base = "http://" + strings.TrimPrefix(addr, "http://")
 	}
-	if needToken {
-		t, err := app.ReadToken(stateDir)
-		if err != nil {
-			return nil, err
-		}
-		c.token = t
+	t, err := app.ReadToken(stateDir)
+	if err != nil {
+		return nil, err
 	}
+	c.token = t
 	return c, nil
+}
+
+// refused turns the control API's 401 and 403 into an error carrying its
+// explanation (where the token is); other answers are the caller's.
+func refused(base string, resp *http.Response) error {
+	if resp.StatusCode != http.StatusUnauthorized && resp.StatusCode != http.StatusForbidden {
+		return nil
+	}
+	var e struct{ Error string }
+	json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&e)
+	return fmt.Errorf("control API at %s refused the request (%s): %s", base, resp.Status, e.Error)
 }
 
 func (c *controlClient) do(method, path string, body, out any) (int, error) {
@@ -66,6 +77,9 @@ func (c *controlClient) do(method, path string, body, out any) (int, error) {
 		return 0, fmt.Errorf("control API at %s: %w", c.base, err)
 	}
 	defer resp.Body.Close()
+	if err := refused(c.base, resp); err != nil {
+		return resp.StatusCode, err
+	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 		return resp.StatusCode, fmt.Errorf("control API answered %s: %w", resp.Status, err)
 	}
@@ -89,7 +103,7 @@ func cmdDeploy(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	c, err := newControlClient(cfg.StateDir, *controlAddr, true)
+	c, err := newControlClient(cfg.StateDir, *controlAddr)
 	if err != nil {
 		return err
 	}
@@ -137,13 +151,15 @@ func cmdStatus(args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	c, err := newControlClient(cfg.StateDir, *controlAddr, false)
+	c, err := newControlClient(cfg.StateDir, *controlAddr)
 	if err != nil {
 		return err
 	}
 	var st app.Status
-	if _, err := c.do("GET", "/status", nil, &st); err != nil {
+	if code, err := c.do("GET", "/status", nil, &st); err != nil {
 		return err
+	} else if code != http.StatusOK {
+		return fmt.Errorf("control API at %s answered /status with %d %s", c.base, code, http.StatusText(code))
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)

@@ -95,9 +95,12 @@ func cmdRedrive(args []string, stdout, stderr io.Writer) error {
 	}
 	// The state dir is held by a running up (or --control-addr names one):
 	// it owns the delivery stream's log, so it does the redrive.
-	c, err := newControlClient(cfg.StateDir, *controlAddr, true)
-	if err != nil {
+	c, err := newControlClient(cfg.StateDir, *controlAddr)
+	if err != nil && *controlAddr == "" {
 		return fmt.Errorf("redrive: the state dir is locked but: %w", err)
+	}
+	if err != nil {
+		return fmt.Errorf("redrive: %w", err)
 	}
 	return c.redrive(ctx, req, show)
 }
@@ -138,6 +141,9 @@ func (c *controlClient) redrive(ctx context.Context, req app.RedriveRequest, sho
 		return fmt.Errorf("control API at %s: %w", c.base, err)
 	}
 	defer resp.Body.Close()
+	if err := refused(c.base, resp); err != nil {
+		return err
+	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	var summary *app.RedriveProgress

@@ -100,14 +100,17 @@ func cmdStreamsHot(args []string, stdout, stderr io.Writer) error {
 	if name == "" {
 		return errors.New(streamsUsage)
 	}
-	c, err := newControlClient(cfg.StateDir, *controlAddr, false)
+	c, err := newControlClient(cfg.StateDir, *controlAddr)
 	if err != nil {
 		return fmt.Errorf("streams hot: %w", err)
 	}
 	var raw json.RawMessage
 	code, err := c.do("GET", "/streams/"+url.PathEscape(name)+"/hot", nil, &raw)
-	if err != nil {
+	if err != nil && code == 0 {
 		return fmt.Errorf("streams hot: %w (is `sluice up` running?)", err)
+	}
+	if err != nil {
+		return fmt.Errorf("streams hot: %w", err)
 	}
 	if code != http.StatusOK {
 		var e struct{ Error string }
