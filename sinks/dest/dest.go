@@ -28,6 +28,10 @@ import (
 //     recording that fact rewrites the same key with the same bytes.
 //   - Put reads body to the end (or until it fails); callers may stream the
 //     body, so an implementation must not assume it can seek or re-read.
+//   - An error that retrying cannot fix (a key or bucket the store refuses,
+//     a denied request) should be wrapped with Permanent; callers retry
+//     every other error, so that a store outage delays objects without
+//     losing them, and report permanent ones instead of retrying forever.
 type Destination interface {
 	Put(ctx context.Context, bucket, key string, body io.Reader, meta ObjectMeta) error
 }

@@ -1,23 +1,53 @@
 // Package localdir is a dest.Destination that lays objects out in a local
-// directory exactly as they would appear in an S3 bucket:
-// <root>/<bucket>/<key>.
+// directory the way they would appear in an S3 bucket:
+// <root>/<bucket>/<key>, each '/'-separated key segment one file or
+// directory name.
 //
 // Nothing but complete, delivered objects ever appears under root: bodies
 // are written to a temporary file in a separate directory, fsynced, renamed
 // into place and the parent directory is fsynced, so a reader (or a crash)
 // sees either the whole object or none. Object metadata (content type,
 // encoding, flush reason, record count) is kept outside the bucket tree, in
-// <metaDir>/<bucket>/<key>.json, so that listing a bucket directory shows
+// <metaDir>/<bucket>/<path>.json, so that listing a bucket directory shows
 // only objects.
+//
+// # Key mapping
+//
+// S3 takes any UTF-8 key of 1 to 1,024 bytes; a file system does not take
+// a name over 255 bytes and gives "", "." and ".." meanings of their own.
+// Each segment s of a key is therefore stored under one name:
+//
+//   - s itself, when s is not empty, not "." or "..", does not start with
+//     '@' and is at most 250 bytes (255 less the ".json" of its metadata
+//     file). Almost every key is stored verbatim.
+//   - otherwise "@" + s, when that is at most 250 bytes and does not look
+//     like the long form below: "" (a leading '/', "a//b", a trailing '/')
+//     becomes "@", "." becomes "@.", ".." becomes "@..", "@x" becomes "@@x".
+//   - otherwise (a segment over 249 bytes) the long form "@" + the first at
+//     most 184 bytes of s (cut at a character boundary) + "@" + the 64
+//     lower-case hex digits of SHA-256(s): 250 bytes at most. The full
+//     segment is recorded in <metaDir>/@segments/<sha256 hex>, written
+//     (atomically, durably) before the object, so the name alone leads
+//     back to it.
+//
+// The mapping is a pure function of the key, so a retried or replayed put
+// lands on the same file; Get, Meta, Path and List take and return the
+// original keys, and List decodes names back (a long form is checked
+// against its recorded segment). Objects written by earlier versions under
+// a segment starting with '@' list under that segment without its '@'.
 //
 // # Notes
 //
+//   - Keys S3 refuses are refused, as permanent errors (dest.Permanent):
+//     empty, over 1,024 bytes, invalid UTF-8. So are keys with a control
+//     character or a backslash, which S3 takes but a file name should not
+//     hold (delivery streams never write them: partition values are
+//     percent-escaped), and keys that need a file where a directory is, or
+//     the reverse ("a" and "a/b"; S3 allows both). No key can name a file
+//     outside <root>/<bucket>.
 //   - tmpDir must be on the same file system as root: rename(2) is what makes
 //     a put atomic, and it cannot cross file systems. Put reports the error
 //     rather than falling back to a non-atomic copy.
-//   - Keys are checked, never rewritten: a key with an empty, "." or ".."
-//     segment, a leading "/", a backslash or a control character is
-//     rejected, so no key can name a file outside <root>/<bucket>.
 //   - Symbolic links planted inside root by someone else are followed; the
 //     directory is assumed to be owned by this process.
 package localdir
@@ -33,6 +63,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"unicode/utf8"
 
 	"github.com/sluice-dev/sluice/sinks/dest"
@@ -98,20 +129,35 @@ func within(root, p string) bool {
 // Root returns the absolute root directory.
 func (d *Dir) Root() string { return d.root }
 
-// Path returns the file that holds bucket/key, after checking both.
+// Path returns the file that holds bucket/key (see Key mapping), after
+// checking both.
 func (d *Dir) Path(bucket, key string) (string, error) {
+	p, _, err := d.locate(bucket, key)
+	return p, err
+}
+
+// locate is Path plus the segments of key that need a sidecar.
+func (d *Dir) locate(bucket, key string) (string, []string, error) {
 	if err := CheckBucket(bucket); err != nil {
-		return "", err
+		return "", nil, dest.Permanent("LocalDir.InvalidBucketName", err)
 	}
 	if err := CheckKey(key); err != nil {
-		return "", err
+		return "", nil, dest.Permanent("LocalDir.InvalidKey", err)
 	}
-	p := filepath.Join(d.root, bucket, filepath.FromSlash(key))
-	// Belt and braces: the checks above already exclude every escape.
-	if !within(filepath.Join(d.root, bucket), p) {
-		return "", fmt.Errorf("localdir: key %q escapes bucket %q", key, bucket)
+	rel, long := encodeKey(key)
+	base := filepath.Join(d.root, bucket)
+	p := filepath.Join(base, filepath.FromSlash(rel))
+	// Belt and braces: the mapping already excludes every escape.
+	if !within(base, p) || p == base {
+		return "", nil, dest.Permanent("LocalDir.InvalidKey", fmt.Errorf("localdir: key %q escapes bucket %q", key, bucket))
 	}
-	return p, nil
+	return p, long, nil
+}
+
+// metaPath is the metadata file of the object stored at p.
+func (d *Dir) metaPath(bucket, p string) string {
+	rel, _ := filepath.Rel(filepath.Join(d.root, bucket), p)
+	return filepath.Join(d.meta, bucket, rel+".json")
 }
 
 // CheckBucket reports whether name can be used as a bucket directory.
@@ -128,9 +174,10 @@ func CheckBucket(name string) error {
 	return nil
 }
 
-// CheckKey reports whether key can be stored without leaving its bucket
-// directory. Keys are '/'-separated; every segment must be a usable file
-// name.
+// CheckKey reports whether key can be stored: what S3 refuses (empty, over
+// 1,024 bytes, invalid UTF-8) and control characters and backslashes. Empty,
+// "." and ".." segments and long segments are mapped, not refused (see Key
+// mapping).
 func CheckKey(key string) error {
 	switch {
 	case key == "":
@@ -139,60 +186,97 @@ func CheckKey(key string) error {
 		return fmt.Errorf("localdir: key is %d bytes, longer than %d", len(key), maxKeyLen)
 	case !utf8.ValidString(key):
 		return fmt.Errorf("localdir: key %q is not valid UTF-8", key)
-	case strings.HasPrefix(key, "/"):
-		return fmt.Errorf("localdir: key %q is absolute", key)
-	case strings.HasSuffix(key, "/"):
-		return fmt.Errorf("localdir: key %q names a folder, not an object", key)
 	}
 	for _, r := range key {
 		if r < 0x20 || r == 0x7f || r == '\\' {
 			return fmt.Errorf("localdir: key %q contains %q", key, r)
 		}
 	}
-	for _, seg := range strings.Split(key, "/") {
-		switch {
-		case seg == "":
-			return fmt.Errorf("localdir: key %q has an empty segment", key)
-		case seg == "." || seg == "..":
-			return fmt.Errorf("localdir: key %q has a %q segment", key, seg)
-		case len(seg) > 255:
-			return fmt.Errorf("localdir: key %q has a segment longer than 255 bytes", key)
-		}
+	return nil
+}
+
+// segmentsDir, under the metadata directory, records long segments by
+// hash. '@' cannot start a bucket name, so it never meets a bucket's
+// metadata tree.
+const segmentsDir = "@segments"
+
+// recordSegment writes a long segment's sidecar, unless it is there.
+func (d *Dir) recordSegment(seg string) error {
+	p := filepath.Join(d.meta, segmentsDir, segmentHash(seg))
+	switch b, err := os.ReadFile(p); {
+	case err == nil && string(b) == seg:
+		return nil
+	case err == nil:
+		return dest.Permanent("LocalDir.SegmentHashCollision", fmt.Errorf("localdir: %s records another segment", p))
+	case !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("localdir: read segment record: %w", err)
+	}
+	if err := d.place(p, d.meta, strings.NewReader(seg)); err != nil {
+		return fmt.Errorf("localdir: record long key segment: %w", err)
 	}
 	return nil
+}
+
+// lookupSegment reads a long segment's sidecar.
+func (d *Dir) lookupSegment(hash string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(d.meta, segmentsDir, hash))
+	if err != nil {
+		return "", fmt.Errorf("no recorded segment: %w", err)
+	}
+	return string(b), nil
 }
 
 // Put writes body to <root>/<bucket>/<key> atomically and durably, then
 // stores meta beside it in the metadata tree.
 func (d *Dir) Put(ctx context.Context, bucket, key string, body io.Reader, meta dest.ObjectMeta) error {
-	p, err := d.Path(bucket, key)
+	p, long, err := d.locate(bucket, key)
 	if err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("localdir: put %s/%s: %w", bucket, key, err)
 	}
+	for _, seg := range long {
+		if err := d.recordSegment(seg); err != nil {
+			return fmt.Errorf("localdir: put %s/%s: %w", bucket, key, err)
+		}
+	}
 	if err := d.place(p, filepath.Join(d.root, bucket), ctxReader{ctx, body}); err != nil {
-		return fmt.Errorf("localdir: put %s/%s: %w", bucket, key, err)
+		return classify(fmt.Errorf("localdir: put %s/%s: %w", bucket, key, err))
 	}
 	mb, err := json.Marshal(meta)
 	if err != nil {
 		return fmt.Errorf("localdir: encode metadata for %s/%s: %w", bucket, key, err)
 	}
-	mp := filepath.Join(d.meta, bucket, filepath.FromSlash(key)+".json")
-	if err := d.place(mp, d.meta, strings.NewReader(string(mb))); err != nil {
-		return fmt.Errorf("localdir: put metadata for %s/%s: %w", bucket, key, err)
+	if err := d.place(d.metaPath(bucket, p), d.meta, strings.NewReader(string(mb))); err != nil {
+		return classify(fmt.Errorf("localdir: put metadata for %s/%s: %w", bucket, key, err))
 	}
 	return nil
+}
+
+// classify marks the file-system errors that a retry cannot fix as
+// permanent: a key that needs a file where a directory is (or the
+// reverse), and a path longer than the system takes. A full disk, an I/O
+// error or a permission problem stay transient: an operator can fix them
+// and the object then goes through.
+func classify(err error) error {
+	switch {
+	case errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.EISDIR), errors.Is(err, syscall.ENOTEMPTY), errors.Is(err, syscall.EEXIST):
+		return dest.Permanent("LocalDir.KeyConflict", err)
+	case errors.Is(err, syscall.ENAMETOOLONG):
+		return dest.Permanent("LocalDir.NameTooLong", err)
+	}
+	return err
 }
 
 // Meta reads the metadata stored for bucket/key.
 func (d *Dir) Meta(bucket, key string) (dest.ObjectMeta, error) {
 	var m dest.ObjectMeta
-	if _, err := d.Path(bucket, key); err != nil {
+	p, err := d.Path(bucket, key)
+	if err != nil {
 		return m, err
 	}
-	b, err := os.ReadFile(filepath.Join(d.meta, bucket, filepath.FromSlash(key)+".json"))
+	b, err := os.ReadFile(d.metaPath(bucket, p))
 	if err != nil {
 		return m, fmt.Errorf("localdir: read metadata for %s/%s: %w", bucket, key, err)
 	}
@@ -315,6 +399,17 @@ func (d *Dir) List(ctx context.Context, bucket, prefix string) ([]string, error)
 	}
 	base := filepath.Join(d.root, bucket)
 	var keys []string
+	seen := map[string]string{} // long segments by hash, read once per call
+	lookup := func(h string) (string, error) {
+		if s, ok := seen[h]; ok {
+			return s, nil
+		}
+		s, err := d.lookupSegment(h)
+		if err == nil {
+			seen[h] = s
+		}
+		return s, err
+	}
 	err := filepath.WalkDir(base, func(p string, e fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) && p == base {
@@ -329,7 +424,11 @@ func (d *Dir) List(ctx context.Context, bucket, prefix string) ([]string, error)
 		if err != nil {
 			return err
 		}
-		if k := filepath.ToSlash(rel); strings.HasPrefix(k, prefix) {
+		k, err := decodeKey(filepath.ToSlash(rel), lookup)
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		if strings.HasPrefix(k, prefix) {
 			keys = append(keys, k)
 		}
 		return nil

@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 
@@ -98,27 +100,128 @@ func TestNewCleansLeftoversAndRejectsTmpUnderRoot(t *testing.T) {
 
 func TestKeysNeverEscape(t *testing.T) {
 	d, base := newDir(t)
+	// What S3 refuses, and characters a file name should not hold: refused
+	// for good, so a writer reports them instead of retrying.
 	bad := []string{
-		"", "/abs", "/etc/passwd", "../x", "a/../../x", "a/..", "..", ".", "a/./b", "a//b", "a/",
-		"a\x00b", "a\nb", "a\x7fb", `a\..\b`, "\xff", strings.Repeat("a", 1025), strings.Repeat("a", 256) + "/b",
+		"", "a\x00b", "a\nb", "a\x7fb", `a\..\b`, "\xff", strings.Repeat("a", 1025),
 	}
 	for _, k := range bad {
-		if err := d.Put(context.Background(), "b", k, strings.NewReader("x"), dest.ObjectMeta{}); err == nil {
-			t.Errorf("Put(%q) succeeded, want rejection", k)
+		err := d.Put(context.Background(), "b", k, strings.NewReader("x"), dest.ObjectMeta{})
+		if _, perm := dest.AsPermanent(err); !perm {
+			t.Errorf("Put(%q) = %v, want a permanent refusal", k, err)
 		}
 	}
 	for _, b := range []string{"", "..", ".", "a/b", "a\x00", "../b"} {
-		if err := d.Put(context.Background(), b, "k", strings.NewReader("x"), dest.ObjectMeta{}); err == nil {
-			t.Errorf("Put(bucket %q) succeeded, want rejection", b)
+		err := d.Put(context.Background(), b, "k", strings.NewReader("x"), dest.ObjectMeta{})
+		if _, perm := dest.AsPermanent(err); !perm {
+			t.Errorf("Put(bucket %q) = %v, want a permanent refusal", b, err)
 		}
 	}
 	assertOnlyObjects(t, filepath.Join(base, "buckets"), nil)
+	// Keys S3 takes but a file system would read as navigation are stored
+	// under mapped names, inside the bucket, and read back as they were.
+	mapped := map[string]string{
+		"/abs":        "b/@/abs",
+		"/etc/passwd": "b/@/etc/passwd",
+		"../x":        "b/@../x",
+		"a/../../x":   "b/a/@../@../x",
+		"c/..":        "b/c/@..",
+		"..":          "b/@..", // beside "../x": S3 holds both, a tree cannot (see below)
+		".":           "b/@.",
+		"a/./b":       "b/a/@./b",
+		"a//b":        "b/a/@/b",
+		"d/":          "b/d/@",
+		"@x":          "b/@@x",
+	}
+	var want, keys []string
+	for k, p := range mapped {
+		if k == ".." {
+			continue
+		}
+		if err := d.Put(context.Background(), "b", k, strings.NewReader("body of "+k), dest.ObjectMeta{Records: 1}); err != nil {
+			t.Fatalf("Put(%q): %v", k, err)
+		}
+		want, keys = append(want, p), append(keys, k)
+	}
+	sort.Strings(want)
+	sort.Strings(keys)
+	assertOnlyObjects(t, filepath.Join(base, "buckets"), want)
+	var listed []string
+	err := d.Put(context.Background(), "b", "..", strings.NewReader("x"), dest.ObjectMeta{})
+	if _, perm := dest.AsPermanent(err); !perm {
+		t.Errorf(`Put("..") beside "../x" = %v, want a permanent conflict`, err)
+	}
+	for _, k := range keys {
+		b, m, err := d.Get(context.Background(), "b", k)
+		if err != nil || string(b) != "body of "+k || m.Records != 1 {
+			t.Errorf("Get(%q) = %q, %+v, %v", k, b, m, err)
+		}
+	}
+	listed, err = d.List(context.Background(), "b", "")
+	if err != nil || !slices.Equal(listed, keys) {
+		t.Fatalf("List = %q, %v; want %q", listed, err, keys)
+	}
 	// Nothing may have been written next to the root either.
 	ents, _ := os.ReadDir(base)
 	for _, e := range ents {
 		if n := e.Name(); n != "buckets" && n != "tmp" && n != "meta" {
 			t.Errorf("unexpected entry %s beside root", n)
 		}
+	}
+}
+
+// TestLongSegment: a 300-byte segment (a partition value S3 takes) is
+// stored under a name of at most 250 bytes that keeps its start, and reads
+// back under its key, also after a restart.
+func TestLongSegment(t *testing.T) {
+	d, base := newDir(t)
+	val := strings.Repeat("v", 290) + "é" + "0123456"
+	key := "events/type=" + val + "/obj.gz"
+	if err := d.Put(context.Background(), "b", key, strings.NewReader("hello"), dest.ObjectMeta{Records: 2}); err != nil {
+		t.Fatalf("put a key with a %d-byte segment: %v", len("type="+val), err)
+	}
+	p, err := d.Path("b", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := filepath.Base(filepath.Dir(p))
+	if len(name) > 250 || !strings.HasPrefix(name, "@type=vvvv") || !strings.HasSuffix(name, "@"+segmentHash("type="+val)) {
+		t.Fatalf("mapped name %q (%d bytes)", name, len(name))
+	}
+	if got, _ := os.ReadFile(p); string(got) != "hello" {
+		t.Fatalf("object = %q", got)
+	}
+	// A restarted process (a new Dir on the same directories) lists and
+	// reads it under the original key.
+	d2, err := New(filepath.Join(base, "buckets"), filepath.Join(base, "tmp"), filepath.Join(base, "meta"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := d2.List(context.Background(), "b", "events/type=vvv")
+	if err != nil || !slices.Equal(keys, []string{key}) {
+		t.Fatalf("List = %q, %v", keys, err)
+	}
+	b, m, err := d2.Get(context.Background(), "b", key)
+	if err != nil || string(b) != "hello" || m.Records != 2 {
+		t.Fatalf("Get = %q, %+v, %v", b, m, err)
+	}
+	// A retry lands on the same file.
+	if err := d2.Put(context.Background(), "b", key, strings.NewReader("hello"), dest.ObjectMeta{Records: 2}); err != nil {
+		t.Fatal(err)
+	}
+	assertOnlyObjects(t, filepath.Join(base, "buckets"), []string{"b/events/" + name + "/obj.gz"})
+}
+
+// TestFileDirectoryConflictIsPermanent: S3 holds "a" and "a/b" side by
+// side, a directory tree cannot; the second put is refused for good.
+func TestFileDirectoryConflictIsPermanent(t *testing.T) {
+	d, _ := newDir(t)
+	if err := d.Put(context.Background(), "b", "a", strings.NewReader("x"), dest.ObjectMeta{}); err != nil {
+		t.Fatal(err)
+	}
+	err := d.Put(context.Background(), "b", "a/b", strings.NewReader("y"), dest.ObjectMeta{})
+	if p, ok := dest.AsPermanent(err); !ok || p.Code != "LocalDir.KeyConflict" {
+		t.Fatalf("put a/b over the object a = %v, want a permanent LocalDir.KeyConflict", err)
 	}
 }
 
@@ -159,6 +262,7 @@ func assertOnlyObjects(t *testing.T, root string, want []string) {
 		got = append(got, filepath.ToSlash(rel))
 		return nil
 	})
+	sort.Strings(got)
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("bucket tree = %v, want %v", got, want)
 	}
