@@ -14,7 +14,10 @@
 //     returns the error and the caller retries the whole object. A
 //     delivery stream does so with back-off for as long as its write-ahead
 //     log holds the records, so an outage delays objects but never drops
-//     them.
+//     them. A request S3 refuses outright (a 4xx other than a timeout,
+//     a conflict or throttling: AccessDenied, NoSuchBucket,
+//     KeyTooLongError, ...) is returned as dest.Permanent (see classify),
+//     and the delivery stream reports the object instead of retrying it.
 //   - Checksums are only sent when an operation requires them
 //     (RequestChecksumCalculation: WhenRequired): S3-compatible stores such
 //     as versitygw reject per-part checksums that CreateMultipartUpload did
@@ -184,7 +187,7 @@ func (s *Store) putSingle(ctx context.Context, bucket, key string, b []byte, met
 		Metadata:        userMetadata(meta),
 	})
 	if err != nil {
-		return fmt.Errorf("s3: put %s/%s: %w", bucket, key, err)
+		return classify(fmt.Errorf("s3: put %s/%s: %w", bucket, key, err))
 	}
 	return nil
 }
@@ -199,7 +202,7 @@ func (s *Store) putMultipart(ctx context.Context, bucket, key string, first []by
 		Metadata:        userMetadata(meta),
 	})
 	if err != nil {
-		return fmt.Errorf("s3: start multipart upload of %s/%s: %w", bucket, key, err)
+		return classify(fmt.Errorf("s3: start multipart upload of %s/%s: %w", bucket, key, err))
 	}
 	defer func() {
 		if err != nil {
@@ -228,7 +231,7 @@ func (s *Store) putMultipart(ctx context.Context, bucket, key string, first []by
 		})
 		pb.close()
 		if err != nil {
-			return fmt.Errorf("s3: upload part %d of %s/%s: %w", num, bucket, key, err)
+			return classify(fmt.Errorf("s3: upload part %d of %s/%s: %w", num, bucket, key, err))
 		}
 		parts = append(parts, types.CompletedPart{ETag: up.ETag, PartNumber: aws.Int32(num)})
 		n, rerr := io.ReadFull(body, first[:s.partSize])
@@ -247,7 +250,7 @@ func (s *Store) putMultipart(ctx context.Context, bucket, key string, first []by
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
 	})
 	if err != nil {
-		return fmt.Errorf("s3: complete multipart upload of %s/%s: %w", bucket, key, err)
+		return classify(fmt.Errorf("s3: complete multipart upload of %s/%s: %w", bucket, key, err))
 	}
 	return nil
 }
