@@ -1,33 +1,36 @@
 package streams
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"io"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/smithy-go"
+
+	"github.com/sluice-dev/sluice/internal/frontdoor"
 )
 
 // The Kinesis AWS JSON 1.1 and CBOR 1.1 API (A.1): POST / with
 // X-Amz-Target: Kinesis_20131202.<Operation>; the answer is in the
 // request's encoding. SigV4 signatures are accepted unverified (the
 // embedded stream listens on loopback for local tools) unless
-// Options.Credentials is set (see sigv4.go).
+// Options.Credentials is set (see sigv4.go). Bodies are read as they
+// arrive under a budget of in-flight bytes (internal/frontdoor), or taken
+// from the router that already read them.
 
 const (
 	targetPrefix = "Kinesis_20131202."
-	// maxBody is read in full so a request over the API's 5 MiB PutRecords
-	// limit still gets the API's error rather than a connection reset.
-	maxBody = 11 << 20
+	// MaxRequestBody is read in full so a request over the API's 5 MiB
+	// PutRecords limit still gets the API's error rather than a
+	// connection reset.
+	MaxRequestBody = 11 << 20
+	maxBody        = MaxRequestBody
 )
 
 // Handler returns the Kinesis HTTP API.
@@ -86,7 +89,50 @@ var operations = map[string]operation{
 	"SubscribeToShard": nil,
 }
 
-var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+// standaloneBudget bounds the request bytes held by Kinesis handlers
+// served on their own (SDKClient's port, embedders, tests). Behind Sluice's
+// API port the router reads bodies under the process's budget instead and
+// stashes them for the handler.
+var standaloneBudget = frontdoor.NewBudget(256<<20, frontdoor.DefaultInflightWait)
+
+// readBody returns the request's body: the one a router read and stashed
+// (own false: the router releases it), or one read here (own true). The
+// signature is verified over it when credentials are configured and the
+// router did not.
+func (a *httpAPI) readBody(r *http.Request) (b *frontdoor.Body, own bool, err error) {
+	if s := frontdoor.StashedBody(r); s != nil {
+		if s.Err != nil {
+			return nil, false, s.Err
+		}
+		if !s.Verified {
+			err = a.verify(r, s.Body.Bytes())
+		}
+		return s.Body, false, err
+	}
+	if b, err = frontdoor.ReadBody(r, maxBody, standaloneBudget); err != nil {
+		return nil, false, err
+	}
+	if err = a.verify(r, b.Bytes()); err != nil {
+		b.Release()
+		return nil, false, err
+	}
+	return b, true, nil
+}
+
+// writeBodyErr answers a body that was refused before any operation ran.
+func (a *httpAPI) writeBodyErr(w http.ResponseWriter, c codec, err error) {
+	var se *frontdoor.SigError
+	switch {
+	case errors.As(err, &se):
+		a.writeError(w, c, se.Status, se.Code, se.Message)
+	case errors.Is(err, frontdoor.ErrTooLarge):
+		a.writeError(w, c, http.StatusRequestEntityTooLarge, "InvalidArgumentException", "Request body exceeds the maximum size of 11 MiB.")
+	case errors.Is(err, frontdoor.ErrBusy):
+		a.writeError(w, c, http.StatusServiceUnavailable, "ServiceUnavailable", "Service unavailable: "+err.Error()+".")
+	default:
+		a.writeError(w, c, http.StatusBadRequest, "SerializationException", err.Error())
+	}
+}
 
 // respPool recycles answer buffers: a PutRecords answer is ~50 KB, built
 // and dropped per call. Buffers over maxPooledResp (large GetRecords
@@ -110,6 +156,20 @@ func (a *httpAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := strconv.FormatUint(a.reqID.Add(1), 16)
 	w.Header().Set("x-amzn-RequestId", id)
 	c := codecFor(r.Header.Get("Content-Type"))
+	// The body (and its signature) first: nothing else is answered to a
+	// request that is refused.
+	b, own, err := a.readBody(r)
+	if own {
+		defer b.Release()
+	}
+	if err != nil {
+		ec := c
+		if ec == nil {
+			ec = jsonCodec{}
+		}
+		a.writeBodyErr(w, ec, err)
+		return
+	}
 	if c == nil {
 		// Answer in JSON: we do not speak the requested encoding.
 		a.writeError(w, jsonCodec{}, http.StatusBadRequest, "UnknownOperationException", "unsupported content type "+r.Header.Get("Content-Type"))
@@ -125,43 +185,15 @@ func (a *httpAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, c, http.StatusBadRequest, "UnknownOperationException", "unknown operation "+r.Header.Get("X-Amz-Target"))
 		return
 	}
-	buf := bodyPool.Get().(*bytes.Buffer)
-	defer func() {
-		if buf.Cap() <= maxBody+bytes.MinRead {
-			buf.Reset()
-			bodyPool.Put(buf)
-		}
-	}()
-	buf.Reset()
-	if r.ContentLength > 0 && r.ContentLength <= maxBody {
-		// ReadFrom wants MinRead bytes free before each read, including
-		// the one that sees EOF: without the margin a body that exactly
-		// fills the buffer doubles it.
-		buf.Grow(int(r.ContentLength) + bytes.MinRead)
-	}
-	if _, err := buf.ReadFrom(io.LimitReader(r.Body, maxBody+1)); err != nil {
-		a.writeError(w, c, http.StatusBadRequest, "SerializationException", "read request body: "+err.Error())
-		return
-	}
-	if buf.Len() > maxBody {
-		a.writeError(w, c, http.StatusRequestEntityTooLarge, "InvalidArgumentException", "Request body exceeds the maximum size of 11 MiB.")
-		return
-	}
-	if len(a.e.opts.Credentials) > 0 {
-		if err := verifySigV4(r, buf.Bytes(), a.e.opts.Credentials, time.Now()); err != nil {
-			status := http.StatusBadRequest
-			if se, ok := err.(*sigError); ok && se.code != "MissingAuthenticationTokenException" && se.code != "IncompleteSignatureException" {
-				status = http.StatusForbidden
-			}
-			a.writeError(w, c, status, err.(*sigError).code, err.(*sigError).msg)
-			return
-		}
-	}
+	body := b.Bytes()
 	if f == nil {
-		a.subscribeToShard(w, r, c, buf.Bytes())
+		// A subscription lasts minutes: keep its few request bytes, not
+		// the pooled buffer and budget they came in.
+		in := append([]byte(nil), body...)
+		b.Release()
+		a.subscribeToShard(w, r, c, in)
 		return
 	}
-	body := buf.Bytes()
 	spec := wireSpecs[name]
 	if _, isJSON := c.(jsonCodec); !isJSON {
 		spec = nil
@@ -230,8 +262,10 @@ func (a *httpAPI) writeErr(w http.ResponseWriter, c codec, err error) {
 	a.writeError(w, c, http.StatusInternalServerError, "InternalFailure", err.Error())
 }
 
+// writeError answers an error in the request's encoding. The message is
+// capped (frontdoor.CapMessage): it may quote what the client sent.
 func (a *httpAPI) writeError(w http.ResponseWriter, c codec, status int, code, msg string) {
-	b := c.encodeError(nil, code, msg)
+	b := c.encodeError(nil, code, frontdoor.CapMessage(msg))
 	w.Header().Set("Content-Type", c.contentType())
 	w.Header().Set("x-amzn-ErrorType", code)
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))

@@ -18,13 +18,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/sluice-dev/sluice/internal/frontdoor"
 	"github.com/sluice-dev/sluice/sinks"
 	"github.com/sluice-dev/sluice/sinks/firehose"
 )
@@ -37,7 +37,9 @@ const (
 	MaxRecordSize   = 1_024_000
 	MaxBatchRecords = 500
 	MaxBatchBytes   = 4 << 20
-	maxBody         = 8 << 20 // a 4 MiB batch in base64, with room for JSON
+	// MaxRequestBody is the largest body read: a 4 MiB batch in base64,
+	// with room for JSON.
+	MaxRequestBody = 8 << 20
 )
 
 // Stream is one delivery stream as the API sees it.
@@ -80,14 +82,20 @@ func errorf(status int, code, format string, args ...any) *apiError {
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// The body (and its signature, checked by the router) first: nothing
+	// else is answered to a request that is refused.
+	b, own, err := readBody(r)
+	if own {
+		defer b.Release()
+	}
+	if err != nil {
+		writeError(w, bodyError(err))
+		return
+	}
+	body := b.Bytes()
 	op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), TargetPrefix)
 	if !ok || r.Method != http.MethodPost {
 		writeError(w, errorf(http.StatusBadRequest, "UnknownOperationException", "unknown operation %q", r.Header.Get("X-Amz-Target")))
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-	if err != nil {
-		writeError(w, errorf(http.StatusRequestEntityTooLarge, "ValidationException", "request body: %v", err))
 		return
 	}
 	var out any
@@ -114,21 +122,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, ae)
 		return
 	}
-	b, err := json.Marshal(out)
+	resp, err := json.Marshal(out)
 	if err != nil {
 		writeError(w, errorf(http.StatusInternalServerError, "InternalFailure", "encode response: %v", err))
 		return
 	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	w.Write(b)
+	w.Header().Set("Content-Length", strconv.Itoa(len(resp)))
+	w.Write(resp)
 }
 
+// writeError answers an AWS JSON error. The message is capped
+// (frontdoor.CapMessage): it may quote what the client sent.
 func writeError(w http.ResponseWriter, e *apiError) {
 	b, _ := json.Marshal(struct {
 		Type    string `json:"__type"`
 		Message string `json:"message"`
-	}{e.code, e.msg})
+	}{e.code, frontdoor.CapMessage(e.msg)})
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	w.Header().Set("x-amzn-ErrorType", e.code)
 	w.WriteHeader(e.status)
