@@ -3,6 +3,7 @@ package streams
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -34,13 +35,29 @@ func (jsonCodec) contentType() string { return "application/x-amz-json-1.1" }
 // member names (matched case-insensitively), blobs are base64 []byte. The
 // one mismatch, timestamps as epoch seconds, is handled by decoding those
 // inputs through a struct whose own timestamp field shadows the SDK's.
-func (jsonCodec) decode(body []byte, in any) error {
+//
+// Text that is not Unicode (bytes that are not UTF-8, lone surrogate
+// escapes) is refused, not replaced (jsonUnicodeProblem), and an error's
+// text is capped: encoding/json quotes a number it cannot store in full.
+func (c jsonCodec) decode(body []byte, in any) error {
+	err := c.decodeJSON(body, in)
+	if err != nil && len(err.Error()) > maxQuoted {
+		return errors.New(capQuoted(err.Error()))
+	}
+	return err
+}
+
+func (jsonCodec) decodeJSON(body []byte, in any) error {
 	if len(body) == 0 {
 		body = []byte("{}")
 	}
-	switch x := in.(type) {
-	case *kinesis.PutRecordsInput:
+	if x, ok := in.(*kinesis.PutRecordsInput); ok {
 		return decodePutRecordsJSON(body, x)
+	}
+	if msg := jsonUnicodeProblem(body); msg != "" {
+		return errors.New(msg)
+	}
+	switch x := in.(type) {
 	case *kinesis.GetShardIteratorInput:
 		aux := struct {
 			*kinesis.GetShardIteratorInput

@@ -28,6 +28,12 @@ func decodePutRecordsJSON(body []byte, in *kinesis.PutRecordsInput) error {
 		*in = fast
 		return nil
 	}
+	// The fast path takes printable ASCII only; here encoding/json would
+	// turn text that is not Unicode into U+FFFD, a key other than the one
+	// sent.
+	if msg := jsonUnicodeProblem(body); msg != "" {
+		return errors.New(msg)
+	}
 	return json.Unmarshal(body, in)
 }
 

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"syscall"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
@@ -15,20 +17,79 @@ import (
 // Operations return the SDK's typed errors so callers errors.As them the
 // same way whether they talk to us over HTTP or in process.
 
+//
+// The message helpers below quote their string arguments through
+// capQuoted: most of them are the caller's input (stream, consumer and
+// shard names, ARNs, sequence numbers), and a message must not echo 100 KB
+// of it back.
+
 func errNotFound(format string, args ...any) error {
-	return &types.ResourceNotFoundException{Message: aws.String(fmt.Sprintf(format, args...))}
+	return &types.ResourceNotFoundException{Message: aws.String(fmt.Sprintf(format, capArgs(args)...))}
 }
 
 func errInvalid(format string, args ...any) error {
-	return &types.InvalidArgumentException{Message: aws.String(fmt.Sprintf(format, args...))}
+	return &types.InvalidArgumentException{Message: aws.String(fmt.Sprintf(format, capArgs(args)...))}
 }
 
 func errInUse(format string, args ...any) error {
-	return &types.ResourceInUseException{Message: aws.String(fmt.Sprintf(format, args...))}
+	return &types.ResourceInUseException{Message: aws.String(fmt.Sprintf(format, capArgs(args)...))}
 }
 
 func errLimit(format string, args ...any) error {
-	return &types.LimitExceededException{Message: aws.String(fmt.Sprintf(format, args...))}
+	return &types.LimitExceededException{Message: aws.String(fmt.Sprintf(format, capArgs(args)...))}
+}
+
+// errAccessDenied is the service's answer to a request for a resource of
+// another account, which no resource policy here can grant (Kinesis lists
+// AccessDeniedException, HTTP 400, for every operation that takes an ARN).
+func errAccessDenied(format string, args ...any) error {
+	return &types.AccessDeniedException{Message: aws.String(fmt.Sprintf(format, capArgs(args)...))}
+}
+
+// Quoting input in messages. AWS quotes a failing value in full: the
+// recordings in kinesalite's suite echo a 513-character ShardIterator, a
+// 257-character partition key and 501 PutRecords entries, and our answers
+// keep doing so for values up to maxQuoted bytes, which holds one past
+// every length limit of the model but the ARNs' (2048). A longer value is
+// cut to its first quotedHead bytes, so a 100 KB stream name, key or ARN
+// yields a message well under 1 KiB (the HTTP layer's cap on a whole
+// message, frontdoor.MaxMessage, is a backstop that cuts its middle) that
+// still says what the value was and how long. AWS itself does not cut
+// (it leaves some sensitive values out entirely); the cut is ours.
+const (
+	maxQuoted  = 640
+	quotedHead = 256
+)
+
+// capQuoted returns s as an error message may quote it: whole up to
+// maxQuoted bytes, else its first quotedHead bytes (cut on a character
+// boundary), an ellipsis and the whole length.
+func capQuoted(s string) string {
+	if len(s) <= maxQuoted {
+		return s
+	}
+	cut := quotedHead
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "… (" + strconv.Itoa(len(s)) + " bytes)"
+}
+
+// capArgs caps the string arguments of a message (see capQuoted); it
+// copies args only when one needs cutting.
+func capArgs(args []any) []any {
+	out := args
+	for i, a := range args {
+		s, ok := a.(string)
+		if !ok || len(s) <= maxQuoted {
+			continue
+		}
+		if len(out) > 0 && &out[0] == &args[0] {
+			out = append([]any(nil), args...)
+		}
+		out[i] = capQuoted(s)
+	}
+	return out
 }
 
 func errInternal(err error) error {
@@ -78,9 +139,9 @@ func (v *validation) add(value any, field, constraint string) {
 	case nil:
 		val = "null"
 	case string:
-		val = "'" + x + "'"
+		val = "'" + capQuoted(x) + "'"
 	default:
-		val = fmt.Sprintf("'%v'", x)
+		val = "'" + capQuoted(fmt.Sprint(x)) + "'"
 	}
 	*v = append(*v, fmt.Sprintf("Value %s at '%s' failed to satisfy constraint: %s", val, field, constraint))
 }

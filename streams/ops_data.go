@@ -29,16 +29,18 @@ const (
 	maxKeyChars        = 256
 )
 
-// lookup resolves a stream from StreamName and/or StreamARN.
+// lookup resolves a stream from StreamName and/or StreamARN. Every
+// operation that takes a StreamARN or a ConsumerARN (whose stream part
+// comes here) goes through it, so none can act on our stream for an ARN
+// of another account or region.
 func (e *Engine) lookup(name, arn *string) (*stream, error) {
 	var n string
 	switch {
 	case arn != nil:
-		i := strings.Index(*arn, ":stream/")
-		if !strings.HasPrefix(*arn, "arn:aws") || i < 0 || !validStreamName((*arn)[i+8:]) {
-			return nil, validationOf(*arn, "streamARN", "Member must satisfy regular expression pattern: arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+")
+		var err error
+		if n, err = e.streamOfARN(*arn); err != nil {
+			return nil, err
 		}
-		n = (*arn)[i+8:]
 		if name != nil && *name != n {
 			return nil, errInvalid("StreamARN %s and StreamName %s do not refer to the same stream.", *arn, *name)
 		}
@@ -58,6 +60,74 @@ func (e *Engine) lookup(name, arn *string) (*stream, error) {
 		return nil, e.streamNotFound(n)
 	}
 	return s, nil
+}
+
+// streamOfARN returns the name of the stream a StreamARN names, after
+// checking the ARN has the service's pattern
+// (arn:aws.*:kinesis:.*:\d{12}:stream/\S+, a ValidationException
+// otherwise) and names this engine's account and region.
+//
+// An ARN of another account or region is refused with
+// AccessDeniedException (HTTP 400, as the Kinesis API reference lists it
+// for every operation taking an ARN): that is what AWS answers a caller
+// whose request names a stream of an account that no resource policy
+// opens to it ("User: ... is not authorized to perform: kinesis:PutRecord
+// on resource: arn:...", seen in public reports for cross-account calls).
+// What AWS answers for an ARN of another region sent to a region's
+// endpoint is not documented; treating it the same is our guess. Before
+// this check a foreign ARN was matched by its stream name alone and acted
+// on our stream of that name.
+func (e *Engine) streamOfARN(arn string) (string, error) {
+	partition, region, account, name, ok := splitStreamARN(arn)
+	if !ok {
+		return "", validationOf(arn, "streamARN", "Member must satisfy regular expression pattern: arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+")
+	}
+	if partition != "aws" || region != e.opts.Region || account != e.opts.AccountID {
+		return "", errAccessDenied("User is not authorized to access resource %s: it belongs to account %s in region %s (partition %s), and this endpoint serves only account %s in region %s; no resource policy grants access across accounts or regions here.",
+			arn, account, region, partition, e.opts.AccountID, e.opts.Region)
+	}
+	return name, nil
+}
+
+// checkARN is streamOfARN for operations that name the stream in a
+// message before looking it up (the shard operations): a foreign ARN is
+// refused before anything else is said about it.
+func (e *Engine) checkARN(arn *string) error {
+	if arn == nil {
+		return nil
+	}
+	_, err := e.streamOfARN(*arn)
+	return err
+}
+
+// splitStreamARN splits arn:PARTITION:kinesis:REGION:ACCOUNT:stream/NAME;
+// ok is false unless the ARN has the service's pattern with a valid
+// stream name.
+func splitStreamARN(arn string) (partition, region, account, name string, ok bool) {
+	i := strings.Index(arn, ":stream/")
+	if i < 0 {
+		return
+	}
+	head, name := arn[:i], arn[i+len(":stream/"):]
+	j := strings.LastIndexByte(head, ':')
+	if j < 0 {
+		return
+	}
+	account = head[j+1:]
+	f := strings.SplitN(head[:j], ":", 4) // arn, partition, kinesis, region
+	if len(f) != 4 || f[0] != "arn" || !strings.HasPrefix(f[1], "aws") || f[2] != "kinesis" || len(account) != 12 || !isDigits(account) || !validStreamName(name) {
+		return "", "", "", "", false
+	}
+	return f[1], f[3], account, name, true
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func (e *Engine) streamNotFound(name string) error {
@@ -96,11 +166,18 @@ func checkRecord(v *validation, i int, key *string, data []byte, ehk *string, ma
 	} else if len(data) > maxData {
 		v.add(fmt.Sprintf("java.nio.HeapByteBuffer[pos=0 lim=%d cap=%d]", len(data), len(data)), field+"data", fmt.Sprintf("Member must have length less than or equal to %d", maxData))
 	}
+	if key != nil && len(*key) > 0 {
+		if msg := keyProblem(*key); msg != "" {
+			rangeErr = errInvalid("Invalid PartitionKey. %s%s", msg, recordSuffix(i))
+		}
+	}
 	if ehk != nil {
 		var err error
 		h, err = parseU128(*ehk)
-		if err != nil {
-			if isDecimal(*ehk) {
+		if err != nil && rangeErr == nil {
+			// At most 39 digits (the pattern): a longer number is a
+			// model violation, not one out of range.
+			if isDecimal(*ehk) && len(*ehk) <= 39 {
 				rangeErr = errInvalid("Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was %s", *ehk)
 			} else {
 				v.add(*ehk, field+"explicitHashKey", "Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38})")
@@ -110,6 +187,51 @@ func checkRecord(v *validation, i int, key *string, data []byte, ehk *string, ma
 		h = hashKeyOf(*key)
 	}
 	return h, rangeErr
+}
+
+// keyProblem says why a partition key is not one the service stores, or
+// "". Partition keys are "Unicode strings" (API reference,
+// PutRecordsRequestEntry); the model has no pattern for them.
+//
+// Verified: the length limits (1–256) and that a refused entry refuses the
+// whole PutRecords call (ExplicitHashKey out of range is answered for the
+// call, not per record, in kinesalite's AWS recordings; the per-record
+// codes are only ProvisionedThroughputExceededException and
+// InternalFailure).
+// Our choice, not verified against AWS: a NUL (U+0000) and bytes that are
+// not UTF-8 are refused with InvalidArgumentException, the service's type
+// for "a specified parameter ... can't be used". Such keys cannot be read
+// back the same by every consumer (C strings end at NUL, Java and
+// JavaScript replace invalid UTF-8), so two different keys could seem one.
+// Over JSON, raw invalid UTF-8 and lone surrogate escapes never get here:
+// the body is refused first (jsonUnicodeProblem); over CBOR the decoder
+// refuses a text string that is not UTF-8; the in-process Client and a
+// NUL over any codec are caught here.
+func keyProblem(k string) string {
+	if i := strings.IndexByte(k, 0); i >= 0 {
+		return fmt.Sprintf("PartitionKey must be Unicode text without NUL characters; the key has a NUL (U+0000) at byte offset %d", i)
+	}
+	if !utf8.ValidString(k) {
+		i := 0
+		for i < len(k) {
+			r, n := utf8.DecodeRuneInString(k[i:])
+			if r == utf8.RuneError && n == 1 {
+				break
+			}
+			i += n
+		}
+		return fmt.Sprintf("PartitionKey must be Unicode text (UTF-8); the key has the invalid byte 0x%02x at byte offset %d", k[i], i)
+	}
+	return ""
+}
+
+// recordSuffix names record i of a PutRecords call (i >= 0) at the end of
+// a message, as the service's "... for record 2." does.
+func recordSuffix(i int) string {
+	if i < 0 {
+		return "."
+	}
+	return " for record " + strconv.Itoa(i+1) + "."
 }
 
 func isDecimal(s string) bool {
@@ -413,6 +535,9 @@ func (e *Engine) getShardIterator(ctx context.Context, in *kinesis.GetShardItera
 	if err := v.err(); err != nil {
 		return nil, err
 	}
+	if err := e.checkARN(in.StreamARN); err != nil {
+		return nil, err
+	}
 	// The service reads the shard ID first, then names the shard, not the
 	// stream, when either is unknown.
 	idx, ok := parseShardID(*in.ShardId)
@@ -563,9 +688,17 @@ func (e *Engine) getRecords(ctx context.Context, in *kinesis.GetRecordsInput) (*
 		}
 		limit = int(*in.Limit)
 	}
+	// The iterator names the stream; a StreamARN (optional, used by the
+	// SDKs to pick an endpoint) must still be one of ours, and its own.
+	if err := e.checkARN(in.StreamARN); err != nil {
+		return nil, err
+	}
 	it, s, sh, err := e.resolveIterator(*in.ShardIterator)
 	if err != nil {
 		return nil, err
+	}
+	if in.StreamARN != nil && *in.StreamARN != s.arn {
+		return nil, errInvalid("StreamARN %s does not name the stream of the shard iterator, %s.", *in.StreamARN, s.arn)
 	}
 	now := e.now()
 	if age := now.UnixMilli() - it.issued; age > iteratorTTL.Milliseconds() {

@@ -145,6 +145,9 @@ func (e *Engine) splitShard(ctx context.Context, in *kinesis.SplitShardInput) (*
 	if err := v.err(); err != nil {
 		return nil, err
 	}
+	if err := e.checkARN(in.StreamARN); err != nil {
+		return nil, err
+	}
 	if in.ShardToSplit != nil {
 		if _, ok := parseShardID(*in.ShardToSplit); !ok {
 			return nil, errNotFound("Could not find shard %s in stream %s under account %s.", *in.ShardToSplit, streamNameOf(in.StreamName, in.StreamARN), e.opts.AccountID)
@@ -176,6 +179,9 @@ func (e *Engine) splitShard(ctx context.Context, in *kinesis.SplitShardInput) (*
 func (e *Engine) mergeShards(ctx context.Context, in *kinesis.MergeShardsInput) (*kinesis.MergeShardsOutput, error) {
 	if in == nil {
 		in = &kinesis.MergeShardsInput{}
+	}
+	if err := e.checkARN(in.StreamARN); err != nil {
+		return nil, err
 	}
 	for _, id := range []*string{in.ShardToMerge, in.AdjacentShardToMerge} {
 		if id == nil {
