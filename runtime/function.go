@@ -49,7 +49,12 @@ type Config struct {
 	AccountID string
 	MemoryMB  int
 	Timeout   time.Duration
-	Env       map[string]string
+	// InitTimeout limits the init phase (a WASM guest's start-up and
+	// main() up to sdk.Start; a plugin's load): 0 means
+	// DefaultInitTimeout, Lambda's 10 s (see InitPhaseTimeout). An init
+	// that runs out is retried inside the first invocation, under Timeout.
+	InitTimeout time.Duration
+	Env         map[string]string
 	// ReservedConcurrency caps the invocations running at once
 	// (ReservedConcurrentExecutions); more wait their turn in arrival order
 	// instead of failing. 0 means no cap.
@@ -116,6 +121,12 @@ type Invocation struct {
 // (a new WASM instance). As Lambda's init phase is, Prepare runs before
 // the invocation's timeout starts: a slow start never turns into a
 // handler timeout. Call must then use (or dispose of) inv.Prepared.
+//
+// Prepare bounds the init by Config.InitPhaseTimeout and by ctx. When the
+// init runs out of time it returns an error matching ErrInitTimeout, and
+// the invocation goes ahead with inv.Prepared nil: Call then starts the
+// instance again, inside the invocation's timeout (Lambda's retry of a
+// timed-out init). ctx carries the invocation's log (sdk/host.Log).
 type Preparer interface {
 	Prepare(ctx context.Context) (any, error)
 }
@@ -280,13 +291,25 @@ func (f *Function) run(ctx context.Context, payload []byte, call func(context.Co
 		}
 	}
 	f.invocations.Add(1)
+	log := newLineWriter(f.cfg.Logs, requestID)
+	defer log.Flush()
 	var prepared any
 	if p, ok := f.engine.(Preparer); ok {
 		var err error
-		if prepared, err = p.Prepare(ctx); err != nil {
+		prepared, err = p.Prepare(host.WithLog(ctx, log))
+		switch {
+		case err == nil:
+		case ctx.Err() != nil:
+			return &InvokeError{Message: "cancelled during the function's init: " + ctx.Err().Error(), Type: "Runtime.Cancelled", RequestID: requestID}
+		case errors.Is(err, ErrInitTimeout):
+			// Lambda retries a timed-out init once, inside the invocation
+			// and under its timeout: Call starts the instance again.
+			prepared = nil
+		default:
 			return handlerError(err, requestID)
 		}
 	}
+	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, f.cfg.Timeout)
 	defer cancel()
 	deadline, _ := ctx.Deadline()
@@ -295,8 +318,6 @@ func (f *Function) run(ctx context.Context, payload []byte, call func(context.Co
 		InvokedFunctionArn: f.cfg.ARN(),
 	})
 	ctx = host.WithEnv(ctx, f.env)
-	log := newLineWriter(f.cfg.Logs, requestID)
-	defer log.Flush()
 	ctx = host.WithLog(ctx, log)
 	inv := &Invocation{RequestID: requestID, FunctionARN: f.cfg.ARN(), Deadline: deadline, Payload: payload, Log: log, Prepared: prepared}
 
@@ -306,11 +327,15 @@ func (f *Function) run(ctx context.Context, payload []byte, call func(context.Co
 	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		f.timeouts.Add(1)
-		return &InvokeError{
-			Message:   fmt.Sprintf("%s Task timed out after %.2f seconds", requestID, f.cfg.Timeout.Seconds()),
-			Type:      "Sandbox.Timedout",
-			RequestID: requestID,
+		msg := fmt.Sprintf("%s Task timed out after %.2f seconds", requestID, f.cfg.Timeout.Seconds())
+		if errors.Is(err, ErrInitTimeout) {
+			// What Lambda reports when the retried init times out too
+			// (Sandbox.Timedout); its INIT_REPORT line says it was the
+			// init, and so does the message here.
+			WriteInitReport(log, time.Since(start), "invoke", "timeout")
+			msg += fmt.Sprintf(": the function's init (main) did not finish, neither in the %.2f s init phase nor when retried within this invocation", f.cfg.InitPhaseTimeout().Seconds())
 		}
+		return &InvokeError{Message: msg, Type: "Sandbox.Timedout", RequestID: requestID}
 	}
 	if ctx.Err() != nil {
 		return &InvokeError{Message: ctx.Err().Error(), Type: "Runtime.Cancelled", RequestID: requestID}

@@ -27,6 +27,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -125,9 +126,18 @@ type Module struct {
 
 	roots []*os.Root // the mounts' directories, open for the module's life
 
+	// initTimeout is the init phase's limit; suppressed says the last
+	// init phase timed out, so the next cold start happens inside an
+	// invocation, under its timeout (init.go). initNote says why.
+	initTimeout time.Duration
+	suppressed  atomic.Bool
+	initNote    string
+
 	mu     sync.Mutex
 	idle   []*instance
 	closed bool
+	// pending is closed when an abandoned init (StopAbandon) ends.
+	pending chan struct{}
 }
 
 // Load reads a .wasm file and returns a Function that runs it.
@@ -145,7 +155,11 @@ func Load(ctx context.Context, path string, cfg runtime.Config, opts Options) (*
 
 // NewModule compiles code (or finds it in the compilation cache) and
 // instantiates one instance, so that a guest that cannot start fails here,
-// at load, rather than on its first event.
+// at load, rather than on its first event. The exception is a guest whose
+// init runs out of Config.InitPhaseTimeout (10 s): it is stopped, and the
+// module loads with no instance, as a Lambda deployment succeeds; its first
+// invocation retries the init under the function's timeout (InitNote says
+// so). ctx cancelled stops the init and the load fails.
 func NewModule(ctx context.Context, code []byte, cfg runtime.Config, opts Options) (*Module, error) {
 	if cfg.MemoryMB <= 0 {
 		cfg.MemoryMB = 128
@@ -157,10 +171,10 @@ func NewModule(ctx context.Context, code []byte, cfg runtime.Config, opts Option
 	if err != nil {
 		return nil, err
 	}
-	m := &Module{cfg: cfg, opts: opts, maxPages: uint32(cfg.MemoryMB) * (1 << 20 / pageSize)}
+	m := &Module{cfg: cfg, opts: opts, maxPages: uint32(cfg.MemoryMB) * (1 << 20 / pageSize), initTimeout: cfg.InitPhaseTimeout()}
 	fail := func(err error) (*Module, error) {
 		if m.rt != nil {
-			m.rt.Close(ctx)
+			m.rt.Close(context.WithoutCancel(ctx))
 		}
 		m.closeRoots()
 		return nil, fmt.Errorf("function %s: %w", cfg.Name, err)
@@ -202,7 +216,9 @@ func NewModule(ctx context.Context, code []byte, cfg runtime.Config, opts Option
 	}
 	// The guest sees its own environment as a Lambda function would, and
 	// nothing of the host's. Clocks and randomness are real.
-	mc := wazero.NewModuleConfig().WithName("").WithStartFunctions("_initialize").
+	// No start functions: instantiate calls _initialize itself, once the
+	// instance can be stopped (init.go).
+	mc := wazero.NewModuleConfig().WithName("").WithStartFunctions().
 		WithSysWalltime().WithSysNanotime().WithSysNanosleep().WithRandSource(rand.Reader)
 	for k, v := range runtime.NewWithEngine(cfg, nil).Config().LambdaEnv() {
 		mc = mc.WithEnv(k, v)
@@ -224,11 +240,19 @@ func NewModule(ctx context.Context, code []byte, cfg runtime.Config, opts Option
 		mc = mc.WithFSConfig(fsc)
 	}
 	m.modCfg = mc
-	inst, err := m.instantiate(ctx)
-	if err != nil {
+	inst, err := m.initPhase(ctx, cfg.Logs)
+	switch {
+	case err == nil:
+		m.idle = append(m.idle, inst)
+	case errors.Is(err, runtime.ErrInitTimeout) && ctx.Err() == nil:
+		// As on Lambda, a function whose init runs out of time still
+		// deploys: `sluice up` gets ready, and the first invocation
+		// retries the init under the function's timeout.
+		m.suppressed.Store(true)
+		m.initNote = err.Error()
+	default:
 		return fail(err)
 	}
-	m.idle = append(m.idle, inst)
 	return m, nil
 }
 
@@ -329,8 +353,12 @@ type instance struct {
 
 	// hard: a timeout stops this instance (StopInterrupt or
 	// StopCloseOnDone). interrupt is the instrumented module's interrupt
-	// global (StopInterrupt only); wake ends a guest's sleep.
+	// global (StopInterrupt only), set once the instance exists; wake ends
+	// a guest's sleep. stopMu guards interrupt and stopped, because an
+	// init can be stopped before the instance (and its global) exists.
 	hard      bool
+	stopMu    sync.Mutex
+	stopped   bool
 	interrupt api.MutableGlobal
 	wakeOnce  sync.Once
 	wake      chan struct{}
@@ -340,10 +368,24 @@ type instance struct {
 // and ends any sleep now (wazero's own termination checks cannot reach a
 // guest asleep in a host call). It runs on another goroutine than the call.
 func (inst *instance) stopGuest() {
+	inst.stopMu.Lock()
+	inst.stopped = true
 	if inst.interrupt != nil {
 		inst.interrupt.Set(1)
 	}
+	inst.stopMu.Unlock()
 	inst.wakeOnce.Do(func() { close(inst.wake) })
+}
+
+// setInterrupt gives the instance its interrupt global, set at once if
+// the instance was stopped while it was being created.
+func (inst *instance) setInterrupt(g api.MutableGlobal) {
+	inst.stopMu.Lock()
+	inst.interrupt = g
+	if inst.stopped {
+		g.Set(1)
+	}
+	inst.stopMu.Unlock()
 }
 
 // sleep is the guest's nanosleep (WASI poll_oneoff): it ends early when the
@@ -403,92 +445,11 @@ func hostLog(ctx context.Context, mod api.Module, stack []uint64) {
 	}
 }
 
-func (m *Module) instantiate(ctx context.Context) (*instance, error) {
-	out := &switchWriter{}
-	inst := &instance{out: out, hard: m.stop != StopAbandon, wake: make(chan struct{})}
-	mc := m.modCfg.WithStdout(out).WithStderr(out)
-	if inst.hard {
-		mc = mc.WithNanosleep(inst.sleep)
-	}
-	mod, err := m.rt.InstantiateModule(ctx, m.compiled, mc)
-	if err != nil {
-		return nil, fmt.Errorf("instantiating module: %w%s", err, tail(out))
-	}
-	inst.mod, inst.alloc, inst.invoke, inst.free = mod, mod.ExportedFunction(exportAlloc), mod.ExportedFunction(exportInvoke), mod.ExportedFunction(exportFree)
-	if m.stop == StopInterrupt {
-		g, ok := mod.ExportedGlobal(interrupt.Export).(api.MutableGlobal)
-		if !ok {
-			mod.Close(ctx)
-			return nil, fmt.Errorf("instrumented module does not export the mutable global %s", interrupt.Export)
-		}
-		inst.interrupt = g
-	}
-	if main := mod.ExportedFunction(EntryExport); main != nil {
-		if _, err := main.Call(ctx); err != nil {
-			mod.Close(ctx)
-			return nil, fmt.Errorf("running main(): %w%s", err, tail(out))
-		}
-	}
-	res, err := mod.ExportedFunction(exportVersion).Call(ctx)
-	if err != nil {
-		mod.Close(ctx)
-		return nil, fmt.Errorf("%s: %w", exportVersion, err)
-	}
-	if v := uint32(res[0]); v != abi.Version {
-		mod.Close(ctx)
-		return nil, fmt.Errorf("module speaks Sluice WASM ABI version %d; this host speaks %d", v, abi.Version)
-	}
-	if f := mod.ExportedFunction(exportFeatures); f != nil {
-		if res, err := f.Call(ctx); err == nil {
-			inst.kinesis = uint32(res[0])&abi.FeatureKinesisBatch != 0
-		}
-	}
-	return inst, nil
-}
-
 func tail(out *switchWriter) string {
 	if t := strings.TrimSpace(string(out.tail)); t != "" {
 		return " (guest output: " + t + ")"
 	}
 	return ""
-}
-
-func (m *Module) take(ctx context.Context) (*instance, error) {
-	m.mu.Lock()
-	if m.closed {
-		m.mu.Unlock()
-		return nil, errors.New("module is closed")
-	}
-	if n := len(m.idle); n > 0 {
-		inst := m.idle[n-1]
-		m.idle = m.idle[:n-1]
-		m.mu.Unlock()
-		return inst, nil
-	}
-	m.mu.Unlock()
-	// As on Lambda, initialisation is not part of the invocation's
-	// timeout: a cold instance may take milliseconds to start.
-	return m.instantiate(context.WithoutCancel(ctx))
-}
-
-// Prepare implements runtime.Preparer: it takes an instance, creating one
-// when none is idle, before the invocation's timeout starts (Lambda counts
-// init apart from the handler's time).
-func (m *Module) Prepare(ctx context.Context) (any, error) {
-	inst, err := m.take(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("function %s: %w", m.cfg.Name, err)
-	}
-	return inst, nil
-}
-
-// takeFor is the instance Prepare took for inv, or a pooled one.
-func (m *Module) takeFor(ctx context.Context, inv *runtime.Invocation) (*instance, error) {
-	if inst, ok := inv.Prepared.(*instance); ok && inst != nil {
-		inv.Prepared = nil
-		return inst, nil
-	}
-	return m.take(ctx)
 }
 
 func (m *Module) release(ctx context.Context, inst *instance) {
@@ -510,7 +471,7 @@ func (m *Module) release(ctx context.Context, inst *instance) {
 func (m *Module) Call(ctx context.Context, inv *runtime.Invocation) ([]byte, error) {
 	inst, err := m.takeFor(ctx, inv)
 	if err != nil {
-		return nil, fmt.Errorf("function %s: %w", m.cfg.Name, err)
+		return nil, err
 	}
 	h := abi.Header{Kind: abi.KindJSON, RequestID: inv.RequestID, FunctionARN: inv.FunctionARN, DeadlineMs: inv.Deadline.UnixMilli()}
 	req := inst.req[:0]
@@ -529,7 +490,7 @@ func (m *Module) Call(ctx context.Context, inv *runtime.Invocation) ([]byte, err
 func (m *Module) CallKinesis(ctx context.Context, inv *runtime.Invocation, ev *events.KinesisEvent) (*runtime.KinesisResult, error) {
 	inst, err := m.takeFor(ctx, inv)
 	if err != nil {
-		return nil, fmt.Errorf("function %s: %w", m.cfg.Name, err)
+		return nil, err
 	}
 	h := abi.Header{Kind: abi.KindKinesis, RequestID: inv.RequestID, FunctionARN: inv.FunctionARN, DeadlineMs: inv.Deadline.UnixMilli()}
 	if !inst.kinesis || !abi.CanEncodeKinesis(ev) {

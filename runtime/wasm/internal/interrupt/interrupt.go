@@ -50,6 +50,14 @@ import (
 // Export is the name under which the interrupt global is exported.
 const Export = "sluice.interrupt"
 
+// StartExport is the name under which a module's start function is
+// exported instead. The format runs a start function inside instantiation,
+// before the host can reach the interrupt global, so a start function that
+// never returned could not be stopped; the host calls this export right
+// after instantiation instead, which is what the start section would have
+// done, but stoppable.
+const StartExport = "sluice.start"
+
 // Section IDs (WebAssembly core spec §5.5.2, plus the exception-handling
 // proposal's tag section).
 const (
@@ -117,6 +125,10 @@ type Stats struct {
 	Functions int    // function bodies walked
 	Loops     int    // checks inserted
 	Global    uint32 // index of the interrupt global; the fuel global follows it
+	// HasStart says the module had a start section; Start is its function,
+	// now exported as StartExport.
+	HasStart bool
+	Start    uint32
 }
 
 // Instrument returns code with the interrupt global and a check at the top
@@ -179,6 +191,12 @@ func Instrument(code []byte) ([]byte, Stats, error) {
 			if err := checkExportFree(s.body); err != nil {
 				return nil, st, err
 			}
+		case secStart:
+			r := reader{b: s.body}
+			st.Start, st.HasStart = r.u32(), true
+			if r.err != nil {
+				return nil, st, fmt.Errorf("start section: %w", r.err)
+			}
 		}
 	}
 	if memories == 0 {
@@ -192,6 +210,13 @@ func Instrument(code []byte) ([]byte, Stats, error) {
 	export := appendName(nil, Export)
 	export = append(export, 0x03) // global
 	export = binary.AppendUvarint(export, uint64(st.Global))
+	exports := uint32(1)
+	if st.HasStart {
+		export = appendName(export, StartExport)
+		export = append(export, 0x00) // function
+		export = binary.AppendUvarint(export, uint64(st.Start))
+		exports++
+	}
 
 	out := append(make([]byte, 0, len(code)+len(code)/8), code[:8]...)
 	emit := func(id byte, body []byte) {
@@ -209,7 +234,7 @@ func Instrument(code []byte) ([]byte, Stats, error) {
 				haveGlobal = true
 			}
 			if !haveExport && rank > sectionOrder[secExport] {
-				emit(secExport, appendVec(nil, 1, export))
+				emit(secExport, appendVec(nil, exports, export))
 				haveExport = true
 			}
 		}
@@ -222,12 +247,15 @@ func Instrument(code []byte) ([]byte, Stats, error) {
 			emit(secGlobal, body)
 			haveGlobal = true
 		case secExport:
-			body, err := extendVec(s.body, 1, export)
+			body, err := extendVec(s.body, exports, export)
 			if err != nil {
 				return nil, st, fmt.Errorf("export section: %w", err)
 			}
 			emit(secExport, body)
 			haveExport = true
+		case secStart:
+			// Exported as StartExport instead (see there).
+			continue
 		case secCode:
 			body, err := instrumentCode(s.body, check(st.Global, st.Global+1), &st)
 			if err != nil {
@@ -251,7 +279,7 @@ func Instrument(code []byte) ([]byte, Stats, error) {
 		emit(secGlobal, appendVec(nil, 2, newGlobals))
 	}
 	if !haveExport {
-		emit(secExport, appendVec(nil, 1, export))
+		emit(secExport, appendVec(nil, exports, export))
 	}
 	return out, st, nil
 }
@@ -312,8 +340,8 @@ func checkExportFree(body []byte) error {
 	r := reader{b: body}
 	n := r.u32()
 	for i := uint32(0); i < n && r.err == nil; i++ {
-		if r.name() == Export {
-			return fmt.Errorf("module already exports %q", Export)
+		if name := r.name(); name == Export || name == StartExport {
+			return fmt.Errorf("module already exports %q", name)
 		}
 		r.byte()
 		r.u32()

@@ -170,6 +170,58 @@ func TestBareModule(t *testing.T) {
 	}
 }
 
+// TestStartSectionBecomesExport: a start function no longer runs inside
+// instantiation (where a loop in it could not be interrupted: the host has
+// no handle on the global yet) but is exported as StartExport, for the host
+// to call once it can stop the guest; calling it does what it did.
+func TestStartSectionBecomesExport(t *testing.T) {
+	code := read(t, "testdata/start.wasm")
+	out, st, err := Instrument(code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.HasStart {
+		t.Errorf("stats %+v: the start section went unnoticed", st)
+	}
+	ctx := context.Background()
+	rt := wazero.NewRuntime(ctx)
+	defer rt.Close(ctx)
+	runs := func(mod api.Module) uint64 {
+		res, err := mod.ExportedFunction("runs").Call(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res[0]
+	}
+	orig, err := rt.InstantiateWithConfig(ctx, code, wazero.NewModuleConfig().WithName("orig"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runs(orig) != 1 {
+		t.Fatal("the original module's start function did not run at instantiation")
+	}
+	mod, err := rt.InstantiateWithConfig(ctx, out, wazero.NewModuleConfig().WithName("instrumented"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := runs(mod); n != 0 {
+		t.Fatalf("the start function ran %d times at instantiation; want 0 (it is the host's to call)", n)
+	}
+	start := mod.ExportedFunction(StartExport)
+	if start == nil {
+		t.Fatalf("no export %q", StartExport)
+	}
+	if _, err := start.Call(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := runs(mod); n != 1 {
+		t.Errorf("after %s: %d runs, want 1", StartExport, n)
+	}
+	if _, ok := mod.ExportedGlobal(Export).(api.MutableGlobal); !ok {
+		t.Errorf("no mutable global %q exported", Export)
+	}
+}
+
 // TestBodies: the walker finds loops behind every kind of immediate, and
 // only loops.
 func TestBodies(t *testing.T) {
