@@ -274,10 +274,11 @@ func (c Config) compile() (*compiled, error) {
 	}
 	cc.errPfx = epfx
 	for _, p := range []struct {
-		name string
-		p    *Prefix
-	}{{"Prefix", cc.prefix}, {"ErrorOutputPrefix", cc.errPfx}} {
-		if err := checkStorable(p.p); err != nil {
+		name    string
+		p       *Prefix
+		nameLen int
+	}{{"Prefix", cc.prefix, cc.objectNameLen(&route{})}, {"ErrorOutputPrefix", cc.errPfx, cc.objectNameLen(&route{ET: ErrTypeDeliveryFailed})}} {
+		if err := checkStorable(p.p, p.nameLen); err != nil {
 			return nil, invalidf("%s %q cannot be stored: %v", p.name, p.p.String(), err)
 		}
 	}
@@ -289,8 +290,10 @@ func (c Config) compile() (*compiled, error) {
 // strictest): no leading "/", no empty, "." or ".." segment, no control
 // character or backslash, valid UTF-8. Partition values are escaped at
 // render time; this catches what the template wrote literally, which would
-// otherwise fail every flush and retry forever.
-func checkStorable(p *Prefix) error {
+// otherwise fail every flush and retry forever. The same goes for a key
+// longer than S3's 1,024 bytes (nameLen is the object name's length),
+// rendered on a date with the longest English month and day names.
+func checkStorable(p *Prefix, nameLen int) error {
 	sample := func(keys []string) map[string]string {
 		m := map[string]string{}
 		for _, k := range keys {
@@ -304,6 +307,12 @@ func checkStorable(p *Prefix) error {
 		Random: func(int) string { return "xxxxxxxxxxx" },
 	}
 	key := p.renderUnchecked(in) + "object"
+	long := in
+	long.Time = time.Date(2026, 9, 30, 15, 4, 5, 0, time.UTC) // a Wednesday in September
+	long.ErrorType = ErrTypeFormatConversion                  // one of the longest error output types
+	if err := checkObjectKey(p.renderUnchecked(long), nameLen); err != nil {
+		return err
+	}
 	switch {
 	case !utf8.ValidString(key):
 		return errors.New("it is not valid UTF-8")

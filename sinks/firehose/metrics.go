@@ -22,6 +22,9 @@ type metrics struct {
 	bufferedBytes    prometheus.Gauge
 	activePartitions prometheus.Gauge
 	pendingObjects   prometheus.Gauge
+	failingObjects   prometheus.Gauge
+	objectsRefused   *prometheus.CounterVec // by the destination's code
+	oldestPending    prometheus.Collector   // a GaugeFunc over the stream's jobs
 }
 
 func newMetrics(stream string) *metrics {
@@ -44,11 +47,14 @@ func newMetrics(stream string) *metrics {
 		smallObjects:   c("small_objects_total", "Objects delivered with less than a tenth of the buffer size: a sign of too short intervals or too many partitions."),
 		smallFileAlarm: g("small_file_alarm", "Partitions whose last "+fmt.Sprint(smallFileStreak)+
 			" interval flushes were all small objects (under a tenth of the buffer size); alarm when above zero."),
-		deliveryErrors:   c("delivery_errors_total", "Failed object writes (retried)."),
+		deliveryErrors:   c("delivery_errors_total", "Failed object writes (retried unless refused for good)."),
 		bufferedRecords:  g("buffered_records", "Records buffered and not yet in a delivered object."),
 		bufferedBytes:    g("buffered_bytes", "Uncompressed bytes buffered."),
 		activePartitions: g("active_partitions", "Partitions with buffered or undelivered records."),
 		pendingObjects:   g("pending_objects", "Objects decided but not yet written."),
+		failingObjects:   g("failing_objects", "Pending objects whose last write failed; retried with back-off."),
+		objectsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "sluice", Subsystem: "firehose", Name: "objects_refused_total",
+			Help: "Objects the destination refused for good, by its code; their records went to the error output as delivery-failed.", ConstLabels: l}, []string{"code"}),
 	}
 	for _, r := range []string{ReasonSize, ReasonInterval, ReasonShutdown, ReasonManual} {
 		m.objects.WithLabelValues(r) // export zeros so dashboards see every reason
@@ -56,7 +62,16 @@ func newMetrics(stream string) *metrics {
 	return m
 }
 
+// watch adds the metrics computed at scrape time from the stream's state.
+func (m *metrics) watch(stream string, d *DeliveryStream) {
+	m.oldestPending = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "sluice", Subsystem: "firehose",
+		Name: "oldest_pending_object_age_seconds", Help: "How long the oldest pending object has waited since its flush was decided.",
+		ConstLabels: prometheus.Labels{"delivery_stream": stream}},
+		func() float64 { return d.Backlog().OldestPending.Seconds() })
+}
+
 func (m *metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.recordsAccepted, m.bytesAccepted, m.recordsFailed, m.recordsDropped, m.objects, m.objectBytes,
-		m.smallObjects, m.smallFileAlarm, m.deliveryErrors, m.bufferedRecords, m.bufferedBytes, m.activePartitions, m.pendingObjects}
+		m.smallObjects, m.smallFileAlarm, m.deliveryErrors, m.bufferedRecords, m.bufferedBytes, m.activePartitions, m.pendingObjects,
+		m.failingObjects, m.objectsRefused, m.oldestPending}
 }

@@ -234,8 +234,13 @@ func (p *Prefix) render(in renderInput) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if len(s) > maxEvaluatedPrefix {
-		return "", fmt.Errorf("evaluated prefix is %d characters, longer than %d", len(s), maxEvaluatedPrefix)
+	// Characters, as AWS words the rule, not bytes: a value of 300 "é" is
+	// 300 characters. Whether Firehose counts code points (as here) or
+	// UTF-16 units is unverified; they differ only beyond the BMP. A
+	// prefix within the limit can still make a key longer than S3's 1,024
+	// bytes; routing checks that separately (checkObjectKey).
+	if n := utf8.RuneCountInString(s); n > maxEvaluatedPrefix {
+		return "", fmt.Errorf("evaluated prefix is %d characters, longer than %d", n, maxEvaluatedPrefix)
 	}
 	return s, nil
 }

@@ -150,6 +150,14 @@ type intentRec struct {
 	N      int    `json:"n"`
 	Bytes  int64  `json:"bytes"`
 	Reason string `json:"reason"`
+	// At is when the flush was decided (unix milliseconds), for the age
+	// of pending objects; 0 in logs written before it existed.
+	At int64 `json:"at,omitempty"`
+	// Replaces and Fail are set on a reroute (see failure.go): this
+	// object carries the records of object Replaces, which the
+	// destination refused for good, to the error output.
+	Replaces string   `json:"replaces,omitempty"`
+	Fail     *failRec `json:"fail,omitempty"`
 }
 
 type job struct {
@@ -160,6 +168,9 @@ type job struct {
 	claimed  bool
 	retryAt  time.Time
 	attempts int
+	since    time.Time // when the flush was decided
+	lastErr  string    // the last failed attempt's error
+	failedAt time.Time // and when it failed
 }
 
 type headRec struct {
@@ -201,6 +212,8 @@ type DeliveryStream struct {
 	bufBytes    int64
 	smallStreak map[string]int // partition → consecutive small interval flushes
 	alarmed     map[string]bool
+	refused     int    // objects rerouted after a permanent failure
+	lastRefusal string // the latest, described
 
 	gcMu   sync.Mutex
 	kick   chan struct{}
@@ -256,6 +269,7 @@ func Open(cfg Config, opts Options) (*DeliveryStream, error) {
 		kick:        make(chan struct{}, 1),
 		sem:         make(chan struct{}, opts.FlushConcurrency),
 	}
+	d.m.watch(cc.cfg.Name, d)
 	if opts.MaxBufferInterval > 0 && d.interval > opts.MaxBufferInterval {
 		d.interval = opts.MaxBufferInterval
 	}
@@ -625,9 +639,14 @@ func (d *DeliveryStream) routeWith(r sinks.Record, q map[string]string) *route {
 			rt.L[k] = v
 		}
 	}
-	// Rule 6: the evaluated prefix must fit in 512 characters.
-	if _, err := d.cc.prefix.render(renderInput{Time: r.ArrivalTime.In(d.cc.loc), Query: rt.Q, Lambda: rt.L,
-		Random: func(int) string { return "xxxxxxxxxxx" }}); err != nil {
+	// Rule 6: the evaluated prefix must fit in 512 characters; and the
+	// key it starts must be one S3 takes (checkObjectKey).
+	pfx, err := d.cc.prefix.render(renderInput{Time: r.ArrivalTime.In(d.cc.loc), Query: rt.Q, Lambda: rt.L,
+		Random: func(int) string { return "xxxxxxxxxxx" }})
+	if err == nil {
+		err = checkObjectKey(pfx, d.cc.objectNameLen(rt))
+	}
+	if err != nil {
 		return failRoute(&recordError{Type: ErrTypePrefixEvaluation, Code: codePrefixEvaluation, Message: err.Error()})
 	}
 	rt.part = rt.partID()
@@ -765,7 +784,8 @@ func (d *DeliveryStream) detachLocked(part, reason string) (uint64, error) {
 		oldest = min(oldest, r.arrival)
 	}
 	lo, hi := buf.refs[0].seq, buf.refs[len(buf.refs)-1].seq
-	in := intentRec{Part: part, Lo: lo, Hi: hi, N: len(buf.refs), Bytes: buf.bytes, Reason: reason}
+	now := d.opts.Now()
+	in := intentRec{Part: part, Lo: lo, Hi: hi, N: len(buf.refs), Bytes: buf.bytes, Reason: reason, At: now.UnixMilli()}
 	in.Key = d.objectKey(buf.rt, part, lo, hi, time.Unix(0, oldest))
 	payload, _ := json.Marshal(in)
 	pos, err := d.w.append(entryIntent, payload)
@@ -776,7 +796,7 @@ func (d *DeliveryStream) detachLocked(part, reason string) (uint64, error) {
 	delete(d.buffers, part)
 	d.bufRecords -= len(buf.refs)
 	d.bufBytes -= buf.bytes
-	d.jobs[in.Key] = &job{intentRec: in, rt: buf.rt, refs: buf.refs, pos: pos}
+	d.jobs[in.Key] = &job{intentRec: in, rt: buf.rt, refs: buf.refs, pos: pos, since: now}
 	d.segLive[pos.seg]++
 	return pos.lsn, nil
 }
@@ -888,8 +908,22 @@ func (d *DeliveryStream) runJob(ctx context.Context, j *job) error {
 	}
 	d.mu.Lock()
 	if err != nil {
+		if p, ok := dest.AsPermanent(err); ok && j.Fail == nil {
+			if nj, rerr := d.rerouteLocked(j, p, err); rerr == nil {
+				d.m.deliveryErrors.Inc()
+				d.updateGaugesLocked()
+				d.notifyLocked()
+				d.mu.Unlock()
+				d.log.Error("the destination refused an object for good; its records go to the error output",
+					"key", j.Key, "code", p.Code, "records", j.N, "error_output_key", nj.Key, "err", err)
+				d.wake()
+				return nil
+			}
+			// The log is poisoned: retry as any failure, the reopen replays.
+		}
 		j.claimed = false
 		j.attempts++
+		j.lastErr, j.failedAt = err.Error(), d.opts.Now()
 		j.retryAt = d.opts.Now().Add(min(maxRetryGap, time.Duration(1<<min(j.attempts, 10))*100*time.Millisecond))
 		d.m.deliveryErrors.Inc()
 		d.notifyLocked()
@@ -915,7 +949,9 @@ func (d *DeliveryStream) runJob(ctx context.Context, j *job) error {
 	d.segLive[j.pos.seg]--
 	d.m.objects.WithLabelValues(j.Reason).Inc()
 	d.m.objectBytes.Add(float64(j.Bytes))
-	d.noteObjectSizeLocked(j)
+	if j.Fail == nil {
+		d.noteObjectSizeLocked(j)
+	}
 	d.updateGaugesLocked()
 	d.notifyLocked()
 	d.mu.Unlock()
@@ -961,6 +997,13 @@ func (d *DeliveryStream) updateGaugesLocked() {
 	d.m.bufferedBytes.Set(float64(d.bufBytes))
 	d.m.activePartitions.Set(float64(len(d.active)))
 	d.m.pendingObjects.Set(float64(len(d.jobs)))
+	failing := 0
+	for _, j := range d.jobs {
+		if j.attempts > 0 {
+			failing++
+		}
+	}
+	d.m.failingObjects.Set(float64(failing))
 }
 
 // gc deletes write-ahead-log segments, oldest first, while the oldest one
@@ -1160,6 +1203,9 @@ func (d *DeliveryStream) recover(dir string, segs []uint64) error {
 				if err := json.Unmarshal(e.payload, &j.intentRec); err != nil {
 					return fmt.Errorf("decode flush intent: %w", err)
 				}
+				if j.Replaces != "" {
+					done[j.Replaces] = true // rerouted: resolved by this object
+				}
 				intents = append(intents, j)
 			case entryDone:
 				var k struct {
@@ -1186,16 +1232,28 @@ func (d *DeliveryStream) recover(dir string, segs []uint64) error {
 		byPart[j.Part] = append(byPart[j.Part], j)
 	}
 	for part, refs := range parts {
-		js := byPart[part] // in log order: increasing, disjoint ranges
+		// Ranges are disjoint but for a reroute, which repeats the range
+		// of the object it replaces: sorted by start, such intents are
+		// neighbours, and a record belongs to the one not yet done.
+		js := byPart[part]
+		sort.SliceStable(js, func(a, b int) bool { return js[a].Lo < js[b].Lo })
 		k := 0
 		for _, r := range refs {
 			for k < len(js) && js[k].Hi < r.seq {
 				k++
 			}
-			if k < len(js) && js[k].Lo <= r.seq {
-				if !done[js[k].Key] {
-					js[k].refs = append(js[k].refs, r)
+			covered := false
+			for x := k; x < len(js) && js[x].Lo <= r.seq; x++ {
+				if js[x].Hi < r.seq {
+					continue
 				}
+				covered = true
+				if !done[js[x].Key] {
+					js[x].refs = append(js[x].refs, r)
+					break
+				}
+			}
+			if covered {
 				continue
 			}
 			d.addLocked(r, time.Unix(0, r.accepted))
@@ -1210,6 +1268,13 @@ func (d *DeliveryStream) recover(dir string, segs []uint64) error {
 			return fmt.Errorf("flush intent %s names %d records but the log holds %d of them", j.Key, j.N, len(j.refs))
 		}
 		j.rt = j.refs[0].rt
+		if j.Fail != nil {
+			j.rt, j.refs = failureRoute(*j.Fail), reroutedRefs(j.refs, *j.Fail)
+		}
+		j.since = time.UnixMilli(j.At)
+		if j.At == 0 {
+			j.since = time.Unix(0, j.refs[0].accepted)
+		}
 		d.jobs[j.Key] = j
 		d.active[j.Part]++
 		d.segLive[j.pos.seg]++
