@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,6 +38,17 @@ func FuzzRequest(f *testing.F) {
 		{"SubscribeToShard", `{"ConsumerARN":"arn:aws:kinesis:us-east-1:000000000000:stream/f/consumer/c:1","ShardId":"shardId-000000000000","StartingPosition":{"Type":"TRIM_HORIZON"}}`},
 		{"UpdateStreamMode", `{"StreamARN":"arn:aws:kinesis:us-east-1:000000000000:stream/f","StreamModeDetails":{"StreamMode":"ON_DEMAND"}}`},
 		{"PutRecords", `{"StreamName":`},
+		// Hostile input (issue 13): keys that are not Unicode text, ARNs
+		// of another account, long values quoted in messages.
+		{"PutRecords", `{"StreamName":"f","Records":[{"PartitionKey":"k","Data":"eA=="},{"PartitionKey":"\u0000","Data":"eA=="}]}`},
+		{"PutRecords", `{"StreamName":"f","Records":[{"PartitionKey":"\ud800","Data":"eA=="}]}`},
+		{"PutRecords", "{\"StreamName\":\"f\",\"Records\":[{\"PartitionKey\":\"\xff\",\"Data\":\"eA==\"}]}"},
+		{"PutRecord", `{"StreamName":"f","PartitionKey":"\ud83d\udd11\udd11","Data":"eA=="}`},
+		{"PutRecords", `{"StreamARN":"arn:aws:kinesis:us-east-1:999999999999:stream/f","Records":[{"PartitionKey":"k","Data":"eA=="}]}`},
+		{"DeleteStream", `{"StreamARN":"arn:aws:kinesis:eu-west-1:000000000000:stream/f"}`},
+		{"DescribeStreamConsumer", `{"ConsumerARN":"arn:aws:kinesis:us-east-1:999999999999:stream/f/consumer/c:1"}`},
+		{"DescribeStreamSummary", `{"StreamName":"` + strings.Repeat("n", 2000) + `"}`},
+		{"PutRecord", `{"StreamName":"f","PartitionKey":"` + strings.Repeat("k", 2000) + `","Data":"eA==","ExplicitHashKey":"` + strings.Repeat("9", 2000) + `"}`},
 	}
 	for _, s := range seeds {
 		f.Add(s.op, []byte(s.body))
@@ -73,6 +85,11 @@ func FuzzRequest(f *testing.F) {
 			if json.Unmarshal(rec.Body.Bytes(), &e) != nil || e.Type == "" {
 				t.Fatalf("%s: error without __type: %s", op, rec.Body)
 			}
+			// Messages quote input capped (capQuoted): never the
+			// request echoed back.
+			if rec.Body.Len() > 4<<10 {
+				t.Fatalf("%s: a %d-byte error for a %d-byte body", op, rec.Body.Len(), len(body))
+			}
 		}
 	})
 }
@@ -92,6 +109,12 @@ func FuzzDecodePutRecords(f *testing.F) {
 	f.Add([]byte(`{"Records":[{"Data":"eA\"==","PartitionKey":"k"}]}`))
 	f.Add([]byte(`{"Records":[{"Data":"eA\n==","PartitionKey":"k"}]}`))
 	f.Add([]byte("{\"Records\":[{\"Data\":\"eA\n==\",\"PartitionKey\":\"k\"}]}"))
+	// Keys that are not Unicode text must go the slow path, which refuses
+	// them (jsonUnicodeProblem).
+	f.Add([]byte(`{"Records":[{"Data":"eA==","PartitionKey":"\u0000"}]}`))
+	f.Add([]byte(`{"Records":[{"Data":"eA==","PartitionKey":"\ud800"}]}`))
+	f.Add([]byte("{\"Records\":[{\"Data\":\"eA==\",\"PartitionKey\":\"\xff\"}]}"))
+	f.Add([]byte("{\"Records\":[{\"Data\":\"eA==\",\"PartitionKey\":\"a\x00\"}]}"))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var fast, slow kinesis.PutRecordsInput
 		if fastDecodePutRecords(body, &fast) != nil {
@@ -150,6 +173,14 @@ func FuzzRequestCBOR(f *testing.F) {
 	add("PutRecords", map[string]any{"StreamName": "f", "Records": []any{map[string]any{"PartitionKey": "k", "Data": []byte{0xff}}}})
 	f.Add("GetRecords", []byte{0xa1, 0x6d, 'S', 'h', 'a', 'r', 'd', 'I', 't', 'e', 'r', 'a', 't', 'o', 'r', 0xf6})
 	f.Add("PutRecords", []byte{0xbf, 0xff})
+	// Hostile input (issue 13), assembled by hand: encoders refuse text
+	// that is not UTF-8.
+	f.Add("PutRecords", cborMapOf(cborText("StreamName"), cborText("f"), cborText("Records"),
+		cborArrayOf(cborRecord("k", "x"), cborRecord("\xff", "x"))))
+	f.Add("PutRecord", cborMapOf(cborText("StreamName"), cborText("f"), cborText("PartitionKey"), cborText("\x00"), cborText("Data"), cborBlob("x")))
+	f.Add("PutRecord", cborMapOf(cborText("StreamARN"), cborText("arn:aws:kinesis:us-east-1:999999999999:stream/f"),
+		cborText("PartitionKey"), cborText("k"), cborText("Data"), cborBlob("x")))
+	f.Add("DescribeStreamSummary", cborMapOf(cborText("StreamName"), cborText(strings.Repeat("n", 2000))))
 	// A fuzzed RegisterStreamConsumer + SubscribeToShard must not stream
 	// for the default five minutes.
 	e := openTest(f, Options{SubscribeDuration: 10 * time.Millisecond})
