@@ -32,7 +32,8 @@ type Listener struct {
 	mu   sync.Mutex
 	open map[string]int // by client IP
 	n    int
-	// onClose, if set (tests), runs after an accepted connection closed.
+	// onClose, if set (tests, under mu), runs after an accepted
+	// connection closed.
 	onClose func()
 }
 
@@ -109,9 +110,10 @@ func (l *Listener) release(client string) {
 		delete(l.open, client)
 	}
 	l.n--
+	onClose := l.onClose
 	l.mu.Unlock()
-	if l.onClose != nil {
-		l.onClose()
+	if onClose != nil {
+		onClose()
 	}
 }
 

@@ -1,6 +1,7 @@
 package frontdoor
 
 import (
+	"bytes"
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
@@ -64,7 +65,8 @@ const maxHeaderBytes = 64 << 10
 // NewServer is the one way Sluice builds an http.Server, so no listener is
 // forgotten: every timeout of lim, a header cap, HTTP/2 (over TLS only, as
 // before: nothing enables unencrypted HTTP/2) with at most
-// lim.MaxHTTP2Streams concurrent streams per connection, and net/http's
+// lim.MaxHTTP2Streams concurrent streams per connection, a body cut off by
+// ReadTimeout still answered (see answerable), and net/http's
 // own complaints about broken clients (TLS handshake errors and the like,
 // which a hostile client can cause at will) logged at debug level only.
 func NewServer(h http.Handler, lim Limits, log *slog.Logger) *http.Server {
@@ -73,7 +75,7 @@ func NewServer(h http.Handler, lim Limits, log *slog.Logger) *http.Server {
 		log = slog.Default()
 	}
 	return &http.Server{
-		Handler:           h,
+		Handler:           answerable(h),
 		ReadHeaderTimeout: lim.ReadHeaderTimeout,
 		ReadTimeout:       lim.ReadTimeout,
 		WriteTimeout:      lim.WriteTimeout,
@@ -92,19 +94,27 @@ type Shape func(code, message string) (contentType string, body []byte)
 // {"__type": code, "message": message}, which every SDK parses into a typed
 // error carrying the message.
 func AWSJSON(code, message string) (string, []byte) {
-	b, _ := json.Marshal(struct {
+	return "application/x-amz-json-1.1", marshal(struct {
 		Type    string `json:"__type"`
 		Message string `json:"message"`
 	}{code, message})
-	return "application/x-amz-json-1.1", b
 }
 
 // ControlJSON is the control address's error shape: {"error": message}.
 func ControlJSON(_, message string) (string, []byte) {
-	b, _ := json.Marshal(struct {
+	return "application/json", marshal(struct {
 		Error string `json:"error"`
 	}{message})
-	return "application/json", b
+}
+
+// marshal encodes v without escaping <, > and & (the content type is
+// JSON, so they are harmless, and "->" stays readable in messages).
+func marshal(v any) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }
 
 // HostRefusal answers a request whose Host the listener does not serve:
