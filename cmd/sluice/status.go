@@ -26,7 +26,8 @@ func printStatus(out io.Writer, st app.Status) {
 		}
 		fmt.Fprintf(w, "%s\t%s\t%s\t%.0f\t%.0f\t%.0f\t%s\n", m.ID[:8], m.Function, m.Stream, m.Records, m.Invocations, m.Errors, time.Duration(maxAge)*time.Millisecond)
 	}
-	fmt.Fprintf(w, "\nDELIVERY STREAM\tBUCKET\tBUFFERED\tOBJECTS BY FLUSH REASON\tSMALL OBJECTS\n")
+	fmt.Fprintf(w, "\nDELIVERY STREAM\tBUCKET\tBUFFERED\tPENDING OBJECTS\tFAILING\tREFUSED\tOBJECTS BY FLUSH REASON\tSMALL OBJECTS\n")
+	var problems []string
 	for _, d := range st.DeliveryStreams {
 		var reasons []string
 		for r, n := range d.Objects {
@@ -35,7 +36,21 @@ func printStatus(out io.Writer, st app.Status) {
 			}
 		}
 		sort.Strings(reasons)
-		fmt.Fprintf(w, "%s\t%s\t%.0f records / %.0f B\t%s\t%.0f\n", d.Name, d.Bucket, d.BufferedRecords, d.BufferedBytes, strings.Join(reasons, " "), d.SmallObjects)
+		pending := fmt.Sprint(d.PendingObjects)
+		if d.PendingObjects > 0 {
+			pending += fmt.Sprintf(" (oldest %s)", (time.Duration(d.OldestPendingMs) * time.Millisecond).Round(time.Second))
+		}
+		fmt.Fprintf(w, "%s\t%s\t%.0f records / %.0f B\t%s\t%d\t%d\t%s\t%.0f\n", d.Name, d.Bucket, d.BufferedRecords, d.BufferedBytes,
+			pending, d.FailingObjects, d.RefusedObjects, strings.Join(reasons, " "), d.SmallObjects)
+		if d.FailingObjects > 0 {
+			problems = append(problems, fmt.Sprintf("%s: %d object(s) failing, retried; last error (%s): %s", d.Name, d.FailingObjects, d.LastErrorKey, d.LastError))
+		}
+		if d.RefusedObjects > 0 {
+			problems = append(problems, fmt.Sprintf("%s: %d object(s) refused by the store, records sent to the error output (delivery-failed); last: %s", d.Name, d.RefusedObjects, d.LastRefusal))
+		}
 	}
 	w.Flush()
+	for _, p := range problems {
+		fmt.Fprintln(out, p)
+	}
 }

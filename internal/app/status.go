@@ -38,6 +38,19 @@ type DeliveryStatus struct {
 	BufferedBytes   float64            `json:"bufferedBytes"`
 	Objects         map[string]float64 `json:"objectsByFlushReason"`
 	SmallObjects    float64            `json:"smallObjects"`
+	// PendingObjects wait for the object store (OldestPendingMs the
+	// longest); FailingObjects are those whose last write failed, retried
+	// with back-off, LastError the latest such failure. A record that
+	// seems stuck shows here rather than only in the log.
+	PendingObjects  int    `json:"pendingObjects"`
+	OldestPendingMs int64  `json:"oldestPendingMs"`
+	FailingObjects  int    `json:"failingObjects"`
+	LastError       string `json:"lastError,omitempty"`
+	LastErrorKey    string `json:"lastErrorKey,omitempty"`
+	// RefusedObjects were refused by the store for good; their records
+	// went to the error output as delivery-failed (LastRefusal says which).
+	RefusedObjects int    `json:"refusedObjects"`
+	LastRefusal    string `json:"lastRefusal,omitempty"`
 }
 
 func (i *instance) status() Status {
@@ -60,7 +73,14 @@ func (i *instance) status() Status {
 	}
 	byStream := map[string]*DeliveryStatus{}
 	for _, ds := range i.plan.DeliveryStreams {
-		byStream[ds.Name] = &DeliveryStatus{Name: ds.Name, Bucket: ds.Bucket, Objects: map[string]float64{}}
+		st := &DeliveryStatus{Name: ds.Name, Bucket: ds.Bucket, Objects: map[string]float64{}}
+		if d := i.delivery.streams[ds.LogicalID]; d != nil {
+			b := d.Backlog()
+			st.PendingObjects, st.OldestPendingMs = b.PendingObjects, b.OldestPending.Milliseconds()
+			st.FailingObjects, st.LastError, st.LastErrorKey = b.FailingObjects, b.LastError, b.LastErrorKey
+			st.RefusedObjects, st.LastRefusal = b.RefusedObjects, b.LastRefusal
+		}
+		byStream[ds.Name] = st
 	}
 	for _, f := range fams {
 		for _, m := range f.GetMetric() {
