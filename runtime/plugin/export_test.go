@@ -2,6 +2,13 @@ package plugin
 
 import "debug/buildinfo"
 
+// SetOpen replaces what LoadContext runs to load a plugin, until restore.
+func SetOpen(f func(path string) (any, error)) (restore func()) {
+	old := openPlugin
+	openPlugin = f
+	return func() { openPlugin = old }
+}
+
 // Compare exposes compare to tests.
 var Compare = compare
 

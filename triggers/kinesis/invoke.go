@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -60,6 +61,7 @@ const (
 	outPartial           // ReportBatchItemFailures named records (or failed the batch)
 	outFuncError         // handler error, panic, timeout
 	outThrottled         // the batch never reached the function: not a retry
+	outCut               // shutdown: the invocation outlived DrainTimeout and was stopped
 )
 
 // throttleTypes are invoke errors where the batch never reached the
@@ -103,6 +105,8 @@ func (m *Mapping) runBatch(ctx context.Context, r *round, l int, recs []types.Re
 		}
 		res, resp, reqID := m.invoke(ctx, r.shardID, recs)
 		switch res {
+		case outCut:
+			return false // not done: read again after a restart
 		case outThrottled:
 			throttles++
 			if !sleep(ctx, m.backoff(throttles-1)) {
@@ -197,9 +201,15 @@ func (m *Mapping) invoke(ctx context.Context, shardID string, recs []types.Recor
 	ev := m.batchEvent(shardID, recs)
 	m.m.batchSize.WithLabelValues(m.cfg.ID).Observe(float64(len(recs)))
 	m.m.invocations.WithLabelValues(m.cfg.ID, m.cfg.FunctionName).Inc()
-	// Once invoked, a batch is finished even if ctx is cancelled meanwhile:
-	// shutdown drains in-flight batches rather than throwing work away.
-	resp, err := m.call(context.WithoutCancel(ctx), &ev)
+	ictx, done := m.invokeContext(ctx)
+	resp, err := m.call(ictx, &ev)
+	cut := ictx.Err() != nil
+	done()
+	if err != nil && cut {
+		m.log.Warn("shutting down: stopped an invocation still running after the drain timeout; its records are read again after restart",
+			"shard", shardID, "records", len(recs), "drainTimeout", m.opts.DrainTimeout, "err", err)
+		return outCut, response{}, ""
+	}
 	if err != nil {
 		var ie *runtime.InvokeError
 		if !errors.As(err, &ie) || throttleTypes[ie.Type] {
@@ -218,6 +228,26 @@ func (m *Mapping) invoke(ctx context.Context, shardID string, recs []types.Recor
 		}
 	}
 	return outSuccess, resp, ""
+}
+
+// errDrainTimeout is why an invocation was stopped at shutdown.
+var errDrainTimeout = errors.New("still running at the end of the drain timeout")
+
+// invokeContext is the context of one invocation. Once invoked, a batch
+// is finished even if ctx is cancelled meanwhile — shutdown drains
+// in-flight batches rather than throwing work away — but for DrainTimeout
+// at most: a stuck function (an init that never finishes, a handler with a
+// long Timeout) must not hold shutdown hostage. The function then stops the
+// call (a WASM guest is interrupted; a plugin's call is abandoned).
+func (m *Mapping) invokeContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	ictx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() {
+		time.AfterFunc(m.opts.DrainTimeout, func() { cancel(errDrainTimeout) })
+	})
+	return ictx, func() {
+		stop()
+		cancel(nil)
+	}
 }
 
 // call invokes the function with ev. A function that takes the decoded

@@ -148,6 +148,10 @@ type pipeline struct {
 	rounds []*round // in flight, oldest first
 	cp     string   // the last checkpoint given to w
 
+	// age is the shard's iterator age, told the oldest record in flight
+	// at every settle.
+	age *shardAge
+
 	ctx    context.Context // cancelled when a lane gives up (shutdown, fenced)
 	cancel context.CancelFunc
 	slots  chan struct{} // one held per round in flight
@@ -285,9 +289,11 @@ func (p *pipeline) checkpoint(r *round, l, n int) (cp string, front int) {
 // commit.
 func (p *pipeline) settle() bool {
 	cp, _ := p.checkpoint(nil, -1, 0)
+	var oldest time.Time // arrival of the first record not done, if any
 	for len(p.rounds) > 0 {
 		r := p.rounds[0]
 		if f, _ := r.advance(-1, 0); f < len(r.recs) {
+			oldest = aws.ToTime(r.recs[f].ApproximateArrivalTimestamp)
 			break
 		}
 		p.rounds = p.rounds[1:]
@@ -295,6 +301,9 @@ func (p *pipeline) settle() bool {
 		p.m.m.recordsIn.WithLabelValues(p.m.cfg.ID).Add(float64(len(r.recs)))
 		p.m.m.recordAge.WithLabelValues(p.m.cfg.ID, r.shardID).Set(float64(p.m.opts.Now().Sub(aws.ToTime(last.ApproximateArrivalTimestamp)).Milliseconds()))
 		<-p.slots
+	}
+	if p.age != nil {
+		p.age.inFlight(oldest)
 	}
 	if cp == p.cp {
 		return true

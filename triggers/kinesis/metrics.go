@@ -12,7 +12,7 @@ type Metrics struct {
 	recordsIn    *prometheus.CounterVec
 	recordsOut   *prometheus.CounterVec
 	batchSize    *prometheus.HistogramVec
-	iteratorAge  *prometheus.GaugeVec
+	iteratorAge  *iteratorAges
 
 	recordAge       *prometheus.GaugeVec
 	invokeThrottles *prometheus.CounterVec
@@ -50,9 +50,7 @@ func NewMetrics() *Metrics {
 			Name: "sluice_esm_batch_records", Help: "Records per invocation.",
 			Buckets: []float64{1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000},
 		}, []string{"mapping"}),
-		iteratorAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "sluice_esm_iterator_age_milliseconds", Help: "MillisBehindLatest of the last GetRecords per shard.",
-		}, []string{"mapping", "shard"}),
+		iteratorAge: newIteratorAges(),
 		recordAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "sluice_esm_batch_record_age_milliseconds", Help: "Lambda's IteratorAge: age of the last record of a shard's latest finished batch (spec §1.15).",
 		}, []string{"mapping", "shard"}),

@@ -25,6 +25,7 @@ type shardReader struct {
 	ended    bool    // NextShardIterator came back null: closed and drained
 	win      *window // the open tumbling window, if any
 	epoch    uint64  // the fencing token from Claim, sent with every Put
+	age      *shardAge
 }
 
 // runShard reads one shard until ctx is cancelled or the shard ends.
@@ -61,7 +62,9 @@ func (m *Mapping) runShard(ctx context.Context, shard types.Shard, first bool) {
 			pos.SequenceNumber = s
 		}
 	}
-	r := &shardReader{m: m, shard: shard, id: id, lastSeen: pos.SequenceNumber, epoch: pos.Epoch}
+	age := m.m.iteratorAge.shard(m.cfg.ID, id, m.opts.Now)
+	defer age.reset()
+	r := &shardReader{m: m, shard: shard, id: id, lastSeen: pos.SequenceNumber, epoch: pos.Epoch, age: age}
 	if err := r.open(ctx, pos.SequenceNumber); err != nil {
 		if ctx.Err() == nil {
 			log.Error("opening shard", "err", err)
@@ -80,6 +83,7 @@ func (m *Mapping) runShard(ctx context.Context, shard types.Shard, first bool) {
 		}
 	}()
 	p := m.newPipeline(ctx, id, sourceID, base, cpw)
+	p.age = age
 	defer p.close() // before cpw.close: lanes may still be handing over
 	windowStart := time.Now()
 	for {
@@ -89,8 +93,12 @@ func (m *Mapping) runShard(ctx context.Context, shard types.Shard, first bool) {
 		}
 		switch {
 		case m.cfg.TumblingWindow > 0:
-			if len(batch) > 0 && !m.runWindowRound(ctx, r, sourceID, batch) {
-				return
+			if len(batch) > 0 {
+				age.inFlight(aws.ToTime(batch[0].ApproximateArrivalTimestamp))
+				if !m.runWindowRound(ctx, r, sourceID, batch) {
+					return
+				}
+				age.inFlight(time.Time{})
 			}
 			if r.win != nil && (r.ended || !m.opts.Now().Before(r.win.end)) {
 				// The window's time is up, or the shard ended (§1.11 item
@@ -227,7 +235,7 @@ func (r *shardReader) gather(ctx context.Context, windowStart time.Time) ([]type
 		}
 		attempt = 0
 		if out.MillisBehindLatest != nil {
-			r.m.m.iteratorAge.WithLabelValues(cfg.ID, r.id).Set(float64(*out.MillisBehindLatest))
+			r.age.read(*out.MillisBehindLatest)
 		}
 		if n := len(out.Records); n > 0 {
 			if batch == nil {

@@ -155,7 +155,13 @@ func (m *Mapping) windowInvoke(ctx context.Context, sr *shardReader, sourceID st
 		}
 		m.m.invocations.WithLabelValues(m.cfg.ID, m.cfg.FunctionName).Inc()
 		m.m.batchSize.WithLabelValues(m.cfg.ID).Observe(float64(len(recs)))
-		body, err := m.fn.Invoke(context.WithoutCancel(ctx), payload)
+		ictx, done := m.invokeContext(ctx)
+		body, err := m.fn.Invoke(ictx, payload)
+		cut := ictx.Err() != nil
+		done()
+		if err != nil && cut {
+			return false // shutdown stopped it: read again after restart
+		}
 		attempts++
 		invokes++
 		if err == nil {
@@ -182,7 +188,9 @@ func (m *Mapping) windowInvoke(ctx context.Context, sr *shardReader, sourceID st
 					early := ev
 					early.Records, early.State, early.IsFinalInvokeForWindow, early.IsWindowTerminatedEarly = []events.KinesisEventRecord{}, state, true, true
 					if p, err := json.Marshal(early); err == nil {
-						_, _ = m.fn.Invoke(context.WithoutCancel(ctx), p)
+						ictx, done := m.invokeContext(ctx)
+						_, _ = m.fn.Invoke(ictx, p)
+						done()
 					}
 					w.state = json.RawMessage(`{}`)
 				}
