@@ -2,11 +2,13 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -196,27 +198,24 @@ func (i *instance) stopGeneration() {
 
 // serve opens the listeners, announces readiness and waits for ctx.
 func (i *instance) serve(ctx context.Context) error {
-	control, err := net.Listen("tcp", i.cfg.ControlAddr)
+	control, err := i.listen("control", i.cfg.ControlAddr, i.controlRoutes(), frontdoor.ControlJSON, nil)
 	if err != nil {
-		return fmt.Errorf("control address: %w", err)
+		return err
 	}
-	controlSrv := &http.Server{Handler: i.controlHandler(), ReadHeaderTimeout: 10 * time.Second}
-	go controlSrv.Serve(control)
-	i.onStop(func() { controlSrv.Close() })
+	i.onStop(func() { control.Close() })
 
-	eps := Endpoints{Control: "http://" + control.Addr().String(), StateDir: i.stateDir, Buckets: i.buckets, PID: os.Getpid()}
-	var apiSrv *http.Server
+	eps := Endpoints{Control: "http://" + control.Addr.String(), StateDir: i.stateDir, Buckets: i.buckets, PID: os.Getpid()}
+	var apiSrv *frontdoor.Server
 	if len(i.api) > 0 {
-		l, err := net.Listen("tcp", i.cfg.KinesisAddr)
+		apiSrv, err = i.listen("kinesis", i.cfg.KinesisAddr, i.targetRouter(), frontdoor.AWSJSON, nil)
 		if err != nil {
-			return fmt.Errorf("kinesis address: %w", err)
+			return err
 		}
-		apiSrv = &http.Server{Handler: i.targetRouter(), ReadHeaderTimeout: 10 * time.Second}
-		go apiSrv.Serve(l)
-		eps.Kinesis = "http://" + l.Addr().String()
+		eps.Kinesis = "http://" + apiSrv.Addr.String()
 		if i.cfg.KinesisTLSAddr != "" {
 			tlsSrv, err := i.serveTLS(&eps)
 			if err != nil {
+				apiSrv.Close()
 				return err
 			}
 			i.onStop(func() { tlsSrv.Close() })
@@ -232,6 +231,7 @@ func (i *instance) serve(ctx context.Context) error {
 	}
 	i.onStop(func() { os.Remove(epsPath) })
 	fmt.Fprintln(i.cfg.Stdout, readyLine(eps))
+	fmt.Fprintln(i.cfg.Stdout, loginLine(eps.Control, i.token))
 
 	<-ctx.Done()
 	i.log.Info("shutting down: draining in-flight batches and flushing buffers")
@@ -242,6 +242,104 @@ func (i *instance) serve(ctx context.Context) error {
 		cancel()
 	}
 	return nil
+}
+
+// listen serves handler on addr behind the front door
+// (internal/frontdoor): the same connection caps, timeouts, HTTP/2 stream
+// cap and Host check on every listener, so none is forgotten. shape words
+// its refusals in the listener's own error format; tlsCfg, if set, serves
+// HTTPS.
+func (i *instance) listen(name, addr string, handler http.Handler, shape frontdoor.Shape, tlsCfg *tls.Config) (*frontdoor.Server, error) {
+	srv, err := frontdoor.Listen(frontdoor.Options{
+		Name: name, Addr: addr, Handler: handler, Shape: shape, TLS: tlsCfg,
+		Limits: listenLimits(i.cfg.Listen), AllowedHosts: i.cfg.Listen.AllowedHosts,
+		Refusals: i.refusals, Log: i.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	warnExposed(i.log, name, srv.Addr.String(), len(i.cfg.VerifySigV4) > 0)
+	return srv, nil
+}
+
+// listenLimits carries the configured limits to the front door (zero
+// fields take its defaults).
+func listenLimits(l ListenLimits) frontdoor.Limits {
+	return frontdoor.Limits{
+		ReadHeaderTimeout: l.ReadHeaderTimeout, ReadTimeout: l.ReadTimeout,
+		WriteTimeout: l.WriteTimeout, IdleTimeout: l.IdleTimeout,
+		MaxConnsPerClient: l.MaxConnsPerClient, MaxConns: l.MaxConns,
+		MaxHTTP2Streams: l.MaxHTTP2Streams,
+	}
+}
+
+// controlRoutes is the control handler with its long requests let out of
+// the listener's timeouts: a deploy builds functions and a redrive streams
+// its progress, both for longer than WriteTimeout, and over HTTP/1.1 a
+// passing ReadTimeout would cancel them. Their bodies are still read under
+// the timeouts (frontdoor.LongRunning), and they need the control token.
+func (i *instance) controlRoutes() http.Handler {
+	h := i.controlHandler()
+	long := frontdoor.LongRunning(h, maxControlBody, frontdoor.ControlJSON)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && (r.URL.Path == "/deploy" || r.URL.Path == "/redrive") {
+			long.ServeHTTP(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// maxControlBody is what the control API reads of a request body (deploy
+// and redrive read at most 1 MiB).
+const maxControlBody = 1 << 20
+
+// exposures say what a listener gives to whoever reaches it, for the
+// warning about listeners bound beyond loopback.
+var exposures = map[string]string{
+	"kinesis":     "the Kinesis and Firehose APIs: anyone who reaches it can create, write, read and delete streams and write to delivery streams",
+	"kinesis-tls": "the Kinesis and Firehose APIs over TLS: anyone who reaches it can create, write, read and delete streams and write to delivery streams",
+	"control":     "the control API: /healthz and /metrics to anyone who reaches it, everything else (status, profiles, deploy, redrive) to holders of the control token",
+}
+
+// warnExposed logs a warning when a listener is bound to an address other
+// machines can reach, naming what it exposes and whether requests must be
+// signed. It reports whether it warned.
+func warnExposed(log *slog.Logger, name, addr string, sigv4 bool) bool {
+	if frontdoor.IsLoopback(addr) {
+		return false
+	}
+	what := exposures[name]
+	if what == "" {
+		what = "the " + name + " listener"
+	}
+	auth := "SigV4 signatures are NOT verified (start with --verify-sigv4 ACCESS_KEY:SECRET to require them)"
+	switch {
+	case name == "control":
+		auth = "SigV4 does not apply to it"
+	case sigv4:
+		auth = "SigV4 signatures are verified (--verify-sigv4): unsigned and wrongly signed requests are refused"
+	}
+	log.Warn(fmt.Sprintf("%s listener bound to %s, reachable from other machines: it serves %s; %s", name, addr, what, auth),
+		"listener", name, "addr", addr, "sigv4_verified", sigv4)
+	return true
+}
+
+// loginLine tells a person how to open the control console in a browser:
+// /login takes the token once and keeps it in a cookie. Printed after the
+// ready line, which tools parse and which stays as it was.
+// A control address bound to every interface (0.0.0.0) is shown as
+// 127.0.0.1, which a browser on this machine can open.
+func loginLine(control, token string) string {
+	if u, err := url.Parse(control); err == nil {
+		if host, port, err := net.SplitHostPort(u.Host); err == nil {
+			if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+				u.Host = net.JoinHostPort("127.0.0.1", port)
+				control = u.String()
+			}
+		}
+	}
+	return fmt.Sprintf("control: open %s/login?token=%s in a browser (the token is kept in a cookie)", control, token)
 }
 
 func readyLine(eps Endpoints) string {
