@@ -19,6 +19,10 @@ import (
 // cmdLocalInvoke is `sluice local invoke FN [-e FILE|-] [--loader plugin|wasm]`: exactly one JSON
 // document on stdout (the response, or Lambda's error document), everything
 // else on stderr, exit 1 on a function error as `sam local invoke` does.
+// A function whose init never finishes fails as on Lambda, within
+// --init-timeout + its Timeout: Sandbox.Timedout for a WASM guest (the
+// init is stopped, then retried in the invocation), a load error for a
+// plugin (whose init cannot be stopped; runtime/plugin.LoadContext).
 func cmdLocalInvoke(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cfg, _ := app.ConfigFromEnv()
 	fs := newFlagSet("local invoke", stderr, &cfg)
@@ -26,6 +30,7 @@ func cmdLocalInvoke(args []string, stdin io.Reader, stdout, stderr io.Writer) in
 	fs.StringVar(event, "event", "", "event file (- for stdin); default {}")
 	loader := fs.String("loader", "", "run the function as a Go plugin or a WASM module (plugin|wasm), overriding Metadata.Sluice.Loader")
 	envVars := fs.String("env-vars", "", "JSON file of environment overrides: {\"FunctionLogicalId\": {\"KEY\": \"value\"}}")
+	initTimeout := fs.Duration("init-timeout", runtime.DefaultInitTimeout, "how long the function's init (main() before sdk.Start) may run before it is stopped and retried inside the invocation, under its Timeout (Lambda: 10s)")
 	// Accept the function name before or after the flags, as SAM does.
 	var fnID string
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
@@ -67,6 +72,11 @@ func cmdLocalInvoke(args []string, stdin io.Reader, stdout, stderr io.Writer) in
 	if err != nil {
 		return fail("%v", err)
 	}
+	if *initTimeout <= 0 {
+		return fail("--init-timeout %s: want a positive duration", *initTimeout)
+	}
+	// This process loads one function: its init deadline is the process's.
+	runtime.SetDefaultInitTimeout(*initTimeout)
 	ctx := context.Background()
 	switch *loader {
 	case "", "plugin", "wasm":

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sluice-dev/sluice/runtime"
 )
 
 // TestMain points every test at one plugin cache, so the sample functions
@@ -236,5 +238,49 @@ func TestLocalInvokeWasmMounts(t *testing.T) {
 				t.Errorf("guest read /etc/hostname: %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestLocalInvokeStuckInit: a WASM guest whose main() never returns used
+// to hang `local invoke` forever; now its init is stopped after
+// --init-timeout, retried inside the invocation, and the command fails
+// with Lambda's Sandbox.Timedout, naming the init, within --init-timeout +
+// the function's Timeout.
+func TestLocalInvokeStuckInit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a WASM guest")
+	}
+	initfn, err := filepath.Abs(filepath.Join("..", "..", "runtime", "testdata", "initfn"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := filepath.Join(t.TempDir(), "template.yaml")
+	body := "Transform: AWS::Serverless-2016-10-31\nResources:\n  Stuck:\n    Type: AWS::Serverless::Function\n" +
+		"    Metadata:\n      Sluice:\n        Loader: wasm\n" +
+		"    Properties:\n      CodeUri: " + initfn + "\n      Handler: bootstrap\n      Runtime: provided.al2023\n      Timeout: 1\n" +
+		"      Environment:\n        Variables:\n          INIT: spin\n"
+	if err := os.WriteFile(tmpl, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	defer runtime.SetDefaultInitTimeout(0)
+	code, stdout, stderr := sluice(t, "", "local", "invoke", "Stuck", "-t", tmpl, "--init-timeout", "300ms")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\nstdout %s\nstderr %s", code, stdout, stderr)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+		t.Fatalf("stdout is not Lambda's error document: %s", stdout)
+	}
+	if msg, _ := doc["errorMessage"].(string); doc["errorType"] != "Sandbox.Timedout" || !strings.Contains(msg, "Task timed out after 1.00 seconds") ||
+		!strings.Contains(msg, "init (main) did not finish") {
+		t.Errorf("error document %v", doc)
+	}
+	for _, want := range []string{"sluice: Stuck failed: Sandbox.Timedout", "Phase: init\tStatus: timeout", "Phase: invoke\tStatus: timeout"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if code, _, stderr := sluice(t, "", "local", "invoke", "Stuck", "-t", tmpl, "--init-timeout", "0s"); code != 1 || !strings.Contains(stderr, "--init-timeout 0s") {
+		t.Errorf("--init-timeout 0s: exit %d, stderr %q", code, stderr)
 	}
 }

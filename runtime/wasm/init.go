@@ -31,9 +31,9 @@ func (m *Module) InitNote() string { return m.initNote }
 // When the limit ends the init it returns an *runtime.InitTimeoutError and
 // writes Lambda's INIT_REPORT line to log.
 func (m *Module) initPhase(ctx context.Context, log io.Writer) (*instance, error) {
+	start := time.Now()
 	ictx, cancel := context.WithTimeout(ctx, m.initTimeout)
 	defer cancel()
-	start := time.Now()
 	inst, err := m.start(ictx)
 	if err != nil && ctx.Err() == nil && errors.Is(ictx.Err(), context.DeadlineExceeded) {
 		runtime.WriteInitReport(log, time.Since(start), "init", "timeout")
