@@ -262,7 +262,7 @@ func (d *Dir) Put(ctx context.Context, bucket, key string, body io.Reader, meta 
 func classify(err error) error {
 	switch {
 	case errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.EISDIR), errors.Is(err, syscall.ENOTEMPTY), errors.Is(err, syscall.EEXIST):
-		return dest.Permanent("LocalDir.KeyConflict", err)
+		return dest.Permanent("LocalDir.KeyConflict", fmt.Errorf("%w (a file or directory of another key is in the way)", err))
 	case errors.Is(err, syscall.ENAMETOOLONG):
 		return dest.Permanent("LocalDir.NameTooLong", err)
 	}
@@ -314,7 +314,10 @@ func (d *Dir) place(final, base string, r io.Reader) (err error) {
 		return err
 	}
 	if err = os.Rename(tmp, final); err != nil {
-		return fmt.Errorf("rename into place (tmp and root must share a file system): %w", err)
+		if errors.Is(err, syscall.EXDEV) {
+			return fmt.Errorf("rename into place (tmp and root must share a file system): %w", err)
+		}
+		return fmt.Errorf("rename into place: %w", err)
 	}
 	return syncDir(filepath.Dir(final))
 }
