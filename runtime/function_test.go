@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	goruntime "runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -234,5 +235,83 @@ func TestColdStartIsNotPartOfTheTimeout(t *testing.T) {
 	}
 	if eng.prepared.Load() != 1 {
 		t.Fatalf("Prepare ran %d times, want once", eng.prepared.Load())
+	}
+}
+
+// initEngine is an Engine whose init phase always runs out (Prepare) and
+// whose retried init inside the invocation runs until the deadline, as a
+// WASM guest whose main() never returns does.
+type initEngine struct {
+	prepared, called atomic.Int64
+	prepareErr       error
+}
+
+func (e *initEngine) Prepare(ctx context.Context) (any, error) {
+	e.prepared.Add(1)
+	return nil, e.prepareErr
+}
+
+func (e *initEngine) Call(ctx context.Context, inv *runtime.Invocation) ([]byte, error) {
+	e.called.Add(1)
+	if inv.Prepared != nil {
+		return nil, errors.New("got a prepared instance after the init timed out")
+	}
+	<-ctx.Done()
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return nil, &runtime.InitTimeoutError{Phase: "invoke"}
+	}
+	return nil, ctx.Err()
+}
+
+// TestInitTimeoutIsRetriedInTheInvocation: when the engine's init phase
+// times out the invocation still runs, so the engine can retry the init
+// under the function's Timeout (Lambda's suppressed init); when that runs
+// out the caller sees Lambda's Sandbox.Timedout, saying it was the init,
+// and the log gets the INIT_REPORT line. Any other init failure ends the
+// invocation at once, and a cancelled caller gets Runtime.Cancelled.
+func TestInitTimeoutIsRetriedInTheInvocation(t *testing.T) {
+	var logs strings.Builder
+	e := &initEngine{prepareErr: fmt.Errorf("function F: %w", &runtime.InitTimeoutError{After: time.Second, Phase: "init"})}
+	fn := runtime.NewWithEngine(runtime.Config{Name: "F", Timeout: 100 * time.Millisecond, InitTimeout: time.Second, Logs: &logs}, e)
+	_, err := fn.Invoke(context.Background(), []byte(`{}`))
+	var ie *runtime.InvokeError
+	if !errors.As(err, &ie) || ie.Type != "Sandbox.Timedout" || !strings.Contains(ie.Message, "Task timed out after 0.10 seconds: the function's init (main) did not finish, neither in the 1.00 s init phase nor when retried") {
+		t.Fatalf("got %v", err)
+	}
+	if e.prepared.Load() != 1 || e.called.Load() != 1 {
+		t.Errorf("Prepare %d, Call %d times; want 1 and 1", e.prepared.Load(), e.called.Load())
+	}
+	if !strings.Contains(logs.String(), ie.RequestID+"\tINIT_REPORT Init Duration: ") || !strings.Contains(logs.String(), "\tPhase: invoke\tStatus: timeout\n") {
+		t.Errorf("log %q", logs.String())
+	}
+
+	e = &initEngine{prepareErr: errors.New("instantiating module: bad magic")}
+	fn = runtime.NewWithEngine(runtime.Config{Name: "F", Timeout: time.Hour}, e)
+	if _, err := fn.Invoke(context.Background(), []byte(`{}`)); !errors.As(err, &ie) || !strings.Contains(ie.Message, "bad magic") || e.called.Load() != 0 {
+		t.Errorf("a failed init: %v after %d calls", err, e.called.Load())
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	e = &initEngine{prepareErr: context.Canceled}
+	fn = runtime.NewWithEngine(runtime.Config{Name: "F", Timeout: time.Hour}, e)
+	if _, err := fn.Invoke(ctx, []byte(`{}`)); !errors.As(err, &ie) || ie.Type != "Runtime.Cancelled" {
+		t.Errorf("cancelled during init: %v", err)
+	}
+}
+
+// TestInitPhaseTimeoutDefault: Lambda's 10 s unless the Config or the
+// process (local invoke --init-timeout) says otherwise.
+func TestInitPhaseTimeoutDefault(t *testing.T) {
+	if got := (runtime.Config{}).InitPhaseTimeout(); got != 10*time.Second {
+		t.Errorf("default %s", got)
+	}
+	runtime.SetDefaultInitTimeout(time.Second)
+	defer runtime.SetDefaultInitTimeout(0)
+	if got := (runtime.Config{}).InitPhaseTimeout(); got != time.Second {
+		t.Errorf("process default %s", got)
+	}
+	if got := (runtime.Config{InitTimeout: time.Minute}).InitPhaseTimeout(); got != time.Minute {
+		t.Errorf("configured %s", got)
 	}
 }
