@@ -37,4 +37,15 @@
 // logged record goes back into its buffer: nothing acknowledged is lost and
 // no record is delivered twice. This is stronger than Firehose's
 // at-least-once (spec C.13).
+//
+// # One record cannot jam a stream
+//
+// A record whose object key S3 would refuse (over 1,024 bytes, see
+// s3key.go) goes to the error output when it is routed. An object the
+// destination refuses for good (a dest.PermanentError: a denied request, a
+// key the store will not take) is logged, counted and rerouted, records
+// and all, to the error output as delivery-failed (failure.go); only
+// transient errors are retried, with back-off. Backlog (and the metrics,
+// and `sluice status`) shows what waits for the destination and what
+// fails.
 package firehose
