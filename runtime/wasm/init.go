@@ -144,8 +144,19 @@ func (m *Module) startAbandonable(ctx context.Context) (*instance, error) {
 		err  error
 	}
 	done := make(chan result, 1)
+	m.mu.Lock()
+	m.softInits++
+	m.mu.Unlock()
 	go func() {
 		inst, err := m.instantiate(context.WithoutCancel(ctx))
+		m.mu.Lock()
+		m.softInits--
+		last := m.closed && m.softInits == 0
+		m.mu.Unlock()
+		if last { // Close left the runtime to the last init running
+			m.rt.Close(context.Background())
+			m.closeRoots()
+		}
 		done <- result{inst, err}
 	}()
 	select {

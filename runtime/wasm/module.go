@@ -136,8 +136,10 @@ type Module struct {
 	mu     sync.Mutex
 	idle   []*instance
 	closed bool
-	// pending is closed when an abandoned init (StopAbandon) ends.
-	pending chan struct{}
+	// pending is closed when an abandoned init (StopAbandon) ends;
+	// softInits counts the StopAbandon inits running.
+	pending   chan struct{}
+	softInits int
 }
 
 // Load reads a .wasm file and returns a Function that runs it.
@@ -321,7 +323,15 @@ func (m *Module) Close(ctx context.Context) error {
 	m.mu.Lock()
 	m.closed = true
 	m.idle = nil
+	running := m.softInits > 0
 	m.mu.Unlock()
+	if running {
+		// An init under SoftTimeout (perhaps abandoned) still runs in the
+		// runtime, and closing it under a running guest is a data race in
+		// wazero: the init's goroutine closes it when the guest returns
+		// (init.go).
+		return nil
+	}
 	err := m.rt.Close(ctx)
 	m.closeRoots()
 	return err
