@@ -250,15 +250,16 @@ func TestLocalInvokeStuckInit(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a WASM guest")
 	}
-	initfn, err := filepath.Abs(filepath.Join("..", "..", "runtime", "testdata", "initfn"))
+	// kfn, as in TestLocalInvokeWasmMounts: one guest to compile per run.
+	kfn, err := filepath.Abs(filepath.Join("..", "..", "runtime", "testdata", "kfn"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	tmpl := filepath.Join(t.TempDir(), "template.yaml")
 	body := "Transform: AWS::Serverless-2016-10-31\nResources:\n  Stuck:\n    Type: AWS::Serverless::Function\n" +
 		"    Metadata:\n      Sluice:\n        Loader: wasm\n" +
-		"    Properties:\n      CodeUri: " + initfn + "\n      Handler: bootstrap\n      Runtime: provided.al2023\n      Timeout: 1\n" +
-		"      Environment:\n        Variables:\n          INIT: spin\n"
+		"    Properties:\n      CodeUri: " + kfn + "\n      Handler: bootstrap\n      Runtime: provided.al2023\n      Timeout: 1\n" +
+		"      Environment:\n        Variables:\n          KFN_INIT: spin\n"
 	if err := os.WriteFile(tmpl, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -65,19 +65,19 @@ func wantInitTimedOut(t *testing.T, fn *runtime.Function, mod *wasm.Module, logs
 // init phase but finishes within it + the timeout serves its first
 // invocation. (Both hung `sluice up` and `local invoke` forever.)
 func TestGoGuestInitDeadline(t *testing.T) {
-	code, err := os.ReadFile(buildGuest(t, "../testdata/initfn"))
+	code, err := os.ReadFile(buildGuest(t, "../testdata/kfn"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Run("spin", func(t *testing.T) {
-		cfg := runtime.Config{Name: "Init", InitTimeout: 200 * time.Millisecond, Timeout: time.Second, Env: map[string]string{"INIT": "spin"}}
+		cfg := runtime.Config{Name: "Init", InitTimeout: 200 * time.Millisecond, Timeout: time.Second, Env: map[string]string{"KFN_INIT": "spin"}}
 		fn, mod, logs := loadInit(t, code, options(), cfg)
 		wantInitTimedOut(t, fn, mod, logs)
 	})
 	t.Run("sleep", func(t *testing.T) {
 		// Timeout is generous: under the race detector the interpreter
 		// runs the Go runtime's own start-up slowly.
-		cfg := runtime.Config{Name: "Init", InitTimeout: 200 * time.Millisecond, Timeout: prompt, Env: map[string]string{"INIT": "sleep=600ms"}}
+		cfg := runtime.Config{Name: "Init", InitTimeout: 200 * time.Millisecond, Timeout: prompt, Env: map[string]string{"KFN_INIT": "sleep=600ms"}}
 		fn, mod, logs := loadInit(t, code, options(), cfg)
 		if mod.InitNote() == "" {
 			t.Error("a 600 ms main() finished within a 200 ms init phase")

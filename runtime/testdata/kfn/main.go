@@ -1,6 +1,7 @@
 // Command kfn is the runtime's test function: one Kinesis handler source
 // that the tests build as a Go plugin, as a WASM module and call through
-// lambda.NewHandler, with a fault mode per record payload.
+// lambda.NewHandler, with a fault mode per record payload, and init faults
+// (KFN_INIT, see main).
 package main
 
 import (
@@ -118,4 +119,20 @@ func boolString(b bool) string {
 	return "no"
 }
 
-func main() { sdk.Start(handle) }
+// main misbehaves before sdk.Start when KFN_INIT asks, for the init-phase
+// tests: "spin" loops forever, "sleep=<duration>" sleeps that long.
+func main() {
+	switch mode := os.Getenv("KFN_INIT"); {
+	case mode == "spin":
+		for {
+			sink++
+		}
+	case strings.HasPrefix(mode, "sleep="):
+		d, err := time.ParseDuration(strings.TrimPrefix(mode, "sleep="))
+		if err != nil {
+			panic(err)
+		}
+		time.Sleep(d)
+	}
+	sdk.Start(handle)
+}
