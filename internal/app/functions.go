@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/sluice-dev/sluice/runtime"
 	"github.com/sluice-dev/sluice/runtime/plugin"
@@ -67,6 +68,9 @@ type LoadOptions struct {
 	Loader string
 	// Progress receives build progress; Logs the function's log lines.
 	Progress, Logs io.Writer
+	// InitTimeout bounds the function's init phase (0: Lambda's 10 s, or
+	// what runtime.SetDefaultInitTimeout set).
+	InitTimeout time.Duration
 }
 
 // Loaders are the values Metadata.Sluice.Loader and --loader accept.
@@ -85,6 +89,7 @@ func LoadFunctionWith(ctx context.Context, plan *template.Plan, fn template.Func
 		Env:                 env,
 		ReservedConcurrency: fn.ReservedConcurrency,
 		Logs:                opts.Logs,
+		InitTimeout:         opts.InitTimeout,
 	}
 	loader := fn.Loader
 	if opts.Loader != "" {
@@ -97,7 +102,10 @@ func LoadFunctionWith(ctx context.Context, plan *template.Plan, fn template.Func
 		if err != nil {
 			return nil, err
 		}
-		handler, err := plugin.Load(res.Path)
+		// A plugin's init cannot be interrupted in-process: LoadContext
+		// stops waiting for it (at the init deadline, or on SIGTERM) and
+		// fails the load instead of holding start-up hostage.
+		handler, err := plugin.LoadContext(ctx, res.Path, cfg.InitTimeout)
 		if err != nil {
 			return nil, fmt.Errorf("function %s: %w", fn.LogicalID, err)
 		}
@@ -126,8 +134,10 @@ func LoadFunctionWith(ctx context.Context, plan *template.Plan, fn template.Func
 		if err != nil {
 			return nil, fmt.Errorf("function %s: %w", fn.LogicalID, err)
 		}
-		if note := m.StopNote(); note != "" && opts.Progress != nil {
-			fmt.Fprintf(opts.Progress, "sluice: function %s: %s\n", fn.LogicalID, note)
+		for _, note := range []string{m.StopNote(), m.InitNote()} {
+			if note != "" && opts.Progress != nil {
+				fmt.Fprintf(opts.Progress, "sluice: function %s: %s\n", fn.LogicalID, note)
+			}
 		}
 		return runtime.NewWithEngine(cfg, m), nil
 	default:
