@@ -124,3 +124,23 @@ func TestOrderingSeqOK(t *testing.T) {
 		}
 	}
 }
+
+// The service quotes a failing value whole, and so does checkWire up to
+// maxQuoted bytes: kinesalite's recordings of a 257-character partition
+// key and of 501 PutRecords entries come out exactly (the HTTP writer's
+// cap on a whole message is a separate backstop, frontdoor.MaxMessage).
+func TestWireQuotesRecordedValuesWhole(t *testing.T) {
+	key := strings.Repeat("a", 257)
+	_, err := checkWire(wireSpecs["PutRecord"], []byte(`{"StreamName":"s","PartitionKey":"`+key+`","Data":""}`))
+	want := "1 validation error detected: Value '" + key + "' at 'partitionKey' failed to satisfy constraint: Member must have length less than or equal to 256"
+	if err == nil || !strings.HasSuffix(err.Error(), want) {
+		t.Errorf("257-character key: %v\nwant %s", err, want)
+	}
+	recs := strings.Repeat(`{"PartitionKey":"k","Data":""},`, 501)
+	_, err = checkWire(wireSpecs["PutRecords"], []byte(`{"StreamName":"s","Records":[`+strings.TrimSuffix(recs, ",")+`]}`))
+	entries := strings.TrimSuffix(strings.Repeat("com.amazonaws.kinesis.v20131202.PutRecordsRequestEntry@c965e310, ", 501), ", ")
+	want = "1 validation error detected: Value '[" + entries + "]' at 'records' failed to satisfy constraint: Member must have length less than or equal to 500"
+	if err == nil || !strings.HasSuffix(err.Error(), want) {
+		t.Errorf("501 records: %.300v…\nwant %.300s…", err, want)
+	}
+}
