@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
@@ -553,4 +554,22 @@ func TestHostileSizes(t *testing.T) {
 		t.Errorf("100,000 records over HTTP: %s, want ValidationException", typ)
 	}
 	h.checkLog()
+}
+
+// keyProblem's eight-bytes-at-a-time scan agrees with the plain rule (no
+// NUL, valid UTF-8) wherever the bad byte sits, including the bytes
+// either side of a word boundary.
+func TestKeyProblemScan(t *testing.T) {
+	for n := 1; n <= 24; n++ {
+		for at := 0; at < n; at++ {
+			for _, bad := range []string{"\x00", "\xff", "\x80", "é", "\x01", "\x7f", "🔑"} {
+				k := []byte(strings.Repeat("k", n))
+				k = append(k[:at], append([]byte(bad), k[at+1:]...)...)
+				want := bytes.IndexByte(k, 0) >= 0 || !utf8.Valid(k)
+				if got := keyProblem(string(k)) != ""; got != want {
+					t.Errorf("key %q: refused %v, want %v", k, got, want)
+				}
+			}
+		}
+	}
 }

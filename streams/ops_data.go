@@ -208,6 +208,29 @@ func checkRecord(v *validation, i int, key *string, data []byte, ehk *string, ma
 // refuses a text string that is not UTF-8; the in-process Client and a
 // NUL over any codec are caught here.
 func keyProblem(k string) string {
+	// Every key of every PutRecords passes here: eight bytes at a time,
+	// any byte that is zero or has its high bit set (0x80 after
+	// subtracting one, or already) sends the key to the exact check.
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(k); i += 8 {
+		x := uint64(k[i]) | uint64(k[i+1])<<8 | uint64(k[i+2])<<16 | uint64(k[i+3])<<24 |
+			uint64(k[i+4])<<32 | uint64(k[i+5])<<40 | uint64(k[i+6])<<48 | uint64(k[i+7])<<56
+		if (x|(x-ones))&highs != 0 {
+			return keyProblemOf(k)
+		}
+	}
+	for ; i < len(k); i++ {
+		if c := k[i]; c == 0 || c >= 0x80 {
+			return keyProblemOf(k)
+		}
+	}
+	return ""
+}
+
+// keyProblemOf is keyProblem's exact check, for keys with a zero byte or
+// bytes past ASCII.
+func keyProblemOf(k string) string {
 	if i := strings.IndexByte(k, 0); i >= 0 {
 		return fmt.Sprintf("PartitionKey must be Unicode text without NUL characters; the key has a NUL (U+0000) at byte offset %d", i)
 	}
