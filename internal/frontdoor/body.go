@@ -112,7 +112,13 @@ func ReadBody(r *http.Request, max int, budget *Budget) (*Body, error) {
 		}
 		if n > 0 {
 			if aerr := budget.acquire(r.Context(), int64(n), &deadline); aerr != nil {
+				read := len(*b.p)
 				b.Release()
+				if errors.Is(aerr, ErrBusy) {
+					// Read and drop the rest, holding nothing, so that
+					// the client gets the 503 (and retries), not a reset.
+					io.CopyN(io.Discard, r.Body, int64(max+1-read))
+				}
 				return nil, aerr
 			}
 			b.held += int64(n)

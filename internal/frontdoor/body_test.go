@@ -107,9 +107,14 @@ func TestReadBodyTooLarge(t *testing.T) {
 
 func TestReadBodyBusy(t *testing.T) {
 	budget := NewBudget(10_000, 20*time.Millisecond)
-	r := httptest.NewRequest("POST", "/", bytes.NewReader(body(20_000)))
+	src := &chunky{data: body(20_000), n: 3000}
+	r := httptest.NewRequest("POST", "/", nil)
+	r.Body = io.NopCloser(src)
 	if _, err := ReadBody(r, 1<<20, budget); !errors.Is(err, ErrBusy) {
 		t.Fatalf("err = %v, want ErrBusy", err)
+	}
+	if src.off != 20_000 {
+		t.Fatalf("refused after reading %d of 20000 bytes: the rest must be read and dropped, so the client gets the 503 and not a reset", src.off)
 	}
 	if got := budget.InUse(); got != 0 {
 		t.Fatalf("budget holds %d after a refusal", got)
