@@ -180,4 +180,3 @@ func rssKB(t *testing.T, pid int) int {
 	t.Skip("no VmRSS")
 	return 0
 }
-
