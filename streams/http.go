@@ -172,7 +172,7 @@ func (a *httpAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if c == nil {
 		// Answer in JSON: we do not speak the requested encoding.
-		a.writeError(w, jsonCodec{}, http.StatusBadRequest, "UnknownOperationException", "unsupported content type "+r.Header.Get("Content-Type"))
+		a.writeError(w, jsonCodec{}, http.StatusBadRequest, "UnknownOperationException", "unsupported content type "+frontdoor.Quote(r.Header.Get("Content-Type")))
 		return
 	}
 	if r.Method != http.MethodPost {
@@ -182,7 +182,7 @@ func (a *httpAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	name, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
 	f, known := operations[name]
 	if !ok || !known {
-		a.writeError(w, c, http.StatusBadRequest, "UnknownOperationException", "unknown operation "+r.Header.Get("X-Amz-Target"))
+		a.writeError(w, c, http.StatusBadRequest, "UnknownOperationException", "unknown operation "+frontdoor.Quote(r.Header.Get("X-Amz-Target")))
 		return
 	}
 	body := b.Bytes()

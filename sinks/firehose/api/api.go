@@ -95,7 +95,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body := b.Bytes()
 	op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), TargetPrefix)
 	if !ok || r.Method != http.MethodPost {
-		writeError(w, errorf(http.StatusBadRequest, "UnknownOperationException", "unknown operation %q", r.Header.Get("X-Amz-Target")))
+		writeError(w, errorf(http.StatusBadRequest, "UnknownOperationException", "unknown operation %q", frontdoor.Quote(r.Header.Get("X-Amz-Target"))))
 		return
 	}
 	var out any
@@ -110,9 +110,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		out, err = h.list(body)
 	case "CreateDeliveryStream", "DeleteDeliveryStream", "UpdateDestination", "TagDeliveryStream",
 		"UntagDeliveryStream", "ListTagsForDeliveryStream", "StartDeliveryStreamEncryption", "StopDeliveryStreamEncryption":
-		err = errorf(http.StatusBadRequest, "InvalidArgumentException", "%s is not supported: Sluice's delivery streams come from the template", op)
+		err = errorf(http.StatusBadRequest, "InvalidArgumentException", "%s is not supported: Sluice's delivery streams come from the template", frontdoor.Quote(op))
 	default:
-		err = errorf(http.StatusBadRequest, "UnknownOperationException", "unknown operation %s", op)
+		err = errorf(http.StatusBadRequest, "UnknownOperationException", "unknown operation %s", frontdoor.Quote(op))
 	}
 	if err != nil {
 		var ae *apiError
@@ -160,7 +160,7 @@ type record struct {
 func (h *Handler) stream(name string, put bool) (Stream, error) {
 	s, ok := h.streams[name]
 	if !ok {
-		return s, errorf(http.StatusBadRequest, "ResourceNotFoundException", "Firehose %s under account %s not found.", name, h.account)
+		return s, errorf(http.StatusBadRequest, "ResourceNotFoundException", "Firehose %s under account %s not found.", frontdoor.Quote(name), h.account)
 	}
 	if put && s.SourceStreamARN != "" {
 		return s, errorf(http.StatusBadRequest, "InvalidArgumentException", "This operation is not permitted on KinesisStreamAsSource delivery stream type.")
