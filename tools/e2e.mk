@@ -22,3 +22,12 @@ CHAOS_TARGETS += chaos-s3-kill
 .PHONY: chaos-s3-kill
 chaos-s3-kill: tools/bin/versitygw
 	SLUICE_CHAOS_ROUNDS=20 $(GO) test -count=1 -timeout 20m -v -run 'TestKillMidFlushKeepsS3ExactlyOnce' ./e2e/
+
+# Hostile clients for 60 s beside two normal producers (the short profile,
+# 8 s, runs in `make test`): every acknowledged click delivered, every attack
+# refused, sluice's peak RSS under SLUICE_HOSTILE_RSS_MB.
+CHAOS_TARGETS += chaos-hostile
+
+.PHONY: chaos-hostile
+chaos-hostile:
+	SLUICE_HOSTILE_SECONDS=60 $(GO) test -count=1 -timeout 15m -v -run 'TestHostileClientsCannotTakeThePipelineDown' ./e2e/

@@ -333,7 +333,7 @@ func garbage(ctx context.Context, t *Target, rng *rand.Rand) (string, error) {
 		case 1:
 			body = append(body[:i], body[i+1:]...)
 		case 2:
-			body = append(body[:i], append([]byte{"{}[]\",:\\\x00\xff"[rng.IntN(12)]}, body[i:]...)...)
+			body = append(body[:i], append([]byte{specials[rng.IntN(len(specials))]}, body[i:]...)...)
 		default:
 			body = append(body[:i], append(bytes.Repeat(body[i:i+1], rng.IntN(2000)), body[i:]...)...)
 		}
@@ -356,6 +356,9 @@ func garbage(ctx context.Context, t *Target, rng *rand.Rand) (string, error) {
 	}
 	return fmt.Sprintf("status-%d", resp.StatusCode), nil
 }
+
+// specials are the bytes most likely to confuse a JSON parser.
+const specials = "{}[]\",:\\\x00\xff"
 
 func truncate(b []byte, n int) string {
 	if len(b) > n {
