@@ -251,20 +251,7 @@ func TestListenersRefuseHostileClients(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for { // registration is asynchronous, as on AWS
-			d, err := c.DescribeStreamConsumer(ctx, &kinesis.DescribeStreamConsumerInput{ConsumerARN: reg.Consumer.ConsumerARN})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d.ConsumerDescription.ConsumerStatus == types.ConsumerStatusActive {
-				break
-			}
-			select {
-			case <-ctx.Done():
-				t.Fatal("consumer never became ACTIVE")
-			case <-time.After(50 * time.Millisecond): // polling the API, as a client must
-			}
-		}
+		waitConsumerActive(ctx, t, c, reg.Consumer.ConsumerARN)
 		sub, err := c.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: reg.Consumer.ConsumerARN, ShardId: aws.String("shardId-000000000000"),
 			StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeLatest}})
 		if err != nil {

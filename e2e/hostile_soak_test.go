@@ -4,12 +4,9 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -194,24 +191,12 @@ func procStatusKB(t *testing.T, pid int, field string) int {
 	return 0
 }
 
-var refusalLine = regexp.MustCompile(`(?m)^sluice_frontdoor_refusals_total\{cause="([^"]+)",listener="([^"]+)"\} (\d+)`)
-
-// assertRefusalsCounted checks /metrics counted the refusals by cause.
+// assertRefusalsCounted checks /metrics counted the refusals.
 func assertRefusalsCounted(t *testing.T, control string) {
 	t.Helper()
-	resp, err := http.Get(control + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	causes := map[string]int{}
-	for _, m := range refusalLine.FindAllStringSubmatch(string(body), -1) {
-		n, _ := strconv.Atoi(m[3])
-		causes[m[1]] += n
-	}
-	t.Logf("refusals counted in /metrics by cause: %v", causes)
-	if len(causes) == 0 {
+	counted := refusals(t, control) // "cause/listener" → count
+	t.Logf("refusals counted in /metrics by cause/listener: %v", counted)
+	if len(counted) == 0 {
 		t.Error("/metrics counts no refusals after the attack")
 	}
 }

@@ -79,20 +79,7 @@ func TestKinesisOverTLSWithHTTP2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for { // registration is asynchronous, as on AWS
-		d, err := c.DescribeStreamConsumer(ctx, &kinesis.DescribeStreamConsumerInput{ConsumerARN: reg.Consumer.ConsumerARN})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if d.ConsumerDescription.ConsumerStatus == types.ConsumerStatusActive {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatal("consumer never became ACTIVE")
-		case <-time.After(50 * time.Millisecond): // polling the API, as a client must
-		}
-	}
+	waitConsumerActive(ctx, t, c, reg.Consumer.ConsumerARN)
 	sub, err := c.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{
 		ConsumerARN: reg.Consumer.ConsumerARN, ShardId: put.ShardId,
 		StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeTrimHorizon},
@@ -140,4 +127,24 @@ func (p protoRecorder) Do(r *http.Request) (*http.Response, error) {
 		p.http2.Add(1)
 	}
 	return resp, err
+}
+
+// waitConsumerActive polls until a registered consumer is ACTIVE:
+// registration is asynchronous, as on AWS.
+func waitConsumerActive(ctx context.Context, t *testing.T, c *kinesis.Client, arn *string) {
+	t.Helper()
+	for {
+		d, err := c.DescribeStreamConsumer(ctx, &kinesis.DescribeStreamConsumerInput{ConsumerARN: arn})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.ConsumerDescription.ConsumerStatus == types.ConsumerStatusActive {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("consumer never became ACTIVE")
+		case <-time.After(50 * time.Millisecond): // polling the API, as a client must
+		}
+	}
 }
