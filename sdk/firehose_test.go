@@ -20,11 +20,18 @@ import (
 
 // fakeFirehose answers PutRecordBatch (AWS JSON 1.1) and rejects each
 // record whose data is in reject the first time it sees it.
+//
+// The SDK resends a whole call when its transport fails after the request
+// was sent (seen once under CPU load on a fresh clone: calls of 500, 500,
+// 3). The tests check WithFirehose's own batching and per-record retries,
+// not the SDK's, so a resent attempt of a call already answered (same
+// amz-sdk-invocation-id) gets the same answer and is not counted again.
 type fakeFirehose struct {
-	mu      sync.Mutex
-	reject  map[string]bool
-	calls   [][]string
-	streams []string
+	mu       sync.Mutex
+	reject   map[string]bool
+	calls    [][]string
+	streams  []string
+	answered map[string][]byte // amz-sdk-invocation-id → answer
 }
 
 func (f *fakeFirehose) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -42,6 +49,12 @@ func (f *fakeFirehose) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	id := r.Header.Get("Amz-Sdk-Invocation-Id")
+	if prev, ok := f.answered[id]; ok && id != "" {
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		w.Write(prev)
+		return
+	}
 	var call []string
 	var resps []map[string]string
 	failed := 0
@@ -57,8 +70,13 @@ func (f *fakeFirehose) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	f.calls = append(f.calls, call)
 	f.streams = append(f.streams, in.DeliveryStreamName)
+	answer, _ := json.Marshal(map[string]any{"FailedPutCount": failed, "Encrypted": false, "RequestResponses": resps})
+	if f.answered == nil {
+		f.answered = map[string][]byte{}
+	}
+	f.answered[id] = answer
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	_ = json.NewEncoder(w).Encode(map[string]any{"FailedPutCount": failed, "Encrypted": false, "RequestResponses": resps})
+	w.Write(answer)
 }
 
 func clientFor(t *testing.T, f *fakeFirehose) *firehose.Client {
