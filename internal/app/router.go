@@ -90,7 +90,7 @@ func (i *instance) readBody(r *http.Request, max int) *frontdoor.Stashed {
 	remote := r.RemoteAddr
 	switch {
 	case errors.As(err, &se):
-		i.refusals.Refuse(listener, "sigv4", "remote", remote, "code", se.Code, "target", clip(r.Header.Get("X-Amz-Target")))
+		i.refusals.Refuse(listener, "sigv4", "remote", remote, "code", se.Code, "target", frontdoor.Quote(r.Header.Get("X-Amz-Target")))
 	case errors.Is(err, frontdoor.ErrTooLarge):
 		i.refusals.Refuse(listener, "body-too-large", "remote", remote, "content_length", r.ContentLength)
 	case errors.Is(err, frontdoor.ErrBusy):
@@ -99,12 +99,4 @@ func (i *instance) readBody(r *http.Request, max int) *frontdoor.Stashed {
 		i.refusals.Refuse(listener, "body-read", "remote", remote, "err", err)
 	}
 	return &frontdoor.Stashed{Err: err}
-}
-
-// clip keeps what a client sent short in log lines.
-func clip(s string) string {
-	if len(s) > 100 {
-		return s[:100] + "..."
-	}
-	return s
 }
