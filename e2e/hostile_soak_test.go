@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
+	"github.com/sluice-dev/sluice/internal/app"
 	"github.com/sluice-dev/sluice/internal/harness"
 	"github.com/sluice-dev/sluice/internal/hostile"
 )
@@ -75,7 +77,9 @@ func TestHostileClientsCannotTakeThePipelineDown(t *testing.T) {
 	}
 
 	target := &hostile.Target{
-		API: s.Endpoints.Kinesis, APITLS: s.Endpoints.KinesisTLS, CAFile: s.Endpoints.KinesisCA,
+		// The ready line names the TLS address; the certificate to trust
+		// is in the state dir.
+		API: s.Endpoints.Kinesis, APITLS: s.Endpoints.KinesisTLS, CAFile: filepath.Join(state, app.TLSCertFile),
 		Control: s.Endpoints.Control, Stream: "clickstream", AccessKey: ak, Secret: sk,
 		SourceIP: "127.0.0.66",
 	}
@@ -96,7 +100,11 @@ func TestHostileClientsCannotTakeThePipelineDown(t *testing.T) {
 			}
 		}
 	}()
-	stats := hostile.Run(soak, target, 12, hostile.All(target))
+	attacks := hostile.All(target)
+	if !slices.ContainsFunc(attacks, func(a hostile.Attack) bool { return a.Name == "h2-flood" }) {
+		t.Fatalf("no HTTP/2 flood: the TLS listener (%q) or its certificate was not found", target.APITLS)
+	}
+	stats := hostile.Run(soak, target, 12, attacks)
 	wg.Wait()
 	hwm := procStatusKB(t, s.PID(), "VmHWM")
 	t.Logf("attacks over %d s:\n%s", seconds, stats)
