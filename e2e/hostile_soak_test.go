@@ -36,7 +36,7 @@ import (
 // SLUICE_HOSTILE_RSS_MB.
 func TestHostileClientsCannotTakeThePipelineDown(t *testing.T) {
 	seconds := envInt("SLUICE_HOSTILE_SECONDS", 8)
-	rssBoundMB := envInt("SLUICE_HOSTILE_RSS_MB", 1024)
+	rssBoundMB := envInt("SLUICE_HOSTILE_RSS_MB", 768)
 	const ak, sk = "AKIDSLUICE", "sluice" // what samples/clickstream signs with
 	state := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
