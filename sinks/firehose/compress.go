@@ -13,10 +13,10 @@ import (
 	"github.com/klauspost/compress/snappy"
 )
 
-// This file holds the whole-object compressions of CompressionFormat (spec
-// C.6, C.11). Each is a streaming writer with bounded memory (one block at
-// most) and deterministic output for a given sequence of writes, so a
-// replayed flush rewrites byte-identical objects.
+// This file holds the whole-object compressions of CompressionFormat
+// (docs/semantics.md, "Firehose compression"). Each is a streaming writer with
+// bounded memory (one block at most) and deterministic output for a given
+// sequence of writes, so a replayed flush rewrites byte-identical objects.
 
 // compression is one CompressionFormat: its default extension, its
 // Content-Encoding and a constructor for its writer.
@@ -30,7 +30,8 @@ type compression struct {
 
 // compressions by CompressionFormat. HADOOP_SNAPPY's extension follows
 // what was observed on AWS (.snappy), not the documentation's .hsnappy
-// (spec C.6 notes the conflict); FileExtension overrides either.
+// (docs/semantics.md, "Firehose S3 object names"); FileExtension overrides
+// either.
 var compressions = map[string]compression{
 	CompressionNone:         {"", "", func(w io.Writer, _ string) (io.WriteCloser, error) { return nopCloser{w}, nil }},
 	CompressionGZIP:         {".gz", "gzip", newGzip},

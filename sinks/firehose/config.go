@@ -13,7 +13,8 @@ import (
 // MiB is one mebibyte; buffer sizes are SizeInMBs * MiB.
 const MiB = 1 << 20
 
-// Compression formats (CompressionFormat, spec C.11). The mixed case of
+// Compression formats (CompressionFormat; docs/semantics.md, "Firehose
+// compression"). The mixed case of
 // "Snappy" is AWS's.
 const (
 	CompressionNone         = "UNCOMPRESSED"
@@ -23,7 +24,8 @@ const (
 	CompressionHadoopSnappy = "HADOOP_SNAPPY"
 )
 
-// Defaults that Firehose applies when a field is unset (spec C.2, C.5, C.8).
+// Defaults that Firehose applies when a field is unset (docs/semantics.md,
+// "Firehose configuration defaults").
 const (
 	DefaultBufferSize          = 5 * MiB
 	DefaultDPBufferSize        = 128 * MiB
@@ -39,7 +41,8 @@ type Config struct {
 	Name string
 	// Bucket is the destination bucket name (the part after arn:aws:s3:::).
 	Bucket string
-	// Prefix is the S3 prefix expression (spec C.7), e.g.
+	// Prefix is the S3 prefix expression (docs/semantics.md, "Firehose S3
+	// prefix expressions"), e.g.
 	// "events/event_type=!{partitionKeyFromQuery:event_type}/!{timestamp:yyyy/MM/dd/HH}/".
 	// Empty means yyyy/MM/dd/HH/; a prefix without expressions gets
 	// yyyy/MM/dd/HH/ appended.
@@ -78,7 +81,7 @@ type Config struct {
 	// for UNCOMPRESSED) when non-empty; it must match \.[0-9a-z!\-_.*'()]+.
 	FileExtension string
 	// Conversion, when set, converts JSON records to Parquet with a Glue
-	// table's schema (DataFormatConversionConfiguration, spec C.10). It
+	// table's schema (DataFormatConversionConfiguration). It
 	// needs Compression UNCOMPRESSED and a BufferSize of at least 64 MiB
 	// (default 128 MiB); objects get the .parquet extension.
 	Conversion *Conversion
@@ -128,7 +131,8 @@ func (c Config) withDefaults() Config {
 
 // Validate checks the configuration the way CreateDeliveryStream does:
 // API-model constraints first (worded as AWS's ValidationException), then
-// the prefix rules of spec C.7 and the dynamic-partitioning rules of C.8.
+// the prefix and dynamic-partitioning rules (docs/semantics.md, "Firehose
+// S3 prefix expressions" and "Dynamic partitioning").
 // Messages quoted from CloudFormation (via the CDK) are used verbatim; the
 // other prefix messages are worded after AWS's but not verified.
 func (c Config) Validate() error {
@@ -246,7 +250,7 @@ func (c Config) compile() (*compiled, error) {
 	case c.MetadataExtractionQuery != "" && !c.DynamicPartitioning:
 		return nil, invalid("MetadataExtraction processor requires Dynamic Partitioning to be enabled")
 	}
-	if c.DynamicPartitioning { // rule 7 and C.5
+	if c.DynamicPartitioning { // docs/semantics.md, "Firehose configuration defaults"
 		switch {
 		case c.BufferSize < 64*MiB:
 			return nil, invalid("BufferingHints.SizeInMBs must be at least 64 when Dynamic Partitioning is enabled")

@@ -18,7 +18,8 @@ import (
 	"github.com/valyala/fastjson"
 )
 
-// This file is record format conversion (spec C.10): JSON records are
+// This file is record format conversion (docs/semantics.md, "Record
+// format conversion"): JSON records are
 // decoded against a Glue table's columns with the OpenX or Hive JSON SerDe
 // rules and written as Parquet, streamed row group by row group.
 //
@@ -80,7 +81,7 @@ type Column struct {
 }
 
 // CatalogTable is the dataCatalogTable of a format-conversion-failed
-// envelope (spec C.12).
+// envelope (docs/semantics.md, "Firehose error output").
 type CatalogTable struct {
 	CatalogID    string `json:"catalogId"`
 	DatabaseName string `json:"databaseName"`
@@ -420,7 +421,7 @@ func (cv *converter) value(c convCol, v any) (parquet.Value, error) {
 }
 
 // numberText returns a numeric JSON value's text. OpenX also takes numbers
-// written as strings; the Hive SerDe rejects them (spec C.10).
+// written as strings; the Hive SerDe rejects them.
 func (cv *converter) numberText(v any) (string, error) {
 	switch x := v.(type) {
 	case json.Number:
@@ -588,7 +589,8 @@ func (p *parquetWriter) close() error {
 }
 
 // conversionEnvelope is one record in the format-conversion-failed output
-// (spec C.12). Field order is fixed for byte-identical replays.
+// (docs/semantics.md, "Firehose error output"). Field order is fixed for
+// byte-identical replays.
 type conversionEnvelope struct {
 	AttemptsMade           int          `json:"attemptsMade"`
 	ArrivalTimestamp       int64        `json:"arrivalTimestamp"`

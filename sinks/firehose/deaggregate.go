@@ -9,9 +9,10 @@ import (
 	"github.com/sluice-dev/sluice/sinks"
 )
 
-// This file is record de-aggregation, the first stages of spec C.4's order
-// (KPL de-aggregation for Kinesis sources, then the RecordDeAggregation
-// processor, then the transformation function): one incoming record
+// This file is record de-aggregation, the first stages of Firehose's order
+// (docs/semantics.md, "Firehose processing order": KPL de-aggregation for
+// Kinesis sources, then the RecordDeAggregation processor, then the
+// transformation function): one incoming record
 // becomes several. Splitting is a pure function of the bytes and runs
 // before the batch is logged, so a replay sees the same sub-records.
 
@@ -22,10 +23,12 @@ const (
 )
 
 // maxSubRecords is Firehose's limit: a record holding more sub-records is
-// delivered whole, not de-aggregated (spec C.8, FM PutRecord).
+// delivered whole, not de-aggregated (docs/semantics.md, "Multi-record
+// de-aggregation").
 const maxSubRecords = 500
 
-// kplMagic starts a KPL aggregated record (spec A.15).
+// kplMagic starts a KPL aggregated record (docs/semantics.md, "KPL
+// aggregation").
 var kplMagic = []byte{0xF3, 0x89, 0x9A, 0xC2}
 
 // deaggregate applies the configured stages to a batch. It returns recs
@@ -72,7 +75,7 @@ func (d *DeliveryStream) deaggregate(recs []sinks.Record) []sinks.Record {
 
 // splitSubRecords is the RecordDeAggregation processor on one record. It
 // returns false when the record is to be delivered whole: JSON that is
-// not a sequence of objects (an array is invalid input, FH-DEAGG), or more
+// not a sequence of objects (an array is invalid input), or more
 // than maxSubRecords sub-records. Empty DELIMITED pieces (a trailing
 // delimiter) are dropped. What Firehose does with JSON it cannot split is
 // not documented; delivering it whole lets the later stages (the query,
@@ -140,7 +143,8 @@ func objectEnd(b []byte) (int, bool) {
 
 // splitKPL returns the user records of a KPL aggregated record, or false
 // when data is not one (no magic, too short, or an MD5 trailer that does
-// not match: then it is an ordinary record, spec A.15 steps 1–3). A body
+// not match: then it is an ordinary record; see docs/semantics.md,
+// "KPL aggregation"). A body
 // that passes the checksum but does not decode is delivered whole too:
 // Sluice never drops a record it cannot read.
 func splitKPL(data []byte) ([][]byte, bool) {

@@ -11,7 +11,8 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
-// kplRecord builds a KPL aggregated record (spec A.15) with protowire, an
+// kplRecord builds a KPL aggregated record (docs/semantics.md, "KPL
+// aggregation") with protowire, an
 // encoder independent of the sink's hand-written reader: partition key
 // table, explicit hash key table, then one Record per datum with a tag.
 func kplRecord(data ...string) []byte {

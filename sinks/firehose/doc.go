@@ -1,5 +1,6 @@
 // Package firehose is a Firehose-style delivery stream with Amazon S3
-// destination semantics (spec Part C): it accepts batches of output records
+// destination semantics (docs/semantics.md, "Amazon Data Firehose"): it
+// accepts batches of output records
 // (sinks.Acceptor), partitions them with a JQ MetadataExtractionQuery or
 // the producing function's keys, buffers each partition until its size or
 // interval hint is reached, and writes each buffer as one object whose key
@@ -9,9 +10,9 @@
 // The data path, top to bottom: stream.go (Accept, routing, buffers,
 // flush scheduling, recovery) → deaggregate.go (KPL aggregates and
 // RecordDeAggregation) → transform.go (the data-transformation
-// function, spec C.9) → partition.go (JQ keys, with direct lookups for
+// function) → partition.go (JQ keys, with direct lookups for
 // plain-path queries) → convert.go and convert_fast.go (JSON → Parquet
-// with a Glue schema, OpenX/Hive SerDe rules, C.10) → prefix.go and
+// with a Glue schema, OpenX/Hive SerDe rules) → prefix.go and
 // timefmt.go (key rendering) → object.go and compress.go (object name and
 // bytes: GZIP, ZIP, snappy-java, Hadoop snappy) → a dest.Destination
 // (sinks/localdir, sinks/s3). wal.go is the write-ahead log underneath;
@@ -36,7 +37,7 @@
 // flush is re-executed to the same key with the same bytes, and every other
 // logged record goes back into its buffer: nothing acknowledged is lost and
 // no record is delivered twice. This is stronger than Firehose's
-// at-least-once (spec C.13).
+// at-least-once (docs/semantics.md, "Firehose delivery guarantee").
 //
 // # One record cannot jam a stream
 //

@@ -49,7 +49,8 @@ func randomString(id string, n int) string {
 }
 
 // objectKey renders <prefix><stream>-<version>-<yyyy-MM-dd-HH-mm-ss>-<id><ext>
-// (spec C.6) for the records lo..hi of a partition whose oldest record
+// (docs/semantics.md, "Firehose S3 object names") for the records lo..hi
+// of a partition whose oldest record
 // arrived at oldest.
 func (d *DeliveryStream) objectKey(rt *route, part string, lo, hi uint64, oldest time.Time) string {
 	id := objectID(d.cc.cfg.Name, part, lo, hi)
@@ -80,7 +81,8 @@ func (d *DeliveryStream) objectExt(rt *route) string {
 	return d.cc.ext
 }
 
-// errorEnvelope is one failed record in the error output (spec C.12, the
+// errorEnvelope is one failed record in the error output
+// (docs/semantics.md, "Firehose error output": the
 // processing-failed shape that dynamic-partitioning failures are assumed
 // to share). Field order is fixed so that objects are byte-identical on
 // replay.

@@ -17,14 +17,15 @@ import (
 	"github.com/valyala/fastjson"
 )
 
-// This file turns a record into partition keys (spec C.8): the
+// This file turns a record into partition keys (docs/semantics.md,
+// "Dynamic partitioning"): the
 // MetadataExtraction JQ query for partitionKeyFromQuery, the producing
 // function's keys for partitionKeyFromLambda.
 
 // Error output types and codes for records that cannot be partitioned.
-// activePartitionExceeded is documented (FH-DPBUF); the others are not
-// (spec F, C.8) and are named here in one place so they are easy to align
-// once verified against AWS.
+// activePartitionExceeded is documented (docs/semantics.md, "Dynamic
+// partitioning"); the others are not, and are named here in one place so they
+// are easy to align once verified against AWS.
 const (
 	ErrTypeActivePartitionExceeded = "activePartitionExceeded"
 	ErrTypeMetadataExtraction      = "metadataExtractionFailed"
@@ -239,7 +240,7 @@ func numbersFit(v *fastjson.Value, scratch []byte) ([]byte, bool) {
 // extractKeys runs the query on one JSON record and returns the values of
 // the wanted keys. Values that are strings are used as they are; numbers
 // and booleans become their JSON text; null, a missing key, arrays and
-// objects fail the record (C.8, rendering of non-strings unverified).
+// objects fail the record (AWS does not document how non-strings render).
 func extractKeys(ctx context.Context, q *keyQuery, data []byte, want []string) (map[string]string, *recordError) {
 	if q.fast == nil {
 		return extractKeysJQ(ctx, q.code, data, want)

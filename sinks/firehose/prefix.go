@@ -8,7 +8,8 @@ import (
 	"unicode/utf8"
 )
 
-// This file is the S3 prefix expression language of spec C.7:
+// This file is the S3 prefix expression language (docs/semantics.md,
+// "Firehose S3 prefix expressions"):
 // literal text with !{namespace:value} expressions.
 
 // Expression namespaces and firehose values.
@@ -21,10 +22,12 @@ const (
 	fhErrorOutputType = "error-output-type"
 )
 
-// defaultTimePattern is what a missing or literal Prefix gets (C.6, C.7 rule 8).
+// defaultTimePattern is what a missing or literal Prefix gets
+// (docs/semantics.md, "Firehose S3 object names" and "Firehose S3 prefix
+// expressions").
 const defaultTimePattern = "yyyy/MM/dd/HH/"
 
-// maxEvaluatedPrefix is the longest evaluated prefix Firehose accepts (C.7 rule 6).
+// maxEvaluatedPrefix is the longest evaluated prefix Firehose accepts.
 const maxEvaluatedPrefix = 512
 
 type segKind uint8
@@ -51,7 +54,7 @@ type Prefix struct {
 }
 
 // ParsePrefix parses a Prefix or ErrorOutputPrefix. It enforces the
-// syntax (C.7 rule 1: "!{" only starts a valid expression; namespaces,
+// syntax ("!{" only starts a valid expression; namespaces,
 // firehose values and timestamp patterns must be known); which namespaces
 // are allowed where is Config.Validate's business.
 func ParsePrefix(s string) (*Prefix, error) {
@@ -175,7 +178,8 @@ func contains(ss []string, s string) bool {
 	return false
 }
 
-// withDefaultTime applies C.7 rule 8 as observed: an empty or literal
+// withDefaultTime applies the default-time rule as observed on AWS
+// (docs/semantics.md, "Firehose S3 prefix expressions"): an empty or literal
 // prefix gets yyyy/MM/dd/HH/ appended by plain concatenation; a prefix
 // with any expression is used as written.
 func (p *Prefix) withDefaultTime() *Prefix {

@@ -76,7 +76,7 @@ type Options struct {
 	// (whose retention then holds the data) instead of filling the disk.
 	MaxLogBytes int64
 	// Transform, when set, is the data-transformation function (the Lambda
-	// processor, spec C.9) every accepted record goes through first.
+	// processor) every accepted record goes through first.
 	Transform Transform
 	// TransformRetries is NumberOfRetries for the function (default 3;
 	// negative: no retries).
@@ -338,7 +338,8 @@ func (d *DeliveryStream) Accept(ctx context.Context, b sinks.Batch) error {
 	if len(b.Records) == 0 && b.Source.Checkpoint == "" {
 		return nil
 	}
-	// De-aggregation comes first (spec C.4); sub-records are what is logged.
+	// De-aggregation comes first (docs/semantics.md, "Firehose processing
+	// order"); sub-records are what is logged.
 	b.Records = d.deaggregate(b.Records)
 	var pre []*route
 	if d.opts.Transform != nil {
@@ -364,8 +365,9 @@ func (d *DeliveryStream) Accept(ctx context.Context, b sinks.Batch) error {
 		d.mu.Unlock()
 		return fmt.Errorf("accept batch from %q: %w (%d segments of %d bytes)", b.Source.ID, ErrLogFull, len(d.segs), d.opts.SegmentSize)
 	}
-	// Max active partitions (C.8): a record that would open a partition
-	// beyond the cap goes to the error output instead.
+	// Max active partitions (docs/semantics.md, "Dynamic partitioning"): a
+	// record that would open a partition beyond the cap goes to the error
+	// output instead.
 	opened := map[string]bool{}
 	var capRoute *route
 	for i, rt := range routes {
@@ -534,9 +536,10 @@ func (m *routeMemo) put(c *cachedRoute) {
 	m.m[c.key] = c
 }
 
-// routeOne runs the stages that can fail a record in the order of spec
-// C.4: partition keys, then format conversion. v is the record parsed by
-// fastParse (or nil), shared by both.
+// routeOne runs the stages that can fail a record in Firehose's order
+// (docs/semantics.md, "Firehose processing order"): partition keys, then
+// format conversion. v is the record parsed by fastParse (or nil), shared by
+// both.
 func (d *DeliveryStream) routeOne(ctx context.Context, r sinks.Record, v *fastjson.Value, sc *convScratch, rc *routeCache) *route {
 	rt := d.routeKeysCached(ctx, r, v, rc)
 	if d.cc.conv == nil || rt.ET != "" {

@@ -9,7 +9,8 @@ import (
 )
 
 // timeFormat is a compiled Java DateTimeFormatter pattern, the language of
-// !{timestamp:...} (spec C.7). Only formatting is needed, never parsing.
+// !{timestamp:...} (docs/semantics.md, "Firehose S3 prefix expressions").
+// Only formatting is needed, never parsing.
 //
 // Supported letters: G y u Y M L Q q d D E w H h k K m s S n a, quoted
 // literals ('...' and ”), and optional sections [ ] (always printed, since

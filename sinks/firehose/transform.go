@@ -12,7 +12,8 @@ import (
 	"github.com/sluice-dev/sluice/sinks"
 )
 
-// This file is Firehose data transformation through a function (spec C.9):
+// This file is Firehose data transformation through a function
+// (docs/semantics.md, "Firehose data transformation"):
 // records go to the function in a KinesisFirehoseEvent, and each comes
 // back Ok (its new data and partition keys are delivered), Dropped
 // (discarded, a success) or ProcessingFailed (its original bytes go to the
@@ -23,7 +24,8 @@ import (
 // shape: a KinesisFirehoseEvent in, a KinesisFirehoseResponse out.
 type Transform func(ctx context.Context, payload []byte) ([]byte, error)
 
-// Error output type and codes of transformation failures (spec C.12).
+// Error output type and codes of transformation failures
+// (docs/semantics.md, "Firehose error output").
 const (
 	ErrTypeProcessing     = "processing-failed"
 	codeFunctionError     = "Lambda.FunctionError"

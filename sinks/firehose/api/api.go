@@ -1,4 +1,4 @@
-// Package api serves the Amazon Data Firehose API (spec C.1; AWS JSON 1.1,
+// Package api serves the Amazon Data Firehose API (AWS JSON 1.1,
 // X-Amz-Target: Firehose_20150804.<Operation>) over a set of open delivery
 // streams, so producers, the aws CLI and Lambda-built handlers that call
 // PutRecord / PutRecordBatch can write to Sluice's delivery streams.
@@ -32,7 +32,8 @@ import (
 // TargetPrefix is the X-Amz-Target prefix of every Firehose operation.
 const TargetPrefix = "Firehose_20150804."
 
-// Limits of the Direct PUT API (spec C.3).
+// Limits of the Direct PUT API (docs/semantics.md, "Firehose Direct PUT
+// limits").
 const (
 	MaxRecordSize   = 1_024_000
 	MaxBatchRecords = 500
