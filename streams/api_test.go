@@ -57,7 +57,8 @@ func TestStreamLifecycle(t *testing.T) {
 		*sd.StreamARN != "arn:aws:kinesis:us-east-1:000000000000:stream/life" || sd.StreamCreationTimestamp.IsZero() {
 		t.Fatalf("unexpected description %+v", sd)
 	}
-	// A.3: floor(2^128/3) wide ranges, the last ending at 2^128-1.
+	// docs/semantics.md, "Hash key routing": floor(2^128/3) wide ranges, the
+	// last ending at 2^128-1.
 	w := new(big.Int).Div(new(big.Int).Lsh(big.NewInt(1), 128), big.NewInt(3))
 	for i, sh := range sd.Shards {
 		if want := fmt.Sprintf("shardId-%012d", i); *sh.ShardId != want {

@@ -9,12 +9,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 )
 
-// Capacity modes (A.11): UpdateStreamMode, and the on-demand autoscaler
-// that splits hot shards of ON_DEMAND streams as traffic grows. AWS splits
-// a shard that receives more than about 500 KB/s; we split one whose
-// average over the heat window exceeds half of either write limit, or that
-// throttled a record, at the middle of its hash range, at most one split
-// per stream per check.
+// Capacity modes (docs/semantics.md, "Capacity modes"): UpdateStreamMode, and
+// the on-demand autoscaler that splits hot shards of ON_DEMAND streams as
+// traffic grows. AWS splits a shard that receives more than about 500 KB/s; we
+// split one whose average over the heat window exceeds half of either write
+// limit, or that throttled a record, at the middle of its hash range, at most
+// one split per stream per check.
 
 const (
 	autoscaleEvery    = time.Second

@@ -195,7 +195,8 @@ func TestCBORProtocol(t *testing.T) {
 	if n := len(field(t, dec[5], "Shards").([]any)); n != 2 {
 		t.Errorf("ListShards AT_TIMESTAMP returned %d shards", n)
 	}
-	// Timestamps go out as integers of epoch milliseconds (A.1).
+	// Timestamps go out as integers of epoch milliseconds (docs/semantics.md,
+	// "Kinesis wire protocol").
 	if ts := field(t, dec[6], "StreamDescriptionSummary", "StreamCreationTimestamp"); ts != float64(created) {
 		t.Errorf("StreamCreationTimestamp %v (%T), want %d", ts, ts, created)
 	}

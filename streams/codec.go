@@ -15,8 +15,9 @@ import (
 )
 
 // codec turns request bodies into SDK input structs and SDK output structs
-// into response bodies: JSON 1.1 (jsonCodec) or CBOR 1.1 (cborCodec, the
-// Java SDK and KCL default, A.1), chosen by the request's Content-Type.
+// into response bodies: JSON 1.1 (jsonCodec) or CBOR 1.1 (cborCodec, the Java
+// SDK and KCL default; docs/semantics.md, "Kinesis wire protocol"), chosen by
+// the request's Content-Type.
 type codec interface {
 	contentType() string
 	// decode fills in (a pointer to an SDK input struct) from body.

@@ -15,9 +15,9 @@ import (
 )
 
 // cborCodec is AWS CBOR 1.1 (Content-Type application/x-amz-cbor-1.1), the
-// default of the Java SDKs and the KCL (A.1). Members are the JSON
-// protocol's, blobs are CBOR byte strings and timestamps are epoch
-// milliseconds as integers.
+// default of the Java SDKs and the KCL (docs/semantics.md, "Kinesis wire
+// protocol"). Members are the JSON protocol's, blobs are CBOR byte strings and
+// timestamps are epoch milliseconds as integers.
 //
 // The wire is decoded into a generic tree by fxamacker/cbor and then
 // assigned to the SDK input struct by reflection (members matched by name,

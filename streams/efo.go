@@ -17,10 +17,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 )
 
-// Enhanced fan-out (A.13): registered consumers, and SubscribeToShard,
-// which answers with an AWS event stream (application/vnd.amazon.eventstream)
-// of SubscribeToShardEvent messages pushed as records commit, at most
-// 2 MiB/s per subscription, for SubscribeDuration.
+// Enhanced fan-out (docs/semantics.md, "Enhanced fan-out"): registered
+// consumers, and SubscribeToShard, which answers with an AWS event stream
+// (application/vnd.amazon.eventstream) of SubscribeToShardEvent messages
+// pushed as records commit, at most 2 MiB/s per subscription, for
+// SubscribeDuration.
 //
 // AWS serves SubscribeToShard over HTTP/2. The Go SDK reads the event
 // stream from any streaming HTTP response, so the plain-HTTP/1.1 Kinesis

@@ -137,7 +137,8 @@ func TestEnhancedFanOut(t *testing.T) {
 		t.Fatalf("pushed %s, continuation %s, want %s", *got[1].SequenceNumber, *last.ContinuationSequenceNumber, seqs[1])
 	}
 
-	// A second subscription within 5 s is refused (A.13).
+	// A second subscription within 5 s is refused (docs/semantics.md,
+	// "Enhanced fan-out").
 	_, err = subscriber(srv.URL).SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{
 		ConsumerARN: &cARN, ShardId: aws.String("shardId-000000000000"),
 		StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeLatest},

@@ -7,8 +7,8 @@
 // *kinesis.Client. RATIONALE.md explains the less obvious choices.
 //
 // It knows nothing of triggers, functions or sinks: it is a Kinesis, nothing
-// more. Behaviour follows shared/spec/kinesis-and-firehose.md Part A; the
-// section numbers (A.n) in comments refer to it.
+// more. The AWS behaviours it copies are described in docs/semantics.md
+// ("Kinesis Data Streams"); comments cite its headings.
 package streams
 
 import (
@@ -36,8 +36,9 @@ import (
 
 // Options configures an Engine. The zero value is usable.
 type Options struct {
-	// Limits enforces provisioned per-shard limits (A.6): writes of 1 MiB/s
-	// and 1000 records/s (PutRecords fails the excess records with
+	// Limits enforces provisioned per-shard limits (docs/semantics.md,
+	// "Per-shard throughput limits"): writes of 1 MiB/s and 1000 records/s
+	// (PutRecords fails the excess records with
 	// ProvisionedThroughputExceededException), reads of 2 MiB/s and 5
 	// GetRecords calls/s.
 	Limits bool
@@ -52,8 +53,9 @@ type Options struct {
 	// Region and AccountID appear in stream ARNs and error messages.
 	// Defaults us-east-1 and 000000000000, like kinesalite.
 	Region, AccountID string
-	// SubscribeDuration is how long one SubscribeToShard stream lasts
-	// before the consumer must subscribe again (A.13). Default 5 minutes.
+	// SubscribeDuration is how long one SubscribeToShard stream lasts before
+	// the consumer must subscribe again (docs/semantics.md, "Enhanced
+	// fan-out"). Default 5 minutes.
 	SubscribeDuration time.Duration
 	// Credentials, when non-empty, maps access key IDs to secret keys and
 	// makes the HTTP API verify every request's SigV4 signature against
@@ -93,7 +95,8 @@ type Engine struct {
 	metaMu   sync.Mutex
 	metaSnap map[string]streamMeta
 
-	// Live SubscribeToShard streams, one per consumer and shard (A.13).
+	// Live SubscribeToShard streams, one per consumer and shard
+	// (docs/semantics.md, "Enhanced fan-out").
 	subMu sync.Mutex
 	subs  map[subKey]*subscription
 
@@ -120,7 +123,8 @@ type stream struct {
 	maxKiB    int32
 	consumers map[string]*consumer // enhanced fan-out consumers by name
 	// modeSwitches are this process's UpdateStreamMode times, for the
-	// two-per-24-hours rule (A.11); not persisted.
+	// two-per-24-hours rule (docs/semantics.md, "Capacity modes"); not
+	// persisted.
 	modeSwitches []time.Time
 }
 
@@ -438,8 +442,8 @@ func (s *stream) reindexOpen() {
 	sort.Slice(s.open, func(i, j int) bool { return s.open[i].start.cmp(s.open[j].start) < 0 })
 }
 
-// route returns the open shard whose inclusive hash range holds h (A.3).
-// Callers hold s.mu.
+// route returns the open shard whose inclusive hash range holds h
+// (docs/semantics.md, "Hash key routing"). Callers hold s.mu.
 func (s *stream) route(h u128) *shard {
 	i := sort.Search(len(s.open), func(i int) bool { return s.open[i].start.cmp(h) > 0 }) - 1
 	if i < 0 || s.open[i].end.cmp(h) < 0 {
@@ -762,7 +766,7 @@ func (e *Engine) trimAll() {
 }
 
 // trimHorizon is the arrival time, in Unix ms, before which records are
-// expired (A.10).
+// expired (docs/semantics.md, "Retention").
 func (s *stream) trimHorizon(now time.Time) int64 {
 	s.mu.RLock()
 	h := s.retention

@@ -16,13 +16,13 @@ import (
 	"github.com/sluice-dev/sluice/internal/frontdoor"
 )
 
-// The Kinesis AWS JSON 1.1 and CBOR 1.1 API (A.1): POST / with
-// X-Amz-Target: Kinesis_20131202.<Operation>; the answer is in the
-// request's encoding. SigV4 signatures are accepted unverified (the
-// embedded stream listens on loopback for local tools) unless
-// Options.Credentials is set (see sigv4.go). Bodies are read as they
-// arrive under a budget of in-flight bytes (internal/frontdoor), or taken
-// from the router that already read them.
+// The Kinesis AWS JSON 1.1 and CBOR 1.1 API (docs/semantics.md, "Kinesis wire
+// protocol"): POST / with X-Amz-Target: Kinesis_20131202.<Operation>; the
+// answer is in the request's encoding. SigV4 signatures are accepted
+// unverified (the embedded stream listens on loopback for local tools) unless
+// Options.Credentials is set (see sigv4.go). Bodies are read as they arrive
+// under a budget of in-flight bytes (internal/frontdoor), or taken from the
+// router that already read them.
 
 const (
 	targetPrefix = "Kinesis_20131202."

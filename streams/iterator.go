@@ -12,15 +12,16 @@ import (
 //
 //	version u8 | incarnation u32 | shard u32 | position u64 | issued ms i64 | HMAC-SHA256[:16]
 //
-// base64url-encoded. The HMAC, keyed per engine and persisted with the
-// data, makes them tamper-evident, so a forged or foreign iterator is
-// rejected instead of reading an arbitrary position (A.7). The position is
-// the counter of the next record to return.
+// base64url-encoded. The HMAC, keyed per engine and persisted with the data,
+// makes them tamper-evident, so a forged or foreign iterator is rejected
+// instead of reading an arbitrary position (docs/semantics.md, "Shard
+// iterators"). The position is the counter of the next record to return.
 const (
 	iterVersion = 1
 	iterBody    = 1 + 4 + 4 + 8 + 8
 	iterMAC     = 16
-	// iteratorTTL is how long an iterator stays valid (A.7).
+	// iteratorTTL is how long an iterator stays valid (docs/semantics.md,
+	// "Shard iterators").
 	iteratorTTL = 5 * time.Minute
 )
 

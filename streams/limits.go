@@ -5,7 +5,8 @@ import (
 	"time"
 )
 
-// Provisioned per-shard limits (A.6).
+// Provisioned per-shard limits (docs/semantics.md, "Per-shard throughput
+// limits").
 const (
 	writeRecordsPerSec = 1000
 	writeBytesPerSec   = 1 << 20

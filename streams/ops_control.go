@@ -18,8 +18,9 @@ import (
 // The control plane: stream lifecycle, listing, retention, tags and
 // resharding.
 
-// onDemandShards is the shard count of a new on-demand stream (A.11; the
-// commonly observed 4, UNVERIFIED).
+// onDemandShards is the shard count of a new on-demand stream
+// (docs/semantics.md, "Capacity modes": the commonly observed 4; AWS does
+// not document it).
 const onDemandShards = 4
 
 func (e *Engine) createStreamAPI(ctx context.Context, in *kinesis.CreateStreamInput) (*kinesis.CreateStreamOutput, error) {
@@ -91,8 +92,9 @@ func (e *Engine) deleteStreamAPI(ctx context.Context, in *kinesis.DeleteStreamIn
 	return &kinesis.DeleteStreamOutput{}, nil
 }
 
-// expiredLocked reports whether a closed shard's data is all past
-// retention, so listings no longer show it (A.2). Callers hold s.mu.
+// expiredLocked reports whether a closed shard's data is all past retention,
+// so listings no longer show it (docs/semantics.md, "Stream and shard
+// lifecycle"). Callers hold s.mu.
 func (s *stream) expiredLocked(sh *shard, horizon int64) bool {
 	return sh.closed && sh.closedMs < horizon
 }
@@ -264,7 +266,8 @@ type listShardsToken struct {
 	FTime  int64  `json:"ft,omitempty"`
 }
 
-// nextTokenTTL is how long a ListShards NextToken stays valid (A.9).
+// nextTokenTTL is how long a ListShards NextToken stays valid
+// (docs/semantics.md, "Listing shards").
 const nextTokenTTL = 300 * time.Second
 
 func (e *Engine) listShards(ctx context.Context, in *kinesis.ListShardsInput) (*kinesis.ListShardsOutput, error) {

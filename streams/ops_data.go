@@ -416,7 +416,8 @@ func (e *Engine) putRecords(ctx context.Context, in *kinesis.PutRecordsInput) (*
 			}
 			msg := aws.String(storageMessage(err))
 			for _, i := range g.idx {
-				// One of the two per-record codes PutRecords has (A.5).
+				// One of the two per-record codes PutRecords has
+				// (docs/semantics.md, "PutRecords validation").
 				out[i].ErrorCode = aws.String("InternalFailure")
 				out[i].ErrorMessage = msg
 				failed++
@@ -604,9 +605,9 @@ func (e *Engine) getShardIterator(ctx context.Context, in *kinesis.GetShardItera
 	}, nil
 }
 
-// position turns a starting position (the five iterator types, A.7) into
-// the counter of the first record to return. GetShardIterator and
-// SubscribeToShard share it.
+// position turns a starting position (the five iterator types of
+// docs/semantics.md, "Shard iterators") into the counter of the first record
+// to return. GetShardIterator and SubscribeToShard share it.
 func (e *Engine) position(s *stream, sh *shard, typ types.ShardIteratorType, seq *string, ts *time.Time, now time.Time) (uint64, error) {
 	var pos uint64
 	var err error
@@ -759,7 +760,8 @@ func (e *Engine) getRecords(ctx context.Context, in *kinesis.GetRecordsInput) (*
 	}
 	out.MillisBehindLatest = aws.Int64(behind)
 	if closed && next >= tip {
-		// Shard end: no iterator, and the children to read next (A.8).
+		// Shard end: no iterator, and the children to read next
+		// (docs/semantics.md, "GetRecords and shard end").
 		out.ChildShards = children
 		if out.ChildShards == nil {
 			out.ChildShards = []types.ChildShard{}

@@ -9,11 +9,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 )
 
-// Resharding (A.12). A split or merge closes its parents and opens children
-// under the stream's write lock, persists the new shard map before any
-// record can be routed to a child, then waits for the parents' queued
-// appends to commit, so a reader that sees a parent closed and drained
-// never sees another record appear in it.
+// Resharding (docs/semantics.md, "Resharding"). A split or merge closes its
+// parents and opens children under the stream's write lock, persists the new
+// shard map before any record can be routed to a child, then waits for the
+// parents' queued appends to commit, so a reader that sees a parent closed and
+// drained never sees another record appear in it.
 
 // reshard runs plan with s locked, persists, and settles the parents. plan
 // adds shards with addChildLocked and closes parents with closeLocked.
@@ -218,10 +218,11 @@ func (e *Engine) mergeShards(ctx context.Context, in *kinesis.MergeShardsInput) 
 	return &kinesis.MergeShardsOutput{}, nil
 }
 
-// updateShardCount reaches the uniform layout of TargetShardCount (A.3
-// ranges) by splitting open shards at every target boundary inside them,
-// then merging the pieces of each target range left to right. The
-// intermediate shards are real, closed shards with lineage, as on AWS.
+// updateShardCount reaches the uniform layout of TargetShardCount (the even
+// ranges of docs/semantics.md, "Hash key routing") by splitting open shards at
+// every target boundary inside them, then merging the pieces of each target
+// range left to right. The intermediate shards are real, closed shards with
+// lineage, as on AWS.
 func (e *Engine) updateShardCount(ctx context.Context, in *kinesis.UpdateShardCountInput) (*kinesis.UpdateShardCountOutput, error) {
 	if in == nil {
 		in = &kinesis.UpdateShardCountInput{}

@@ -12,14 +12,14 @@ import (
 //
 //	2 | shard created (9, epoch s) | shard&0xf (1) | counter (16) | 00 | arrival (9, epoch s) | shard (8) | 2
 //
-// the layout AWS uses (as reverse-engineered by kinesalite and
-// kinesis-mock, and checked by kinesalite's suite). The per-shard counter
-// sits above the arrival time, so numbers of a shard order by counter: the
-// counter strictly increases, whatever the wall clock does. Counter 0 is
-// never a record: it is the shard's StartingSequenceNumber, below every
-// record. A number names its shard and, through the shard's creation time,
-// the shard's stream incarnation, so GetShardIterator rejects numbers from
-// other shards and from deleted streams (spec A.4).
+// the layout AWS uses (as reverse-engineered by kinesalite and kinesis-mock,
+// and checked by kinesalite's suite). The per-shard counter sits above the
+// arrival time, so numbers of a shard order by counter: the counter strictly
+// increases, whatever the wall clock does. Counter 0 is never a record: it is
+// the shard's StartingSequenceNumber, below every record. A number names its
+// shard and, through the shard's creation time, the shard's stream
+// incarnation, so GetShardIterator rejects numbers from other shards and from
+// deleted streams (docs/semantics.md, "Sequence numbers").
 //
 // State directories written before this layout hold 38/39-digit numbers
 // (in checkpoints, sink write-ahead logs, failure records):

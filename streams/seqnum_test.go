@@ -12,9 +12,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 )
 
-// The AWS layout, digit by digit (spec A.4): "2", shard creation second
-// (9 hex), shard index's low hex digit, counter (16 hex), "00", arrival
-// second (9 hex), shard index (8 hex), "2".
+// The AWS layout, digit by digit (docs/semantics.md, "Sequence numbers"): "2",
+// shard creation second (9 hex), shard index's low hex digit, counter (16
+// hex), "00", arrival second (9 hex), shard index (8 hex), "2".
 func TestSeqLayoutIsAWSs(t *testing.T) {
 	k := newSeqKey(4, 0x1b, 1_700_000_000_999) // created 2023-11-14T22:13:20Z
 	got := formatSeq(k, 0x1234, 1_700_000_123)

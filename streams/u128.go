@@ -137,8 +137,8 @@ func appendUint(dst []byte, v uint64) []byte {
 func (a u128) String() string { return string(a.appendDecimal(nil)) }
 
 // evenRanges splits the hash space into n contiguous ranges the way AWS and
-// both emulators do (spec A.3): width floor(2^128/n), the last range ends at
-// 2^128-1.
+// both emulators do (docs/semantics.md, "Hash key routing"): width
+// floor(2^128/n), the last range ends at 2^128-1.
 func evenRanges(n int) [][2]u128 {
 	// floor(2^128/n) == floor((2^128-1)/n) unless n divides 2^128, i.e. n is
 	// a power of two, where it is one more.

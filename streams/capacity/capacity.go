@@ -1,7 +1,7 @@
 // Package capacity sizes a Kinesis stream: how many shards a load needs and
-// which per-shard limit decides it (shared/spec/kinesis-and-firehose.md
-// A.6, A.13). It is pure arithmetic, shared by `sluice streams plan` and
-// the hot-shard advice of the embedded stream.
+// which per-shard limit decides it (docs/semantics.md, "Per-shard throughput
+// limits" and "Enhanced fan-out"). It is pure arithmetic, shared by `sluice
+// streams plan` and the hot-shard advice of the embedded stream.
 //
 // Per shard, writes are capped at 1 MiB/s and 1,000 records/s. Polling
 // consumers (GetRecords) share 2 MiB/s and 5 calls/s per shard; each
@@ -15,7 +15,8 @@ import (
 	"math"
 )
 
-// Per-shard limits (A.6) and the enhanced fan-out consumer cap (A.13).
+// Per-shard limits (docs/semantics.md, "Per-shard throughput limits") and the
+// enhanced fan-out consumer cap (docs/semantics.md, "Enhanced fan-out").
 const (
 	WriteMiBPerShard     = 1.0
 	WriteRecordsPerShard = 1000.0
