@@ -1,8 +1,9 @@
 // Package filter implements the event-source mapping's FilterCriteria: the
-// EventBridge event-pattern language applied to Kinesis records (spec
-// §1.12). A record's `data` is base64-decoded and parsed as JSON before
-// matching; the metadata keys (partitionKey, sequenceNumber,
-// approximateArrivalTimestamp, kinesisSchemaVersion) match too.
+// EventBridge event-pattern language applied to Kinesis records
+// (docs/semantics.md, "ESM event filtering"). A record's `data` is
+// base64-decoded and parsed as JSON before matching; the metadata keys
+// (partitionKey, sequenceNumber, approximateArrivalTimestamp,
+// kinesisSchemaVersion) match too.
 //
 // Supported: exact values (string, number compared by its text, bool,
 // null, ""), prefix, suffix, anything-but (values, prefix, suffix),
@@ -36,7 +37,8 @@ type Filter struct {
 	needData bool
 }
 
-// MaxPatternLen is Lambda's limit on one pattern's text (spec §1.2).
+// MaxPatternLen is Lambda's limit on one pattern's text (docs/semantics.md,
+// "ESM parameters and defaults").
 const MaxPatternLen = 4096
 
 // Compile parses FilterCriteria.Filters[].Pattern texts. A pattern that is
@@ -261,7 +263,7 @@ func compileMatcher(item any) (matcher, error) {
 	case bool:
 		return matcher{match: func(v any) bool { b, ok := v.(bool); return ok && b == it }}, nil
 	case json.Number:
-		// Plain numbers compare by their text (spec §1.12: 300 ≠ 300.0).
+		// Plain numbers compare by their text (300 ≠ 300.0, as on AWS).
 		return matcher{match: func(v any) bool { n, ok := v.(json.Number); return ok && n == it }}, nil
 	case map[string]any:
 		if len(it) != 1 {

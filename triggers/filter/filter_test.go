@@ -8,8 +8,8 @@ import (
 	"github.com/sluice-dev/sluice/triggers/filter"
 )
 
-// TestMatch_Spec1_12 covers the operators of spec §1.12 (EventBridge
-// patterns on Kinesis records).
+// TestMatch_Spec1_12 covers the operators of docs/semantics.md, "ESM event
+// filtering" (EventBridge patterns on Kinesis records).
 func TestMatch_Spec1_12(t *testing.T) {
 	click := `{"page":"/cart","event_type":"purchase","price":300,"user":{"country":"us-east","tier":"Gold"},"tags":["a","b"],"ref":null,"empty":""}`
 	tests := []struct {

@@ -2,20 +2,21 @@
 // shard by shard, batches records, invokes a function with an
 // events.KinesisEvent, hands the output to a sink and moves a durable
 // checkpoint only after the sink has accepted the output. It implements
-// Lambda's Kinesis ESM semantics (shared/spec/lambda-esm-and-sam.md Part 1).
+// Lambda's Kinesis ESM semantics (docs/semantics.md, "Lambda event-source
+// mapping"; comments cite its headings).
 //
 // Where things happen:
 //
 //	mapping.go   Config (every ESM parameter, AWS ranges and defaults), Options, shard discovery, parents before children
 //	shard.go     one shard: claim (fenced) → resume from the later of sink and store → gather (BatchSize, window, filters)
-//	lanes.go     ParallelizationFactor: key lanes fed by pipelined reads, the safe shard checkpoint across them, hand-over to the sink (§1.5)
+//	lanes.go     ParallelizationFactor: key lanes fed by pipelined reads, the safe shard checkpoint across them, hand-over to the sink
 //	cpwriter.go  a shard's checkpoint writes: in the background, paced, the latest one always
-//	invoke.go    the per-batch state machine: 6 MB cap, age discards, retries with back-off, partial responses, bisect (§1.6–§1.9)
-//	response.go  ReportBatchItemFailures parsing, the §1.8 table
-//	failure.go   discards and the on-failure destination's invocation record and S3 key (§1.10)
-//	window.go    tumbling windows: opaque state, final invoke, close at shard end (§1.11)
+//	invoke.go    the per-batch state machine: 6 MB cap, age discards, retries with back-off, partial responses, bisect
+//	response.go  ReportBatchItemFailures parsing
+//	failure.go   discards and the on-failure destination's invocation record and S3 key
+//	window.go    tumbling windows: opaque state, final invoke, close at shard end
 //	redrive.go   reading failure records back and replaying them (`sluice redrive`)
-//	metrics.go   Prometheus collectors (§1.15)
+//	metrics.go   Prometheus collectors
 //
 // RATIONALE.md explains the hot path: the typed invoke, the fast read,
 // pipelined lanes and paced checkpoint writes.
@@ -43,5 +44,6 @@
 //     checkpoint.
 //   - Invocations that never reached the function (a non-InvokeError, or
 //     the throttle types in throttleTypes) are retried without counting
-//     toward MaximumRetryAttempts (§1.6).
+//     toward MaximumRetryAttempts (docs/semantics.md, "ESM invocation
+//     outcomes").
 package kinesis

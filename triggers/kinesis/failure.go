@@ -15,15 +15,17 @@ import (
 	"github.com/sluice-dev/sluice/sinks/dest"
 )
 
-// Discard conditions of a failure record (spec §1.10).
+// Discard conditions of a failure record (docs/semantics.md, "ESM on-failure
+// destination").
 const (
 	ConditionRetryAttemptsExhausted = "RetryAttemptsExhausted"
 	ConditionRecordAgeExceeded      = "RecordAgeExceeded"
 )
 
-// FailureRecord is Lambda's invocation record for discarded Kinesis
-// records, field for field and in AWS's order (spec §1.10). Payload is
-// present only for S3 destinations, which is the only kind Sluice writes.
+// FailureRecord is Lambda's invocation record for discarded Kinesis records,
+// field for field and in AWS's order (docs/semantics.md, "ESM on-failure
+// destination"). Payload is present only for S3 destinations, which is the
+// only kind Sluice writes.
 type FailureRecord struct {
 	RequestContext   FailureRequestContext   `json:"requestContext"`
 	ResponseContext  *FailureResponseContext `json:"responseContext,omitempty"`
@@ -42,7 +44,7 @@ type FailureRequestContext struct {
 }
 
 // FailureResponseContext is the last invocation's result; absent for
-// RecordAgeExceeded (LSK observation).
+// RecordAgeExceeded (observed on AWS).
 type FailureResponseContext struct {
 	StatusCode      int     `json:"statusCode"`
 	ExecutedVersion string  `json:"executedVersion"`
@@ -63,7 +65,8 @@ type KinesisBatchInfo struct {
 // isoMillis is the failure record's time format: ISO-8601 UTC, milliseconds.
 const isoMillis = "2006-01-02T15:04:05.000Z"
 
-// FailureKey is the S3 key of a failure record (spec §1.10):
+// FailureKey is the S3 key of a failure record (docs/semantics.md, "ESM
+// on-failure destination"):
 // aws/lambda/<mapping UUID>/<shardId>/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-<uuid>.
 func FailureKey(mappingID, shardID string, at time.Time, id string) string {
 	at = at.UTC()
@@ -87,7 +90,7 @@ func (m *Mapping) discard(ctx context.Context, shardID string, recs []types.Reco
 	m.log.Warn("discarding records", "shard", shardID, "records", len(recs), "condition", condition,
 		"first", aws.ToString(recs[0].SequenceNumber), "invokes", last.invokes)
 	if m.opts.OnFailure == nil || m.cfg.OnFailureBucket == "" {
-		return true // no destination: skipped silently, as on AWS (§1.7 rule 4)
+		return true // no destination: skipped silently, as on AWS
 	}
 	now := m.opts.Now().UTC()
 	ev := m.batchEvent(shardID, recs)
@@ -96,7 +99,7 @@ func (m *Mapping) discard(ctx context.Context, shardID string, recs []types.Reco
 			RequestID:              last.requestID,
 			FunctionARN:            m.cfg.FunctionARN,
 			Condition:              condition,
-			ApproximateInvokeCount: max(last.invokes, 1), // §1.7 rule 6: 1 even before any invoke
+			ApproximateInvokeCount: max(last.invokes, 1), // 1 even before any invoke, as on AWS
 		},
 		Version:   "1.0",
 		Timestamp: now.Format(isoMillis),

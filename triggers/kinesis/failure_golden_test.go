@@ -16,9 +16,10 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-// TestFailureRecordGolden pins the §1.10 invocation record: field names,
-// AWS's field order, millisecond timestamps, functionError null after a
-// partial response, and the S3 key layout.
+// TestFailureRecordGolden pins the invocation record (docs/semantics.md, "ESM
+// on-failure destination"): field names, AWS's field order, millisecond
+// timestamps, functionError null after a partial response, and the S3 key
+// layout.
 func TestFailureRecordGolden(t *testing.T) {
 	at := time.Date(2026, 1, 2, 3, 4, 5, 678e6, time.UTC)
 	rec := kt.FailureRecord{

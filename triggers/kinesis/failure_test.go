@@ -99,7 +99,7 @@ func TestPoisonRecordIsolatedByBisect_Spec1_9(t *testing.T) {
 			t.Errorf("%d invocations, bisect bound is %d", got, bound)
 		}
 		// The retries of the single record: MaximumRetryAttempts+1 invocations
-		// held it alone (§1.7 rule 2), plus every invocation of its halves.
+		// held it alone, plus every invocation of its halves.
 		if c := fr.RequestContext.ApproximateInvokeCount; c < retries+1 {
 			t.Errorf("approximateInvokeCount %d, want ≥ %d", c, retries+1)
 		}

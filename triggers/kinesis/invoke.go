@@ -18,8 +18,9 @@ import (
 )
 
 // MaxPayloadBytes is Lambda's synchronous invocation payload limit, which
-// caps a batch's serialised event (spec §1.3; the exact cut-off is
-// UNVERIFIED, this is the documented Invoke limit).
+// caps a batch's serialised event (docs/semantics.md, "ESM batching and the
+// payload limit"; AWS does not document the mapping's exact cut-off, this
+// is the documented Invoke limit).
 const MaxPayloadBytes = 6 * 1024 * 1024
 
 // recordOverhead is the serialised size of an event record without its
@@ -53,7 +54,8 @@ func (m *Mapping) batchLen(shardID string, recs []types.Record) int {
 	return len(recs)
 }
 
-// outcome is one invocation, classified per spec §1.6.
+// outcome is one invocation, classified as docs/semantics.md, "ESM
+// invocation outcomes" describes.
 type outcome int
 
 const (
@@ -64,24 +66,26 @@ const (
 	outCut               // shutdown: the invocation outlived DrainTimeout and was stopped
 )
 
-// throttleTypes are invoke errors where the batch never reached the
-// function; they do not count toward MaximumRetryAttempts (§1.6).
+// throttleTypes are invoke errors where the batch never reached the function;
+// they do not count toward MaximumRetryAttempts (docs/semantics.md, "ESM
+// invocation outcomes").
 var throttleTypes = map[string]bool{
 	"TooManyRequestsException": true, "Runtime.Throttled": true, "ServiceException": true, "ResourceNotReadyException": true,
 }
 
-// runBatch is the per-lane state machine of spec §1.7 for one batch: age
-// discards before each invoke, retries with back-off, partial-batch
-// responses, bisection on function errors and discard on exhaustion.
-// invokes counts earlier invocations that held these records (a bisect
-// half inherits its parent's), for approximateInvokeCount. It returns
-// false only if ctx ended before the batch was done.
+// runBatch is the per-lane failure state machine for one batch
+// (docs/semantics.md, "ESM retries and record age"): age discards before each
+// invoke, retries with back-off, partial-batch responses, bisection on
+// function errors and discard on exhaustion. invokes counts earlier
+// invocations that held these records (a bisect half inherits its parent's),
+// for approximateInvokeCount. It returns false only if ctx ended before the
+// batch was done.
 func (m *Mapping) runBatch(ctx context.Context, r *round, l int, recs []types.Record, invokes int) bool {
 	attempts, throttles := 0, 0
 	last := lastInvoke{}
 	for len(recs) > 0 {
-		// §1.7 rule 3: drop the leading run of expired records before every
-		// invocation, so order is kept.
+		// Drop the leading run of expired records before every invocation, so
+		// order is kept.
 		if n := m.expired(recs); n > 0 {
 			last.invokes = invokes
 			if !m.discard(ctx, r.shardID, recs[:n], ConditionRecordAgeExceeded, last) || !m.complete(ctx, r, l, n, nil) {
@@ -94,9 +98,9 @@ func (m *Mapping) runBatch(ctx context.Context, r *round, l int, recs []types.Re
 			return false // shutdown before this invocation: read again later
 		}
 		if len(recs) == 1 && m.batchLen(r.shardID, recs) == 1 && m.payloadTooLarge(r.shardID, recs[0]) {
-			// §1.3 item 6 (UNVERIFIED): a record that alone exceeds the
-			// payload cap can never be invoked; discard it so the shard
-			// does not stall forever.
+			// Not documented by AWS: a record that alone exceeds the payload
+			// cap can never be invoked; discard it so the shard does not stall
+			// forever.
 			last.invokes = invokes
 			if !m.discard(ctx, r.shardID, recs, ConditionRetryAttemptsExhausted, last) || !m.complete(ctx, r, l, 1, nil) {
 				return false
@@ -121,9 +125,8 @@ func (m *Mapping) runBatch(ctx context.Context, r *round, l int, recs []types.Re
 			v := resp.classify(recs)
 			last = lastInvoke{requestID: reqID, invokes: invokes}
 			if v.failedAt > 0 {
-				// §1.8: records before the lowest failure are done; the
-				// response's output records are taken as the function's
-				// output for them.
+				// Records before the lowest failure are done; the response's
+				// output records are taken as the function's output for them.
 				if !m.complete(ctx, r, l, v.failedAt, outputRecords(resp.output(), recs)) {
 					return false
 				}
@@ -135,8 +138,8 @@ func (m *Mapping) runBatch(ctx context.Context, r *round, l int, recs []types.Re
 			unhandled := "Unhandled"
 			last = lastInvoke{requestID: reqID, invokes: invokes, functionError: &unhandled}
 			if m.cfg.BisectBatchOnFunctionError && len(recs) > 1 {
-				// §1.9: split without spending a retry; the first half
-				// (ceil) finishes before the second, keeping key order.
+				// Bisect without spending a retry; the first half (ceil)
+				// finishes before the second, keeping key order.
 				m.m.bisects.WithLabelValues(m.cfg.ID).Inc()
 				h := (len(recs) + 1) / 2
 				return m.runBatch(ctx, r, l, recs[:h], invokes) && m.runBatch(ctx, r, l, recs[h:], invokes)
@@ -187,8 +190,9 @@ func (r response) output() []sdk.OutputRecord {
 	return decodeOutput(r.body)
 }
 
-// classify reads the response under ReportBatchItemFailures (§1.8): a JSON
-// body as Lambda reads it, a typed response by its identifiers.
+// classify reads the response under ReportBatchItemFailures
+// (docs/semantics.md, "ESM partial batch responses"): a JSON body as Lambda
+// reads it, a typed response by its identifiers.
 func (r response) classify(batch []types.Record) verdict {
 	if r.body == nil && r.typed != nil {
 		return classifyFailures(r.typed.BatchItemFailures, batch)
@@ -250,14 +254,14 @@ func (m *Mapping) invokeContext(ctx context.Context) (context.Context, context.C
 	}
 }
 
-// call invokes the function with ev. A function that takes the decoded
-// batch directly (runtime.KinesisInvoker: a Go handler in a plugin, or a
-// WASM guest through the binary ABI) skips the event's JSON encoding and the
-// handler's reflection decoding — most of an invocation's cost — and its
-// StreamResponse is used as it is, without a JSON round trip; under
-// ReportBatchItemFailures too, since a typed response holds nothing the
-// §1.8 table reads differently from its JSON (a handler that answered
-// through JSON after all hands its body over for that table).
+// call invokes the function with ev. A function that takes the decoded batch
+// directly (runtime.KinesisInvoker: a Go handler in a plugin, or a WASM guest
+// through the binary ABI) skips the event's JSON encoding and the handler's
+// reflection decoding — most of an invocation's cost — and its StreamResponse
+// is used as it is, without a JSON round trip; under ReportBatchItemFailures
+// too, since a typed response holds nothing the partial-response rules read
+// differently from its JSON (a handler that answered through JSON after all
+// hands its body over to those rules).
 func (m *Mapping) call(ctx context.Context, ev *events.KinesisEvent) (response, error) {
 	if ki, ok := m.fn.(runtime.KinesisInvoker); ok {
 		res, err := ki.InvokeKinesis(ctx, ev)

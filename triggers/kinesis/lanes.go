@@ -12,11 +12,12 @@ import (
 	"github.com/sluice-dev/sluice/sinks"
 )
 
-// round is one read of a shard split into key lanes (spec §1.5): each
-// record goes to lane hash(partitionKey) mod ParallelizationFactor, so one
-// key always lands in the same lane and keeps its order; lanes invoke and
-// retry independently. Filtered-out records belong to no lane and count as
-// done from the start (§1.12: they still advance the checkpoint).
+// round is one read of a shard split into key lanes (docs/semantics.md, "ESM
+// parallelization factor"): each record goes to lane hash(partitionKey) mod
+// ParallelizationFactor, so one key always lands in the same lane and keeps
+// its order; lanes invoke and retry independently. Filtered-out records belong
+// to no lane and count as done from the start (as on AWS, they still advance
+// the checkpoint).
 //
 // The shard's pipeline computes the checkpoint as the highest sequence
 // number S such that every record ≤ S is done in its lane. A lane's progress is
@@ -344,8 +345,8 @@ func (m *Mapping) complete(ctx context.Context, r *round, l, n int, out []sinks.
 }
 
 // runLane cuts a lane's records into invocation batches (BatchSize and the
-// 6 MB payload cap, spec §1.3) and runs each through the failure state
-// machine in order.
+// 6 MB payload cap; docs/semantics.md, "ESM batching and the payload limit")
+// and runs each through the failure state machine in order.
 func (m *Mapping) runLane(ctx context.Context, r *round, l int) bool {
 	recs := r.lanes[l]
 	for len(recs) > 0 {
@@ -359,8 +360,9 @@ func (m *Mapping) runLane(ctx context.Context, r *round, l int) bool {
 }
 
 // backoff is the retry pause after the attempt-th failure: exponential from
-// Options.RetryBaseDelay (1 s), capped at Options.RetryMaxDelay (60 s)
-// (spec §1.7 rule 5).
+// Options.RetryBaseDelay (1 s), capped at Options.RetryMaxDelay (60 s); AWS
+// does not document its back-off (docs/semantics.md, "ESM retries and record
+// age").
 func (m *Mapping) backoff(attempt int) time.Duration {
 	d := m.opts.RetryBaseDelay << min(attempt, 20)
 	if d <= 0 || d > m.opts.RetryMaxDelay {

@@ -23,7 +23,8 @@ import (
 
 // TestParallelizationFactorProperty_Spec1_5 runs ParallelizationFactor 10
 // with a function that randomly fails whole invocations or reports a
-// random partial failure, and checks the properties §1.5 promises:
+// random partial failure, and checks the properties lanes promise
+// (docs/semantics.md, "ESM parallelization factor"):
 // per-key order in the sink, every record delivered exactly once, and no
 // checkpoint handed to the sink (or the store) ever skips a record that was
 // not yet delivered.
@@ -113,10 +114,10 @@ func TestParallelizationFactorProperty_Spec1_5(t *testing.T) {
 	}
 }
 
-// A lane whose batch keeps failing must not hold back the other lanes'
-// later reads (§1.5: lanes invoke and retry independently), while the
-// checkpoint still stays before the failing record (the checkpoint rule).
-// Lockstep rounds failed this: the next read waited for every lane.
+// A lane whose batch keeps failing must not hold back the other lanes' later
+// reads (lanes invoke and retry independently), while the checkpoint still
+// stays before the failing record (the checkpoint rule). Lockstep rounds
+// failed this: the next read waited for every lane.
 func TestFailingLaneDoesNotHoldOtherLanes(t *testing.T) {
 	cases := []struct {
 		name    string

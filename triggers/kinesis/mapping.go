@@ -49,31 +49,37 @@ type Config struct {
 	StartingPosition          string        // TRIM_HORIZON | LATEST | AT_TIMESTAMP
 	StartingPositionTimestamp *time.Time
 
-	// Failure handling (spec §1.6–§1.9).
+	// Failure handling (docs/semantics.md, "ESM invocation outcomes" to "ESM
+	// bisect on error").
 
 	// BisectBatchOnFunctionError halves a batch on a function error
-	// without spending a retry (§1.9).
+	// without spending a retry (docs/semantics.md, "ESM bisect on error").
 	BisectBatchOnFunctionError bool
 	// MaximumRetryAttempts is -1 (retry forever, the default when
 	// RetryAttemptsSet is false) or 0–10,000: a batch is invoked at most
-	// N+1 times (§1.7 rule 2).
+	// N+1 times (docs/semantics.md, "ESM retries and record age").
 	MaximumRetryAttempts int
 	// RetryAttemptsSet distinguishes an explicit MaximumRetryAttempts 0
 	// from the zero value (which means the AWS default, -1).
 	RetryAttemptsSet bool
 	// MaximumRecordAge is 0 or negative for no limit, else 60 s–604,800 s:
-	// older records are discarded before each invocation (§1.7 rule 3).
+	// older records are discarded before each invocation.
 	MaximumRecordAge time.Duration
-	// ReportBatchItemFailures enables partial-batch responses (§1.8).
+	// ReportBatchItemFailures enables partial-batch responses
+	// (docs/semantics.md, "ESM partial batch responses").
 	ReportBatchItemFailures bool
-	// OnFailureBucket is the S3 bucket failure records go to (§1.10); empty
-	// means discarded records are skipped silently, as on AWS.
+	// OnFailureBucket is the S3 bucket failure records go to
+	// (docs/semantics.md, "ESM on-failure destination"); empty means discarded
+	// records are skipped silently, as on AWS.
 	OnFailureBucket string
-	// ParallelizationFactor is 1–10 concurrent key lanes per shard (§1.5).
+	// ParallelizationFactor is 1–10 concurrent key lanes per shard
+	// (docs/semantics.md, "ESM parallelization factor").
 	ParallelizationFactor int
-	// FilterPatterns are FilterCriteria patterns (§1.12), ORed.
+	// FilterPatterns are FilterCriteria patterns (docs/semantics.md, "ESM
+	// event filtering"), ORed.
 	FilterPatterns []string
-	// TumblingWindow is 0 (none) or 1–900 s (§1.11).
+	// TumblingWindow is 0 (none) or 1–900 s (docs/semantics.md, "ESM tumbling
+	// windows").
 	TumblingWindow time.Duration
 }
 
@@ -121,8 +127,8 @@ func (c *Config) setDefaults() error {
 		return fmt.Errorf("TumblingWindowInSeconds %s is outside 0–900 s", c.TumblingWindow)
 	}
 	if c.TumblingWindow > 0 && c.ParallelizationFactor > 1 {
-		// Spec §1.11 item 10: one window state per shard; AWS's behaviour
-		// with lanes is undocumented, so the combination is refused.
+		// One window state per shard; AWS's behaviour with lanes is
+		// undocumented, so the combination is refused.
 		return errors.New("TumblingWindowInSeconds needs ParallelizationFactor 1 (one window state per shard)")
 	}
 	if c.FunctionARN == "" {
@@ -157,9 +163,9 @@ type Options struct {
 	// DrainTimeout bounds how long an in-flight batch may take to finish
 	// (invoke, accept, checkpoint) once Run's context is cancelled.
 	DrainTimeout time.Duration
-	// RetryBaseDelay and RetryMaxDelay shape the back-off between retries
-	// of a failed batch: exponential from the base, capped (spec §1.7 rule
-	// 5). Defaults 1 s and 60 s; tests make them tiny.
+	// RetryBaseDelay and RetryMaxDelay shape the back-off between retries of a
+	// failed batch: exponential from the base, capped. Defaults 1 s and 60 s;
+	// tests make them tiny.
 	RetryBaseDelay time.Duration
 	RetryMaxDelay  time.Duration
 	// OnFailure is the object store failure records are written to, in

@@ -15,13 +15,14 @@ import (
 	kt "github.com/sluice-dev/sluice/triggers/kinesis"
 )
 
-// TestReportBatchItemFailures_Spec1_8 walks the §1.8 table: three records,
+// TestReportBatchItemFailures_Spec1_8 walks the partial-response rules
+// (docs/semantics.md, "ESM partial batch responses"): three records,
 // MaximumRetryAttempts 1, and a function that answers every invocation the
-// same way. It checks what each invocation received and what was
-// discarded, including retry exhaustion after partial failures. Every row
-// whose body a Go handler could return as a typed KinesisEventResponse
-// runs twice: answered as JSON (read as Lambda reads it) and as that typed
-// value (the typed invoke path, no JSON): both must come out the same.
+// same way. It checks what each invocation received and what was discarded,
+// including retry exhaustion after partial failures. Every row whose body a Go
+// handler could return as a typed KinesisEventResponse runs twice: answered as
+// JSON (read as Lambda reads it) and as that typed value (the typed invoke
+// path, no JSON): both must come out the same.
 func TestReportBatchItemFailures_Spec1_8(t *testing.T) {
 	id := func(i int) string { return fmt.Sprintf(`{"batchItemFailures":[{"itemIdentifier":"$%d"}]}`, i) }
 	tests := []struct {
@@ -122,7 +123,7 @@ func runSpec1_8Row(t *testing.T, body string, typed bool, invocations [][]int, d
 		if fr.ResponseContext == nil || (fr.ResponseContext.FunctionError == nil) != partial {
 			t.Errorf("responseContext %+v: want functionError null=%v", fr.ResponseContext, partial)
 		}
-		// Both invocations held the discarded records (§1.7 rule 6).
+		// Both invocations held the discarded records.
 		if c := fr.RequestContext.ApproximateInvokeCount; c != 2 {
 			t.Errorf("approximateInvokeCount %d, want 2", c)
 		}
@@ -133,8 +134,9 @@ func runSpec1_8Row(t *testing.T, body string, typed bool, invocations [][]int, d
 }
 
 // TestRecordAgeExceeded_Spec1_7 discards records older than
-// MaximumRecordAgeInSeconds before invoking, with the §1.10 shape for that
-// condition: no responseContext and approximateInvokeCount 1.
+// MaximumRecordAgeInSeconds before invoking, with the failure-record shape
+// (docs/semantics.md, "ESM on-failure destination") for that condition: no
+// responseContext and approximateInvokeCount 1.
 func TestRecordAgeExceeded_Spec1_7(t *testing.T) {
 	s := newScenario(t, "embedded", 1)
 	s.put(t, []string{"a", "b"}, []string{"k", "k"})

@@ -83,7 +83,8 @@ type RedriveConfig struct {
 	// Again replays records that carry a marker too.
 	Again    bool
 	Function runtime.Invoker
-	// ReportBatchItemFailures reads responses as the mapping does (§1.8).
+	// ReportBatchItemFailures reads responses as the mapping does
+	// (docs/semantics.md, "ESM partial batch responses").
 	ReportBatchItemFailures bool
 	// Sink is the function's delivery stream; nil when it has none (then a
 	// redrive only invokes, and the marker records that it succeeded).
@@ -354,8 +355,9 @@ type RedriveResult struct {
 // Redrive invokes fn once with a failure record's payload — the event the
 // function failed on — and reports each record's outcome. With
 // reportBatchItemFailures the response is read as on a live mapping
-// (spec §1.8): records from the lowest reported failure on count as failed.
-// It returns the function's response body for callers that want the output.
+// (docs/semantics.md, "ESM partial batch responses"): records from the lowest
+// reported failure on count as failed. It returns the function's response body
+// for callers that want the output.
 func Redrive(ctx context.Context, fn runtime.Invoker, fr FailureRecord, reportBatchItemFailures bool) ([]RedriveResult, []byte, error) {
 	if fr.Payload == nil || len(fr.Payload.Records) == 0 {
 		return nil, nil, errors.New("failure record has no payload (only S3 destinations carry one)")

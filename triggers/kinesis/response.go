@@ -13,7 +13,7 @@ import (
 )
 
 // verdict classifies a function's response under ReportBatchItemFailures
-// (spec §1.8).
+// (docs/semantics.md, "ESM partial batch responses").
 type verdict struct {
 	// failedAt is the index in the batch of the lowest reported failure:
 	// records before it are done, it and everything after are retried.
@@ -24,16 +24,16 @@ type verdict struct {
 	partial bool
 }
 
-// classifyResponse applies the §1.8 table: an empty, null, non-object body,
-// or a null/absent/empty batchItemFailures is success; an entry whose
-// itemIdentifier is missing, null, "", not a string or not the sequence
-// number of a record of this batch fails the whole batch; otherwise the
-// lowest listed sequence number (compared as big integers) is where the
-// batch is cut.
+// classifyResponse applies the partial-response rules (docs/semantics.md, "ESM
+// partial batch responses"): an empty, null, non-object body, or a
+// null/absent/empty batchItemFailures is success; an entry whose
+// itemIdentifier is missing, null, "", not a string or not the sequence number
+// of a record of this batch fails the whole batch; otherwise the lowest listed
+// sequence number (compared as big integers) is where the batch is cut.
 func classifyResponse(body []byte, batch []types.Record) verdict {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 || body[0] != '{' {
-		return verdict{failedAt: len(batch)} // "", [], null and other non-objects: success (LSK observations)
+		return verdict{failedAt: len(batch)} // "", [], null and other non-objects: success (observed on AWS)
 	}
 	var resp struct {
 		Failures []map[string]json.RawMessage `json:"batchItemFailures"`

@@ -9,10 +9,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 )
 
-// FuzzClassifyResponse: any response body yields a cut inside the batch,
-// and success only when the body names no record of it (spec §1.8). A
-// body a Go handler could return typed is read the same either way: the
-// typed response, and that response's JSON, get the same verdict.
+// FuzzClassifyResponse: any response body yields a cut inside the batch, and
+// success only when the body names no record of it (docs/semantics.md, "ESM
+// partial batch responses"). A body a Go handler could return typed is read
+// the same either way: the typed response, and that response's JSON, get the
+// same verdict.
 func FuzzClassifyResponse(f *testing.F) {
 	for _, s := range []string{`null`, `""`, `[]`, `{}`, `{"batchItemFailures":null}`, `{"batchItemFailures":[{"itemIdentifier":"2"}]}`,
 		`{"batchItemFailures":[{"itemIdentifier":""}]}`, `{"batchItemFailures":[{"foo":1}]}`, `{"batchItemFailures":"x"}`,
@@ -43,7 +44,7 @@ func FuzzClassifyResponse(f *testing.F) {
 }
 
 func TestLowestFailureComparedAsBigIntegers(t *testing.T) {
-	// "10" < "2" as strings, not as numbers (§1.8: compare as big integers).
+	// "10" < "2" as strings, not as numbers (they compare as big integers).
 	batch := []types.Record{{SequenceNumber: aws.String("2")}, {SequenceNumber: aws.String("10")}}
 	v := classifyResponse([]byte(`{"batchItemFailures":[{"itemIdentifier":"10"},{"itemIdentifier":"2"}]}`), batch)
 	if v.failedAt != 0 || !v.partial {

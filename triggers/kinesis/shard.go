@@ -101,8 +101,8 @@ func (m *Mapping) runShard(ctx context.Context, shard types.Shard, first bool) {
 				age.inFlight(time.Time{})
 			}
 			if r.win != nil && (r.ended || !m.opts.Now().Before(r.win.end)) {
-				// The window's time is up, or the shard ended (§1.11 item
-				// 7): final invocation, then the checkpoint moves.
+				// The window's time is up, or the shard ended: final
+				// invocation, then the checkpoint moves.
 				if !m.closeWindow(ctx, r, sourceID) {
 					return
 				}
@@ -191,8 +191,8 @@ func (r *shardReader) gather(ctx context.Context, windowStart time.Time) ([]type
 	cfg := r.m.cfg
 	deadline := windowStart.Add(cfg.MaximumBatchingWindow)
 	// One read feeds every key lane: BatchSize matching records per lane
-	// (filters run before batching, spec §1.3 item 5), and at most the
-	// lanes' payload caps in bytes.
+	// (filters run before batching), and at most the lanes' payload caps in
+	// bytes.
 	limit := cfg.BatchSize * cfg.ParallelizationFactor
 	maxBytes := MaxPayloadBytes * cfg.ParallelizationFactor
 	var batch []types.Record

@@ -16,12 +16,14 @@ import (
 )
 
 // MaxWindowStateBytes is the per-shard state limit of a tumbling window;
-// a larger state terminates the window early (spec §1.11 item 4).
+// a larger state terminates the window early (docs/semantics.md, "ESM
+// tumbling windows").
 const MaxWindowStateBytes = 1 << 20
 
 // windowEvent is events.KinesisTimeWindowEvent with the state kept as raw
-// JSON: Lambda passes the state through untouched (spec §1.11), while
-// aws-lambda-go types it map[string]string, which would re-type numbers.
+// JSON: Lambda passes the state through untouched (docs/semantics.md, "ESM
+// tumbling windows"), while aws-lambda-go types it map[string]string, which
+// would re-type numbers.
 type windowEvent struct {
 	Records                 []events.KinesisEventRecord `json:"Records"`
 	Window                  events.Window               `json:"window"`
@@ -40,8 +42,8 @@ type window struct {
 }
 
 // windowOf returns the window holding t: windows are aligned to multiples
-// of their length since the Unix epoch (spec §1.11 item 9, the documented
-// example's alignment).
+// of their length since the Unix epoch (the alignment of AWS's documented
+// example; docs/semantics.md, "ESM tumbling windows").
 func (m *Mapping) windowOf(t time.Time) (time.Time, time.Time) {
 	w := int64(m.cfg.TumblingWindow / time.Second)
 	s := t.Unix() - t.Unix()%w
@@ -50,9 +52,10 @@ func (m *Mapping) windowOf(t time.Time) (time.Time, time.Time) {
 
 // runWindowRound processes a read with a tumbling window: records join the
 // window of their arrival time; when a record belongs to a later window the
-// open one gets its final invocation first. The checkpoint moves only when
-// a window's final invocation succeeds (spec §1.13), so a restart re-reads
-// the open window and rebuilds its state. It returns false if ctx ended.
+// open one gets its final invocation first. The checkpoint moves only when a
+// window's final invocation succeeds (docs/semantics.md, "ESM checkpoints"),
+// so a restart re-reads the open window and rebuilds its state. It returns
+// false if ctx ended.
 func (m *Mapping) runWindowRound(ctx context.Context, sr *shardReader, sourceID string, recs []types.Record) bool {
 	for len(recs) > 0 {
 		at := aws.ToTime(recs[0].ApproximateArrivalTimestamp)
@@ -120,10 +123,10 @@ func (m *Mapping) closeWindow(ctx context.Context, sr *shardReader, sourceID str
 	return true
 }
 
-// windowInvoke invokes the function with recs and the window's state until
-// it succeeds (the response must carry a state property, §1.11 item 3), or
-// the retry policy discards the records. A final invocation that fails
-// suspends the shard until it succeeds (item 5), so it is never discarded.
+// windowInvoke invokes the function with recs and the window's state until it
+// succeeds (the response must carry a state property), or the retry policy
+// discards the records. A final invocation that fails suspends the shard until
+// it succeeds, so it is never discarded.
 func (m *Mapping) windowInvoke(ctx context.Context, sr *shardReader, sourceID string, recs []types.Record, final bool) bool {
 	w := sr.win
 	ev := windowEvent{
@@ -183,7 +186,7 @@ func (m *Mapping) windowInvoke(ctx context.Context, sr *shardReader, sourceID st
 				w.state = state
 				m.m.windowState.WithLabelValues(m.cfg.ID, sr.id).Set(float64(len(state)))
 				if len(state) > MaxWindowStateBytes && !final {
-					// §1.11 item 4: terminate the window early with this
+					// State too large: terminate the window early with this
 					// state, then continue the same window afresh.
 					early := ev
 					early.Records, early.State, early.IsFinalInvokeForWindow, early.IsWindowTerminatedEarly = []events.KinesisEventRecord{}, state, true, true

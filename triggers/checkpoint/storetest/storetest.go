@@ -1,8 +1,7 @@
-// Package storetest is the conformance suite every checkpoint store must
-// pass (DESIGN.md §7, lesson 5): positions are captured exactly, survive a
-// restart, are isolated per mapping and shard, and concurrent owners of a
-// shard are fenced so that only the latest claimant can move its
-// checkpoint.
+// Package storetest is the conformance suite every checkpoint store must pass:
+// positions are captured exactly, survive a restart, are isolated per mapping
+// and shard, and concurrent owners of a shard are fenced so that only the
+// latest claimant can move its checkpoint.
 //
 //	func TestConformance(t *testing.T) {
 //		storetest.Run(t, func(t *testing.T) string { return t.TempDir() }, myOpener)
@@ -45,7 +44,8 @@ func Run(t *testing.T, location func(t *testing.T) string, open checkpoint.Opene
 		if err != nil || claimed.Epoch == 0 {
 			t.Fatalf("claim: %+v, %v", claimed, err)
 		}
-		// Sequence numbers are decimal strings of any length (KDS §A.4).
+		// Sequence numbers are decimal strings of any length
+		// (docs/semantics.md, "Sequence numbers").
 		seq := "49650000000000000000000000000000000000000000000000000001"
 		if err := s.Put(ctx, "m-1", "shardId-000000000000", checkpoint.Position{SequenceNumber: seq, Epoch: claimed.Epoch}); err != nil {
 			t.Fatal(err)
