@@ -246,10 +246,11 @@ var (
 	errorIface  = reflect.TypeFor[error]()
 )
 
-// newJSONHandler is aws-lambda-go's lambda.NewHandler for the WASM build:
-// the same signature rules and JSON decode → call → encode path (spec Part 2
-// §2.6), without importing package lambda, whose Runtime API client (net/http)
-// would quadruple the module and its compile time.
+// newJSONHandler is aws-lambda-go's lambda.NewHandler for the WASM build: the
+// same signature rules and JSON decode → call → encode path
+// (docs/semantics.md, "Go handler signatures"), without importing package
+// lambda, whose Runtime API client (net/http) would quadruple the module and
+// its compile time.
 func newJSONHandler(handler any) func(context.Context, []byte) ([]byte, error) {
 	if h, ok := handler.(interface {
 		Invoke(context.Context, []byte) ([]byte, error)

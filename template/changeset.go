@@ -29,8 +29,9 @@ type PropertyChange struct {
 	Name string `json:"name"`
 	Old  string `json:"old"`
 	New  string `json:"new"`
-	// RequiresReplacement is set for create-only properties (spec §3.10:
-	// ESM EventSourceArn/StartingPosition, stream Name, delivery stream
+	// RequiresReplacement is set for create-only properties
+	// (docs/semantics.md, "SAM change sets and replacement": ESM
+	// EventSourceArn/StartingPosition, stream Name, delivery stream
 	// DeliveryStreamType…).
 	RequiresReplacement bool `json:"requiresReplacement,omitempty"`
 }

@@ -26,6 +26,7 @@
 //   - Sluice-only settings live under a resource's Metadata.Sluice, which SAM
 //     and CloudFormation ignore.
 //
-// The behaviour implemented here is specified in shared/spec/lambda-esm-and-sam.md
-// Part 3 and shared/spec/kinesis-and-firehose.md Part C.
+// The AWS behaviours this package relies on are described in
+// docs/semantics.md ("Functions and SAM", "Lambda event-source mapping",
+// "Amazon Data Firehose").
 package template

@@ -94,7 +94,8 @@ type Function struct {
 }
 
 // KinesisEvent is one Events entry of Type Kinesis: an event-source mapping.
-// Ranges and defaults follow the Lambda API (spec Part 1 §1.2).
+// Ranges and defaults follow the Lambda API (docs/semantics.md, "ESM
+// parameters and defaults").
 type KinesisEvent struct {
 	// Name is the event's key under Events.
 	Name string `json:"name"`
@@ -138,7 +139,8 @@ type KinesisEvent struct {
 }
 
 // DeliveryStream is an AWS::KinesisFirehose::DeliveryStream with an
-// ExtendedS3DestinationConfiguration (spec C.2–C.8).
+// ExtendedS3DestinationConfiguration (docs/semantics.md, "Amazon Data
+// Firehose").
 type DeliveryStream struct {
 	LogicalID string `json:"logicalId"`
 	// Name is DeliveryStreamName, or the logical ID when absent.

@@ -6,7 +6,8 @@ import (
 	"strings"
 )
 
-// prefixExpr is one !{namespace:value} in a Firehose S3 prefix (spec C.7).
+// prefixExpr is one !{namespace:value} in a Firehose S3 prefix
+// (docs/semantics.md, "Firehose S3 prefix expressions").
 type prefixExpr struct{ ns, val string }
 
 var prefixNamespaces = []string{"timestamp", "firehose", "partitionKeyFromQuery", "partitionKeyFromLambda"}

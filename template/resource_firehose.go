@@ -116,7 +116,8 @@ func (p *parser) extendedS3(x *object, d *DeliveryStream) {
 	}
 
 	// Buffering: 5 MB / 300 s, raised to 128 MB when dynamic partitioning or
-	// format conversion needs at least 64 MB (spec C.5).
+	// format conversion needs at least 64 MB (docs/semantics.md, "Firehose
+	// configuration defaults").
 	bh := x.child("BufferingHints", []string{"SizeInMBs", "IntervalInSeconds"})
 	big := d.DynamicPartitioning || converting
 	defSize := 5
@@ -275,7 +276,8 @@ func (p *parser) lambdaTarget(v *value) string {
 }
 
 // prefixes validates Prefix and ErrorOutputPrefix with Firehose's
-// create-time rules (spec C.7, C.8).
+// create-time rules (docs/semantics.md, "Firehose S3 prefix expressions"
+// and "Dynamic partitioning").
 func (p *parser) prefixes(x *object, d *DeliveryStream, procs []string) {
 	prefix, pat, pok := x.strLen("Prefix", false, 0, 1024)
 	errPrefix, eat, eok := x.strLen("ErrorOutputPrefix", false, 0, 1024)

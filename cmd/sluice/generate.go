@@ -31,7 +31,8 @@ events (SAM's names, plus Sluice's tumbling-window):
 // does (2-space indented JSON), built from aws-lambda-go's own types so
 // that Go handlers always decode it. Unlike SAM it can emit several records
 // with increasing sequence numbers, real ARNs and current timestamps, and it
-// does not copy SAM's streams-as-source defects (see spec §3.10).
+// does not copy SAM's streams-as-source defects (docs/semantics.md, "SAM
+// generate-event").
 func cmdGenerateEvent(args []string, stdout, stderr io.Writer) error {
 	if len(args) < 2 || args[0] != "kinesis" {
 		fmt.Fprint(stderr, generateUsage)

@@ -97,11 +97,11 @@ func (i *instance) firehoseAPI() *firehoseapi.Handler {
 }
 
 // startStreamSources reads the source stream of every KinesisStreamAsSource
-// delivery stream (spec C.14) with an event-source mapping whose "function"
-// passes each record through unchanged. Its checkpoints are durable: the
-// delivery stream logs each batch with the checkpoint it completes, so a
-// restart resumes where delivery left off. It starts at LATEST, as Firehose
-// does at creation.
+// delivery stream (docs/semantics.md, "Kinesis stream as Firehose source")
+// with an event-source mapping whose "function" passes each record through
+// unchanged. Its checkpoints are durable: the delivery stream logs each batch
+// with the checkpoint it completes, so a restart resumes where delivery left
+// off. It starts at LATEST, as Firehose does at creation.
 func (i *instance) startStreamSources(ctx context.Context) error {
 	var sourced []template.DeliveryStream
 	for _, ds := range i.plan.DeliveryStreams {

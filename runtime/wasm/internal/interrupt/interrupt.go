@@ -58,8 +58,8 @@ const Export = "sluice.interrupt"
 // done, but stoppable.
 const StartExport = "sluice.start"
 
-// Section IDs (WebAssembly core spec §5.5.2, plus the exception-handling
-// proposal's tag section).
+// Section IDs (WebAssembly core specification, section 5.5.2, binary
+// format: sections; plus the exception-handling proposal's tag section).
 const (
 	secCustom    = 0
 	secType      = 1
