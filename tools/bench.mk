@@ -17,6 +17,7 @@ BENCH_FLAGS     ?=
 
 .PHONY: bench-pipeline bench-tools
 
+## The whole-pipeline benchmark: Sluice against Benthos (BENCH_N events).
 bench-pipeline: build bench-tools
 	timeout --signal=INT --kill-after=60s $(BENCH_TIMEOUT) bin/pipelinebench -n $(BENCH_N) -repeat $(BENCH_REPEAT) -timeout $(BENCH_TIMEOUT) \
 		-sluice bin/sluice -benthos $(BENTHOS_BIN) -kfeed bin/kfeed $(BENCH_FLAGS)

@@ -9,6 +9,7 @@ DEPS_TARGETS  += runtime-deps
 
 .PHONY: runtime-deps runtime-bench runtime-wat
 
+## Installs wabt (wat2wasm) if missing; only make runtime-wat needs it.
 runtime-deps:
 	@command -v wat2wasm >/dev/null 2>&1 || (apt-get install -y wabt >/dev/null 2>&1 || echo "runtime: wabt not installed (only needed by make runtime-wat)")
 

@@ -21,11 +21,13 @@ tools/cbor-npm/node_modules/.installed: tools/cbor-npm/package.json tools/cbor-n
 
 STREAMS_BENCHTIME ?= 3s
 
+## PutRecords/GetRecords throughput against kinesalite and kinesis-local.
 bench-streams: tools/npm/node_modules/.installed
 	@mkdir -p bin
 	SLUICE_BENCH_PEERS=1 $(GO) test -run='^$$' -bench='^BenchmarkPeers' -benchtime=$(STREAMS_BENCHTIME) -timeout 30m ./streams/ 2>&1 | grep --line-buffered -v 'failed to discard remaining' | tee bin/bench-streams.txt
 	@awk "$$STREAMS_BENCH_AWK" bin/bench-streams.txt
 
+## The Kinesis server alone: PutRecords CPU per record.
 bench-streams-server:
 	$(GO) test -run='^$$' -bench='^BenchmarkPutRecordsServer$$' -benchtime=$(STREAMS_BENCHTIME) -count=3 ./streams/
 
@@ -59,6 +61,7 @@ export STREAMS_BENCH_AWK
 # kinesalite's test/ directory: tools/kinesalite-suite/README.md.
 .PHONY: kinesalite-suite
 KINESALITE_TEST_DIR ?=
+## kinesalite's API suite against sluice up --limits=off.
 kinesalite-suite: tools/kinesalite-suite/node_modules/.installed
 	CGO_ENABLED=1 $(GO) build -o bin/sluice ./cmd/sluice
 	KINESALITE_TEST_DIR=$(KINESALITE_TEST_DIR) tools/kinesalite-suite/run.sh
