@@ -21,6 +21,10 @@ PKGS      ?= ./...
 # Each tools/*.mk may add install steps to DEPS_TARGETS and benchmark or
 # chaos steps to BENCH_TARGETS / CHAOS_TARGETS (one file per component, so
 # components never edit the same lines).
+# `make` alone builds: tools/*.mk, included next, define targets of their
+# own, and the first target in the file would otherwise be the default.
+.DEFAULT_GOAL := all
+
 DEPS_TARGETS  :=
 BENCH_TARGETS :=
 CHAOS_TARGETS :=

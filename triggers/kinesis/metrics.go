@@ -52,7 +52,7 @@ func NewMetrics() *Metrics {
 		}, []string{"mapping"}),
 		iteratorAge: newIteratorAges(),
 		recordAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "sluice_esm_batch_record_age_milliseconds", Help: "Lambda's IteratorAge: age of the last record of a shard's latest finished batch (spec §1.15).",
+			Name: "sluice_esm_batch_record_age_milliseconds", Help: "Lambda's IteratorAge: age of the last record of a shard's latest finished batch (docs/semantics.md, \"ESM iterator age\").",
 		}, []string{"mapping", "shard"}),
 		invokeThrottles: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sluice_esm_invocation_throttles_total", Help: "Invocations that never reached the function (throttles, service errors); not counted as retries.",
