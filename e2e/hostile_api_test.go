@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -54,7 +53,7 @@ func TestHostileAPIClients(t *testing.T) {
 	})
 	ep := s.Endpoints.Kinesis
 	addr := strings.TrimPrefix(ep, "http://")
-	rss0 := rssKB(t, s.PID())
+	rss0 := procStatusKB(t, s.PID(), "VmRSS")
 
 	// Each attacker sends an unsigned request, then the headers of a
 	// maximal PutRecords; the answer to the first shows the server is
@@ -101,7 +100,7 @@ func TestHostileAPIClients(t *testing.T) {
 			}
 		}
 	}
-	rss1 := rssKB(t, s.PID())
+	rss1 := procStatusKB(t, s.PID(), "VmRSS")
 	t.Logf("sluice VmRSS %d kB → %d kB (%+d MiB) with 150 header-only 11 MiB requests open and 3000 records put", rss0, rss1, (rss1-rss0)>>10)
 	if rss1-rss0 > 128<<10 {
 		t.Errorf("sluice grew %d MiB under 150 header-only requests", (rss1-rss0)>>10)
@@ -162,21 +161,4 @@ func TestHostileAPIClients(t *testing.T) {
 	if len(written) != 1 || written[0] != "signed" {
 		t.Fatalf("the bucket holds %q, want only the signed record", written)
 	}
-}
-
-// rssKB is process pid's resident set in kB.
-func rssKB(t *testing.T, pid int) int {
-	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Skipf("no /proc: %v", err)
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-			n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
-			return n
-		}
-	}
-	t.Skip("no VmRSS")
-	return 0
 }

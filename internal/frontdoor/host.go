@@ -65,20 +65,12 @@ func hostOnly(s string) string {
 func (h *Hosts) Guard(listener string, rs *Refusals, refuse func(w http.ResponseWriter, r *http.Request), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !h.Allowed(r.Host) {
-			rs.Refuse(listener, "host", "host", truncate(r.Host, 100), "remote", r.RemoteAddr)
+			rs.Refuse(listener, "host", "host", Quote(r.Host), "remote", r.RemoteAddr)
 			refuse(w, r)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// truncate keeps log lines and error messages short whatever a client sent.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
 
 // IsLoopback reports whether a listener bound to addr is reachable only

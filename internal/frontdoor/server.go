@@ -127,7 +127,7 @@ func HostRefusal(shape Shape) func(w http.ResponseWriter, r *http.Request) {
 		name := hostOnly(r.Host)
 		ctype, body := shape("AccessDeniedException", fmt.Sprintf(
 			"sluice: this listener does not answer Host %q (protection against DNS rebinding: it answers IP addresses, localhost and the name it is bound to); if you reach sluice by that name, start it with --allowed-hosts %s",
-			truncate(r.Host, 100), truncate(name, 100)))
+			Quote(r.Host), Quote(name)))
 		w.Header().Set("Content-Type", ctype)
 		w.Header().Set("Connection", "close")
 		w.WriteHeader(http.StatusForbidden)

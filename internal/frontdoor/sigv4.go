@@ -53,7 +53,7 @@ func VerifySigV4(r *http.Request, body []byte, keys map[string]string, now time.
 	}
 	alg, rest, _ := strings.Cut(auth, " ")
 	if alg != "AWS4-HMAC-SHA256" {
-		return sigErr(http.StatusBadRequest, "IncompleteSignatureException", "Unsupported signature algorithm "+truncate(alg, 100))
+		return sigErr(http.StatusBadRequest, "IncompleteSignatureException", "Unsupported signature algorithm "+Quote(alg))
 	}
 	fields := map[string]string{}
 	for _, part := range strings.Split(rest, ",") {
