@@ -65,10 +65,28 @@ func Sleep(ctx context.Context, c Clock, d time.Duration) error {
 }
 
 // WithTimeout is context.WithTimeout measured on c, so a fake clock's
-// Advance expires it.
+// Advance expires it; its Err is then context.DeadlineExceeded, as with the
+// standard library. (clockwork's own WithTimeout blocks in Err until the
+// deadline, so it is not used.)
 func WithTimeout(ctx context.Context, c Clock, d time.Duration) (context.Context, context.CancelFunc) {
 	if c == real {
 		return context.WithTimeout(ctx, d)
 	}
-	return clockwork.WithTimeout(ctx, c, d)
+	inner, cancel := context.WithCancelCause(ctx)
+	t := c.AfterFunc(d, func() { cancel(context.DeadlineExceeded) })
+	return deadlineContext{inner}, func() {
+		t.Stop()
+		cancel(context.Canceled)
+	}
+}
+
+// deadlineContext reports an expiry on fake time as DeadlineExceeded.
+type deadlineContext struct{ context.Context }
+
+func (c deadlineContext) Err() error {
+	err := c.Context.Err()
+	if err != nil && context.Cause(c.Context) == context.DeadlineExceeded {
+		return context.DeadlineExceeded
+	}
+	return err
 }
