@@ -9,7 +9,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/sluice-dev/sluice/sinks"
+	"github.com/sluice-dev/sluice/handover"
 )
 
 // A delivery stream's write-ahead log refuses every write after one failed
@@ -39,11 +39,11 @@ func isStorageFault(err error) bool {
 
 // faultReporting passes batches to a sink and reports storage failures.
 type faultReporting struct {
-	sinks.Acceptor
+	handover.Acceptor
 	report func(error)
 }
 
-func (f faultReporting) Accept(ctx context.Context, b sinks.Batch) error {
+func (f faultReporting) Accept(ctx context.Context, b handover.Batch) error {
 	err := f.Acceptor.Accept(ctx, b)
 	if err != nil && isStorageFault(err) {
 		f.report(err)

@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/sluice-dev/sluice/sinks"
+	"github.com/sluice-dev/sluice/handover"
 	"github.com/sluice-dev/sluice/template"
 	"github.com/sluice-dev/sluice/triggers/checkpoint"
 	kinesistrigger "github.com/sluice-dev/sluice/triggers/kinesis"
@@ -46,7 +46,7 @@ func (i *instance) startMappings(ctx context.Context) error {
 
 	for _, id := range sortedKeys(i.funcs.loaded) {
 		lf := i.funcs.loaded[id]
-		var sink sinks.Acceptor // stays a nil interface when there is none
+		var sink handover.Acceptor // stays a nil interface when there is none
 		if d := i.delivery.streams[lf.tmpl.DeliveryStream]; d != nil {
 			sink = faultReporting{d, i.reportStorageFault}
 		}
@@ -80,7 +80,7 @@ func (i *instance) startMappings(ctx context.Context) error {
 				// template is already listed, with its S3 location if any.)
 				i.buckets[ev.OnFailureBucket] = i.delivery.where(ev.OnFailureBucket)
 			}
-			opts := kinesistrigger.Options{Logger: i.log, Metrics: i.mappings.metrics, OnFailure: i.delivery.store}
+			opts := kinesistrigger.Options{Logger: i.log, Metrics: i.mappings.metrics, OnFailure: failureObjects{put: i.delivery.store}}
 			if ev.Consumer != "" {
 				if cfg.ConsumerARN, opts.Subscriber, err = i.fanOut(ctx, ev.Stream, ev.Consumer); err != nil {
 					return fmt.Errorf("function %s event %s: %w", id, ev.Name, err)

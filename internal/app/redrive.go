@@ -15,8 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sluice-dev/sluice/handover"
 	"github.com/sluice-dev/sluice/runtime"
-	"github.com/sluice-dev/sluice/sinks"
 	"github.com/sluice-dev/sluice/sinks/firehose"
 	"github.com/sluice-dev/sluice/template"
 	kinesistrigger "github.com/sluice-dev/sluice/triggers/kinesis"
@@ -139,7 +139,7 @@ type redriveJob struct {
 	opts     RedriveOptions
 	store    kinesistrigger.FailureStore
 	invoker  runtime.Invoker
-	sink     sinks.Acceptor // nil: the function has no delivery stream
+	sink     handover.Acceptor // nil: the function has no delivery stream
 	sinkName string
 	via      string
 }
@@ -300,9 +300,9 @@ func RedriveDirect(ctx context.Context, cfg Config, req RedriveRequest, opts Red
 	if err != nil {
 		return err
 	}
-	fstore, ok := store.(kinesistrigger.FailureStore)
-	if !ok {
-		return fmt.Errorf("the object store (%T) cannot list and read objects", store)
+	fstore, err := failureStore(store)
+	if err != nil {
+		return err
 	}
 	load := opts.load
 	if load == nil {
@@ -455,9 +455,9 @@ func (i *instance) redriveJob(req RedriveRequest) (*redriveJob, int, error) {
 				fn.LogicalID, req.Template, got, runs)
 		}
 	}
-	store, ok := i.delivery.store.(kinesistrigger.FailureStore)
-	if !ok {
-		return nil, http.StatusInternalServerError, fmt.Errorf("the object store (%T) cannot list and read objects", i.delivery.store)
+	store, err := failureStore(i.delivery.store)
+	if err != nil {
+		return nil, http.StatusInternalServerError, err
 	}
 	j := &redriveJob{fn: fn, req: req, store: store, invoker: runningFunction{i, fn.LogicalID}, via: "through sluice up"}
 	if fn.DeliveryStream != "" {
@@ -499,7 +499,7 @@ func (d runningDelivery) stream() (*firehose.DeliveryStream, error) {
 	return nil, fmt.Errorf("delivery stream %s is no longer running (removed by a deploy)", d.id)
 }
 
-func (d runningDelivery) Accept(ctx context.Context, b sinks.Batch) error {
+func (d runningDelivery) Accept(ctx context.Context, b handover.Batch) error {
 	d.i.genMu.Lock()
 	defer d.i.genMu.Unlock()
 	s, err := d.stream()

@@ -95,7 +95,7 @@ func TestRedriveDirectExactlyOnceAcrossCrash(t *testing.T) {
 		t.Run(backend, func(t *testing.T) {
 			ctx := context.Background()
 			state, tmpl := t.TempDir(), writeRedriveTemplate(t)
-			var store kinesistrigger.FailureStore
+			var store readWriteStore
 			s3Endpoint := ""
 			if backend == "s3" {
 				srv := s3test.Start(t)
@@ -292,7 +292,7 @@ func summaryOf(t *testing.T, lines []RedriveLine) RedriveProgress {
 
 // archiveIDs counts the ids in the archive bucket's objects (JSON
 // documents back to back: the delivery stream adds no delimiter).
-func archiveIDs(t *testing.T, store kinesistrigger.FailureStore) map[string]int {
+func archiveIDs(t *testing.T, store readWriteStore) map[string]int {
 	t.Helper()
 	ctx := context.Background()
 	keys, err := store.List(ctx, "archive", "")
@@ -317,7 +317,7 @@ func archiveIDs(t *testing.T, store kinesistrigger.FailureStore) map[string]int 
 	return ids
 }
 
-func assertEachOnce(t *testing.T, store kinesistrigger.FailureStore, n int) {
+func assertEachOnce(t *testing.T, store readWriteStore, n int) {
 	t.Helper()
 	ids := archiveIDs(t, store)
 	for i := range 3 {
@@ -362,4 +362,11 @@ func TestRedriveDirectWithoutFailures(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(state, "delivery")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the delivery stream's state was opened: %v", err)
 	}
+}
+
+// readWriteStore is an object store the tests write failure records to and
+// read delivered objects from.
+type readWriteStore interface {
+	dest.Destination
+	dest.Reader
 }

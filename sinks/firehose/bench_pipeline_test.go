@@ -12,7 +12,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/parquet-go/parquet-go"
 
-	"github.com/sluice-dev/sluice/sinks"
+	"github.com/sluice-dev/sluice/handover"
 )
 
 // These benchmarks measure the delivery stream end to end (Accept with JQ
@@ -25,12 +25,12 @@ import (
 
 var benchColumns = []Column{{"event_type", "string"}, {"page", "string"}, {"user", "string"}, {"ts", "bigint"}, {"dur", "double"}}
 
-func benchRecords(parts, n int, at time.Time) ([]sinks.Record, int64) {
-	recs := make([]sinks.Record, n)
+func benchRecords(parts, n int, at time.Time) ([]handover.Record, int64) {
+	recs := make([]handover.Record, n)
 	var size int64
 	for i := range recs {
 		data := fmt.Sprintf(`{"event_type":"type-%d","page":"/products/%d","user":"u-%06d","ts":%d,"dur":%d.5}`, i%parts, i, i*7, 1535365800+i, i%100)
-		recs[i] = sinks.Record{Data: []byte(data), ArrivalTime: at}
+		recs[i] = handover.Record{Data: []byte(data), ArrivalTime: at}
 		size += int64(len(data))
 	}
 	return recs, size
@@ -93,7 +93,7 @@ func BenchmarkPipeline(b *testing.B) {
 				for c := range callers {
 					wg.Go(func() {
 						for i := c * batchSize; i < b.N; i += batchSize * callers {
-							if err := d.Accept(context.Background(), sinks.Batch{Source: sinks.Source{ID: fmt.Sprint(c), Checkpoint: fmt.Sprint(i)}, Records: recs}); err != nil {
+							if err := d.Accept(context.Background(), handover.Batch{Source: handover.Source{ID: fmt.Sprint(c), Checkpoint: fmt.Sprint(i)}, Records: recs}); err != nil {
 								b.Error(err)
 								return
 							}

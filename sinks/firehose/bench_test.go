@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluice-dev/sluice/sinks"
+	"github.com/sluice-dev/sluice/handover"
 )
 
 // discardDest counts bytes and throws objects away, so the benchmark
@@ -30,11 +30,11 @@ func BenchmarkAcceptFlush(b *testing.B) {
 			clk := newClock()
 			d := openTest(b, dpConfig(), b.TempDir(), discardDest{}, clk)
 			const batchSize = 500
-			recs := make([]sinks.Record, batchSize)
+			recs := make([]handover.Record, batchSize)
 			var size int64
 			for i := range recs {
 				data := fmt.Sprintf(`{"event_type":"type-%d","page":"/products/%d","user":"u-%06d","ts":%d}`, i%parts, i, i*7, 1535365800+i)
-				recs[i] = sinks.Record{Data: []byte(data), ArrivalTime: clk.Now().Add(time.Duration(i) * time.Millisecond)}
+				recs[i] = handover.Record{Data: []byte(data), ArrivalTime: clk.Now().Add(time.Duration(i) * time.Millisecond)}
 				size += int64(len(data))
 			}
 			b.SetBytes(size / batchSize)
@@ -47,7 +47,7 @@ func BenchmarkAcceptFlush(b *testing.B) {
 				go func() {
 					defer wg.Done()
 					for i := c * batchSize; i < b.N; i += batchSize * tc.callers {
-						if err := d.Accept(context.Background(), sinks.Batch{Source: sinks.Source{ID: fmt.Sprint(c), Checkpoint: fmt.Sprint(i)}, Records: recs}); err != nil {
+						if err := d.Accept(context.Background(), handover.Batch{Source: handover.Source{ID: fmt.Sprint(c), Checkpoint: fmt.Sprint(i)}, Records: recs}); err != nil {
 							b.Error(err)
 							return
 						}

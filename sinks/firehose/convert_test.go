@@ -13,7 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
-	"github.com/sluice-dev/sluice/sinks"
+	"github.com/sluice-dev/sluice/handover"
 )
 
 // Parquet objects are read back with Apache Arrow's Go Parquet reader, an
@@ -109,7 +109,7 @@ func TestParquetGoldenReadBackWithArrow(t *testing.T) {
 			clk := newClock()
 			m := newMemDest()
 			d := openTest(t, convConfig(tc.conv), t.TempDir(), m, clk)
-			var recs []sinks.Record
+			var recs []handover.Record
 			for _, r := range tc.in {
 				recs = append(recs, rec(r, clk.Now()))
 			}
@@ -142,7 +142,7 @@ func TestParquetRowGroupsBoundMemory(t *testing.T) {
 	d := openTest(t, convConfig(conv), t.TempDir(), m, clk)
 	const n = 20000
 	for b := 0; b < n; b += 1000 {
-		var recs []sinks.Record
+		var recs []handover.Record
 		for i := b; i < b+1000; i++ {
 			recs = append(recs, rec(fmt.Sprintf(`{"i":%d,"s":"row-%d"}`, i, i), clk.Now()))
 		}

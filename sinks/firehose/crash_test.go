@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluice-dev/sluice/sinks"
+	"github.com/sluice-dev/sluice/handover"
 )
 
 // These tests crash a delivery stream (abandon: no Close, nothing buffered
@@ -294,7 +294,7 @@ func TestRandomCrashes(t *testing.T) {
 				switch x := rng.IntN(20); {
 				case x < 12:
 					src := fmt.Sprintf("shard-%d", rng.IntN(3))
-					var recs []sinks.Record
+					var recs []handover.Record
 					for range rng.IntN(5) {
 						recs = append(recs, rec(fmt.Sprintf(`{"p":%d,"n":%d}`, rng.IntN(4), n), clk.Now()))
 						n++

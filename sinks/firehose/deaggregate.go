@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/sluice-dev/sluice/sinks"
+	"github.com/sluice-dev/sluice/handover"
 )
 
 // This file is record de-aggregation, the first stages of Firehose's order
@@ -33,12 +33,12 @@ var kplMagic = []byte{0xF3, 0x89, 0x9A, 0xC2}
 
 // deaggregate applies the configured stages to a batch. It returns recs
 // itself when nothing was split.
-func (d *DeliveryStream) deaggregate(recs []sinks.Record) []sinks.Record {
+func (d *DeliveryStream) deaggregate(recs []handover.Record) []handover.Record {
 	cfg := d.cc.cfg
 	if !cfg.DeaggregateKPL && cfg.SubRecordType == "" {
 		return recs
 	}
-	var out []sinks.Record
+	var out []handover.Record
 	for i, r := range recs {
 		parts := [][]byte{r.Data}
 		if cfg.DeaggregateKPL {
@@ -61,10 +61,10 @@ func (d *DeliveryStream) deaggregate(recs []sinks.Record) []sinks.Record {
 			if len(parts) == 1 && bytes.Equal(parts[0], r.Data) {
 				continue // nothing split yet: recs still serves
 			}
-			out = append(make([]sinks.Record, 0, len(recs)+len(parts)), recs[:i]...)
+			out = append(make([]handover.Record, 0, len(recs)+len(parts)), recs[:i]...)
 		}
 		for _, p := range parts {
-			out = append(out, sinks.Record{Data: p, PartitionKeys: r.PartitionKeys, ArrivalTime: r.ArrivalTime})
+			out = append(out, handover.Record{Data: p, PartitionKeys: r.PartitionKeys, ArrivalTime: r.ArrivalTime})
 		}
 	}
 	if out == nil {

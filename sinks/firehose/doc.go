@@ -1,7 +1,7 @@
 // Package firehose is a Firehose-style delivery stream with Amazon S3
 // destination semantics (docs/semantics.md, "Amazon Data Firehose"): it
 // accepts batches of output records
-// (sinks.Acceptor), partitions them with a JQ MetadataExtractionQuery or
+// (handover.Acceptor), partitions them with a JQ MetadataExtractionQuery or
 // the producing function's keys, buffers each partition until its size or
 // interval hint is reached, and writes each buffer as one object whose key
 // is rendered from the prefix expression language (!{timestamp:...},

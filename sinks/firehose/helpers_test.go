@@ -16,7 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/sluice-dev/sluice/sinks"
+	"github.com/sluice-dev/sluice/handover"
 )
 
 // fakeClock is the injectable clock; tests move it explicitly.
@@ -129,15 +129,15 @@ func openTest(t testing.TB, cfg Config, dir string, dst Destination, clk *fakeCl
 	return d
 }
 
-func rec(data string, at time.Time) sinks.Record {
-	return sinks.Record{Data: []byte(data), ArrivalTime: at}
+func rec(data string, at time.Time) handover.Record {
+	return handover.Record{Data: []byte(data), ArrivalTime: at}
 }
 
-func batch(src, cp string, recs ...sinks.Record) sinks.Batch {
-	return sinks.Batch{Source: sinks.Source{ID: src, Checkpoint: cp}, Records: recs}
+func batch(src, cp string, recs ...handover.Record) handover.Batch {
+	return handover.Batch{Source: handover.Source{ID: src, Checkpoint: cp}, Records: recs}
 }
 
-func mustAccept(t testing.TB, d *DeliveryStream, b sinks.Batch) {
+func mustAccept(t testing.TB, d *DeliveryStream, b handover.Batch) {
 	t.Helper()
 	if err := d.Accept(context.Background(), b); err != nil {
 		t.Fatal(err)

@@ -19,7 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/sluice-dev/sluice/sinks"
+	"github.com/sluice-dev/sluice/handover"
 	"github.com/sluice-dev/sluice/sinks/dest"
 	"github.com/sluice-dev/sluice/sinks/localdir"
 )
@@ -115,8 +115,8 @@ func assertNoneLost(t *testing.T, sent []string, got delivered) {
 	}
 }
 
-func clickBatch(at time.Time, types ...string) (sinks.Batch, []string) {
-	var recs []sinks.Record
+func clickBatch(at time.Time, types ...string) (handover.Batch, []string) {
+	var recs []handover.Record
 	var sent []string
 	for i, ty := range types {
 		data := fmt.Sprintf(`{"event_type":%q,"n":%d}`, ty, i)

@@ -18,7 +18,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 
-	"github.com/sluice-dev/sluice/sinks"
+	"github.com/sluice-dev/sluice/handover"
 	"github.com/sluice-dev/sluice/sinks/localdir"
 )
 
@@ -75,11 +75,11 @@ func crashChild(t *testing.T, dir string) {
 	}
 	out := bufio.NewWriter(os.Stdout)
 	for {
-		var recs []sinks.Record
+		var recs []handover.Record
 		for i := next; i < next+50; i++ {
-			recs = append(recs, sinks.Record{Data: crashRecord(i), ArrivalTime: time.Now()})
+			recs = append(recs, handover.Record{Data: crashRecord(i), ArrivalTime: time.Now()})
 		}
-		if err := d.Accept(context.Background(), sinks.Batch{Source: sinks.Source{ID: "src", Checkpoint: fmt.Sprint(next + 49)}, Records: recs}); err != nil {
+		if err := d.Accept(context.Background(), handover.Batch{Source: handover.Source{ID: "src", Checkpoint: fmt.Sprint(next + 49)}, Records: recs}); err != nil {
 			t.Fatal(err)
 		}
 		next += 50

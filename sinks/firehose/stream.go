@@ -18,7 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fastjson"
 
-	"github.com/sluice-dev/sluice/sinks"
+	"github.com/sluice-dev/sluice/handover"
 	"github.com/sluice-dev/sluice/sinks/dest"
 )
 
@@ -184,7 +184,7 @@ type cpState struct {
 }
 
 // DeliveryStream is a Firehose-style delivery stream with S3 destination
-// semantics. It implements sinks.Acceptor.
+// semantics. It implements handover.Acceptor.
 type DeliveryStream struct {
 	cc       *compiled
 	opts     Options
@@ -223,7 +223,7 @@ type DeliveryStream struct {
 	wg     sync.WaitGroup
 }
 
-var _ sinks.Acceptor = (*DeliveryStream)(nil)
+var _ handover.Acceptor = (*DeliveryStream)(nil)
 
 // Open validates cfg, recovers the stream's state from its write-ahead log
 // (re-executing flushes that were decided but not confirmed, and putting
@@ -331,7 +331,7 @@ func (d *DeliveryStream) Checkpoint(id string) string {
 // Records become objects later, when their partition flushes. An error
 // means the batch was not taken; after a storage error the stream refuses
 // everything until it is reopened.
-func (d *DeliveryStream) Accept(ctx context.Context, b sinks.Batch) error {
+func (d *DeliveryStream) Accept(ctx context.Context, b handover.Batch) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("accept batch from %q: %w", b.Source.ID, err)
 	}
@@ -451,7 +451,7 @@ func (d *DeliveryStream) Accept(ctx context.Context, b sinks.Batch) error {
 // route decides each record's route. It runs outside the lock: the JQ
 // query is the expensive part of Accept and batches from different
 // sources should not queue behind each other for it.
-func (d *DeliveryStream) route(recs []sinks.Record) []*route {
+func (d *DeliveryStream) route(recs []handover.Record) []*route {
 	out := make([]*route, len(recs))
 	if !d.cc.cfg.DynamicPartitioning && d.cc.conv == nil {
 		rt := &route{}
@@ -540,7 +540,7 @@ func (m *routeMemo) put(c *cachedRoute) {
 // (docs/semantics.md, "Firehose processing order"): partition keys, then
 // format conversion. v is the record parsed by fastParse (or nil), shared by
 // both.
-func (d *DeliveryStream) routeOne(ctx context.Context, r sinks.Record, v *fastjson.Value, sc *convScratch, rc *routeCache) *route {
+func (d *DeliveryStream) routeOne(ctx context.Context, r handover.Record, v *fastjson.Value, sc *convScratch, rc *routeCache) *route {
 	rt := d.routeKeysCached(ctx, r, v, rc)
 	if d.cc.conv == nil || rt.ET != "" {
 		return rt
@@ -558,7 +558,7 @@ func (d *DeliveryStream) routeOne(ctx context.Context, r sinks.Record, v *fastjs
 }
 
 // routeKeysCached is routeKeys through the batch's routeCache.
-func (d *DeliveryStream) routeKeysCached(ctx context.Context, r sinks.Record, v *fastjson.Value, rc *routeCache) *route {
+func (d *DeliveryStream) routeKeysCached(ctx context.Context, r handover.Record, v *fastjson.Value, rc *routeCache) *route {
 	tuple, ok := rc.key[:0], true
 	if len(d.qkeys) > 0 {
 		if v == nil || d.cc.query.fast == nil {
@@ -608,7 +608,7 @@ func (d *DeliveryStream) routeKeysCached(ctx context.Context, r sinks.Record, v 
 
 // routeKeys decides a record's partition; v is the record parsed by
 // fastParse, or nil.
-func (d *DeliveryStream) routeKeys(ctx context.Context, r sinks.Record, v *fastjson.Value) *route {
+func (d *DeliveryStream) routeKeys(ctx context.Context, r handover.Record, v *fastjson.Value) *route {
 	var q map[string]string
 	if len(d.qkeys) > 0 {
 		keys, rerr := extractKeysParsed(ctx, d.cc.query, v, r.Data, d.qkeys)
@@ -629,7 +629,7 @@ func failRoute(e *recordError) *route {
 
 // routeWith is routeKeys once the query's keys are known: the function's
 // keys and rule 6.
-func (d *DeliveryStream) routeWith(r sinks.Record, q map[string]string) *route {
+func (d *DeliveryStream) routeWith(r handover.Record, q map[string]string) *route {
 	rt := &route{Q: q}
 	if len(d.lkeys) > 0 {
 		rt.L = make(map[string]string, len(d.lkeys))
@@ -658,7 +658,7 @@ func (d *DeliveryStream) routeWith(r sinks.Record, q map[string]string) *route {
 
 // encodeBatch serialises a batch entry. It returns the payload, the offset
 // of each record's data in it and the distinct routes.
-func encodeBatch(firstSeq uint64, now time.Time, b sinks.Batch, routes []*route) ([]byte, []int, []*route) {
+func encodeBatch(firstSeq uint64, now time.Time, b handover.Batch, routes []*route) ([]byte, []int, []*route) {
 	var table []*route
 	idx := map[*route]int{}
 	for _, rt := range routes {

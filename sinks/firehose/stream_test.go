@@ -14,7 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/sluice-dev/sluice/sinks"
+	"github.com/sluice-dev/sluice/handover"
 	"github.com/sluice-dev/sluice/sinks/localdir"
 )
 
@@ -51,8 +51,8 @@ func checkGolden(t *testing.T, path, got string) {
 
 // clickRecords is the sample input of the object golden tests: JSON click
 // events, one not JSON and one without the partition key.
-func clickRecords(t0 time.Time) []sinks.Record {
-	return []sinks.Record{
+func clickRecords(t0 time.Time) []handover.Record {
+	return []handover.Record{
 		rec(`{"event_type":"click","page":"/a"}`, t0.Add(2*time.Second)),
 		rec(`{"event_type":"view","page":"/b"}`, t0.Add(time.Second)),
 		rec(`{"event_type":"click","page":"/c"}`, t0), // oldest click: names the object
@@ -120,7 +120,7 @@ func TestSizeIntervalAndShutdownReasons(t *testing.T) {
 	cfg.AppendDelimiter = true
 	d := openTest(t, cfg, t.TempDir(), m, clk)
 	big := strings.Repeat("x", 1023) // 1 KiB with the delimiter
-	var recs []sinks.Record
+	var recs []handover.Record
 	for range 1024 {
 		recs = append(recs, rec(big, clk.Now()))
 	}

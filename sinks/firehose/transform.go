@@ -9,7 +9,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/sluice-dev/sluice/sinks"
+	"github.com/sluice-dev/sluice/handover"
 )
 
 // This file is Firehose data transformation through a function
@@ -41,8 +41,8 @@ const (
 // transform runs the records through the function. It returns the records
 // to route and, aligned with them, a failure route for those that must go
 // to the error output as they are (nil for records to route normally).
-func (d *DeliveryStream) transform(ctx context.Context, recs []sinks.Record) ([]sinks.Record, []*route) {
-	var out []sinks.Record
+func (d *DeliveryStream) transform(ctx context.Context, recs []handover.Record) ([]handover.Record, []*route) {
+	var out []handover.Record
 	var failed []*route
 	for lo := 0; lo < len(recs); {
 		hi, size := lo, 0
@@ -63,7 +63,7 @@ func processingFailed(code, msg string) *route {
 	return rt
 }
 
-func (d *DeliveryStream) transformChunk(ctx context.Context, recs []sinks.Record) ([]sinks.Record, []*route) {
+func (d *DeliveryStream) transformChunk(ctx context.Context, recs []handover.Record) ([]handover.Record, []*route) {
 	ev := events.KinesisFirehoseEvent{
 		DeliveryStreamArn: "arn:aws:firehose:us-east-1:000000000000:deliverystream/" + d.cc.cfg.Name,
 		Region:            "us-east-1",
@@ -73,7 +73,7 @@ func (d *DeliveryStream) transformChunk(ctx context.Context, recs []sinks.Record
 		ev.Records[i] = events.KinesisFirehoseEventRecord{RecordID: strconv.Itoa(i), Data: r.Data,
 			ApproximateArrivalTimestamp: events.MilliSecondsEpochTime{Time: r.ArrivalTime}}
 	}
-	all := func(code, msg string) ([]sinks.Record, []*route) {
+	all := func(code, msg string) ([]handover.Record, []*route) {
 		rt := processingFailed(code, msg)
 		f := make([]*route, len(recs))
 		for i := range f {
@@ -117,7 +117,7 @@ func (d *DeliveryStream) transformChunk(ctx context.Context, recs []sinks.Record
 		}
 		got[i] = rr
 	}
-	var out []sinks.Record
+	var out []handover.Record
 	var failed []*route
 	for i, rec := range recs {
 		rr := got[i]
@@ -129,7 +129,7 @@ func (d *DeliveryStream) transformChunk(ctx context.Context, recs []sinks.Record
 			if len(rr.Metadata.PartitionKeys) > 0 {
 				keys = rr.Metadata.PartitionKeys
 			}
-			out = append(out, sinks.Record{Data: rr.Data, PartitionKeys: keys, ArrivalTime: rec.ArrivalTime})
+			out = append(out, handover.Record{Data: rr.Data, PartitionKeys: keys, ArrivalTime: rec.ArrivalTime})
 			failed = append(failed, nil)
 		case rr.Result == events.KinesisFirehoseTransformedStateDropped:
 			d.m.recordsDropped.Inc()

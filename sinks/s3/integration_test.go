@@ -18,7 +18,7 @@ import (
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/klauspost/compress/gzip"
 
-	"github.com/sluice-dev/sluice/sinks"
+	"github.com/sluice-dev/sluice/handover"
 	"github.com/sluice-dev/sluice/sinks/firehose"
 	"github.com/sluice-dev/sluice/sinks/s3"
 	"github.com/sluice-dev/sluice/sinks/s3/s3test"
@@ -89,19 +89,19 @@ func TestPartitionedDeliveryWithErrorPrefix(t *testing.T) {
 	}
 	d := open(t, cfg, st, t.TempDir())
 	at := time.Date(2026, 11, 26, 1, 2, 3, 0, time.UTC)
-	var recs []sinks.Record
+	var recs []handover.Record
 	want := map[string]string{} // record -> type
 	for i := range 300 {
 		typ := []string{"click", "view", "purchase"}[i%3]
 		r := fmt.Sprintf(`{"type":%q,"i":%d}`, typ, i)
-		recs = append(recs, sinks.Record{Data: []byte(r), ArrivalTime: at})
+		recs = append(recs, handover.Record{Data: []byte(r), ArrivalTime: at})
 		want[r] = typ
 	}
 	bad := []string{"not json", `{"no_type":1}`}
 	for _, b := range bad {
-		recs = append(recs, sinks.Record{Data: []byte(b), ArrivalTime: at})
+		recs = append(recs, handover.Record{Data: []byte(b), ArrivalTime: at})
 	}
-	if err := d.Accept(context.Background(), sinks.Batch{Source: sinks.Source{ID: "s", Checkpoint: "1"}, Records: recs}); err != nil {
+	if err := d.Accept(context.Background(), handover.Batch{Source: handover.Source{ID: "s", Checkpoint: "1"}, Records: recs}); err != nil {
 		t.Fatal(err)
 	}
 	if err := d.Close(context.Background()); err != nil {
@@ -161,11 +161,11 @@ func TestMultipartObject(t *testing.T) {
 	pad := strings.Repeat("x", 1000)
 	const n = 12000 // ~12 MiB: two parts of 8 MiB
 	for b := range n / 500 {
-		var recs []sinks.Record
+		var recs []handover.Record
 		for i := range 500 {
-			recs = append(recs, sinks.Record{Data: fmt.Appendf(nil, `{"i":%d,"pad":%q}`, b*500+i, pad), ArrivalTime: at})
+			recs = append(recs, handover.Record{Data: fmt.Appendf(nil, `{"i":%d,"pad":%q}`, b*500+i, pad), ArrivalTime: at})
 		}
-		if err := d.Accept(context.Background(), sinks.Batch{Source: sinks.Source{ID: "s"}, Records: recs}); err != nil {
+		if err := d.Accept(context.Background(), handover.Batch{Source: handover.Source{ID: "s"}, Records: recs}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -219,14 +219,14 @@ func TestOutage(t *testing.T) {
 	feed := func(from, to int) {
 		pad := strings.Repeat("p", 200)
 		for b := from; b < to; b += 100 {
-			var recs []sinks.Record
+			var recs []handover.Record
 			var lines []string
 			for i := b; i < min(b+100, to); i++ {
 				l := fmt.Sprintf(`{"i":%d,"pad":%q}`, i, pad)
-				recs = append(recs, sinks.Record{Data: []byte(l), ArrivalTime: time.Now()})
+				recs = append(recs, handover.Record{Data: []byte(l), ArrivalTime: time.Now()})
 				lines = append(lines, l)
 			}
-			if err := d.Accept(context.Background(), sinks.Batch{Source: sinks.Source{ID: "s", Checkpoint: fmt.Sprint(b)}, Records: recs}); err != nil {
+			if err := d.Accept(context.Background(), handover.Batch{Source: handover.Source{ID: "s", Checkpoint: fmt.Sprint(b)}, Records: recs}); err != nil {
 				t.Error(err)
 				return
 			}

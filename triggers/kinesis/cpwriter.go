@@ -16,7 +16,7 @@ import (
 // for every small batch keeps the disk busy under the stream's own
 // fsyncs (at 5,000 records/s over 4 shards, 400 store writes a second). It
 // is safe to lag: the sink already holds the checkpoint with the output it
-// accepted (sinks.Source.Checkpoint), a restart resumes from the later of
+// accepted (handover.Source.Checkpoint), a restart resumes from the later of
 // the two, and without a sink a lagging checkpoint only means records are
 // delivered again (at least once, as on AWS). close writes the last one at
 // once.

@@ -20,8 +20,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
+	"github.com/sluice-dev/sluice/handover"
+	"github.com/sluice-dev/sluice/handover/handovertest"
 	"github.com/sluice-dev/sluice/runtime"
-	"github.com/sluice-dev/sluice/sinks"
 	"github.com/sluice-dev/sluice/streams"
 	"github.com/sluice-dev/sluice/triggers/checkpoint"
 	kt "github.com/sluice-dev/sluice/triggers/kinesis"
@@ -161,7 +162,7 @@ func readAcked(t *testing.T, dir string) []string {
 	return out
 }
 
-// fileSink is a durable sinks.Acceptor: one fsynced JSON line per batch,
+// fileSink is a durable handover.Acceptor: one fsynced JSON line per batch,
 // with the checkpoint it completes. A torn last line (a crash mid-write) is
 // cut off when the file is opened.
 type fileSink struct {
@@ -210,7 +211,7 @@ func (s *fileSink) apply(l sinkLine) {
 	}
 }
 
-func (s *fileSink) Accept(_ context.Context, b sinks.Batch) error {
+func (s *fileSink) Accept(_ context.Context, b handover.Batch) error {
 	l := sinkLine{ID: b.Source.ID, CP: b.Source.Checkpoint}
 	for _, r := range b.Records {
 		l.Recs = append(l.Recs, string(r.Data))
@@ -255,4 +256,24 @@ func readSinkFile(t *testing.T, path string) map[string]int {
 	}
 	s.f.Close()
 	return s.counts
+}
+
+// TestFileSinkConforms holds the crash test's durable acceptor to the
+// hand-over contract, so what the crash test proves holds for a real one.
+func TestFileSinkConforms(t *testing.T) {
+	handovertest.Run(t, func(t *testing.T) handovertest.Instance {
+		path := filepath.Join(t.TempDir(), "sink.jsonl")
+		s, err := openFileSink(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.f.Close() })
+		return handovertest.Instance{Acceptor: s, Reopen: func(t *testing.T) handover.Acceptor {
+			s.f.Close()
+			if s, err = openFileSink(path); err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}}
+	})
 }

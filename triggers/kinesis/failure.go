@@ -1,7 +1,6 @@
 package kinesis
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,8 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/google/uuid"
-
-	"github.com/sluice-dev/sluice/sinks/dest"
 )
 
 // Discard conditions of a failure record (docs/semantics.md, "ESM on-failure
@@ -126,11 +123,10 @@ func (m *Mapping) discard(ctx context.Context, shardID string, recs []types.Reco
 		return true
 	}
 	key := FailureKey(m.cfg.ID, shardID, now, uuid.NewString())
-	meta := dest.ObjectMeta{ContentType: "application/json", Records: len(recs)}
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.DrainTimeout)
 	defer cancel()
 	for attempt := 0; ; attempt++ {
-		err := m.opts.OnFailure.Put(dctx, m.cfg.OnFailureBucket, key, bytes.NewReader(body), meta)
+		err := m.opts.OnFailure.PutFailure(dctx, m.cfg.OnFailureBucket, key, body, len(recs))
 		if err == nil {
 			break
 		}

@@ -9,7 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
-	"github.com/sluice-dev/sluice/sinks"
+	"github.com/sluice-dev/sluice/handover"
 )
 
 // round is one read of a shard split into key lanes (docs/semantics.md, "ESM
@@ -318,7 +318,7 @@ func (p *pipeline) settle() bool {
 // done, then records that checkpoint. It returns false if ctx ended first
 // (the records are then read again after a restart) or the shard was
 // fenced.
-func (m *Mapping) complete(ctx context.Context, r *round, l, n int, out []sinks.Record) bool {
+func (m *Mapping) complete(ctx context.Context, r *round, l, n int, out []handover.Record) bool {
 	p := r.p
 	p.commit.Lock()
 	defer p.commit.Unlock()
@@ -326,7 +326,7 @@ func (m *Mapping) complete(ctx context.Context, r *round, l, n int, out []sinks.
 	drainCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.DrainTimeout)
 	defer cancel()
 	if m.sink != nil && len(out) > 0 {
-		b := sinks.Batch{Source: sinks.Source{ID: r.sourceID, Checkpoint: cp}, Records: out}
+		b := handover.Batch{Source: handover.Source{ID: r.sourceID, Checkpoint: cp}, Records: out}
 		for attempt := 0; ; attempt++ {
 			err := m.sink.Accept(drainCtx, b)
 			if err == nil {

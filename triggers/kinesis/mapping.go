@@ -15,10 +15,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
+	"github.com/sluice-dev/sluice/handover"
 	"github.com/sluice-dev/sluice/runtime"
 	"github.com/sluice-dev/sluice/sdk"
-	"github.com/sluice-dev/sluice/sinks"
-	"github.com/sluice-dev/sluice/sinks/dest"
 	"github.com/sluice-dev/sluice/triggers/checkpoint"
 	"github.com/sluice-dev/sluice/triggers/filter"
 )
@@ -170,7 +169,7 @@ type Options struct {
 	RetryMaxDelay  time.Duration
 	// OnFailure is the object store failure records are written to, in
 	// Config.OnFailureBucket.
-	OnFailure dest.Destination
+	OnFailure FailureDestination
 	// Now is the clock for record ages and failure-record times.
 	Now func() time.Time
 	// Owner names this instance when it claims shards in the checkpoint
@@ -189,7 +188,7 @@ type Mapping struct {
 	log   *slog.Logger
 	read  Reader
 	fn    runtime.Invoker
-	sink  sinks.Acceptor
+	sink  handover.Acceptor
 	store checkpoint.Store
 	m     *Metrics
 	keep  func(types.Record) bool // FilterCriteria; nil keeps everything
@@ -212,7 +211,7 @@ type Mapping struct {
 
 // New creates a mapping. sink may be nil: the function's output records are
 // then discarded, as on AWS when a function has no delivery stream.
-func New(cfg Config, r Reader, fn runtime.Invoker, sink sinks.Acceptor, store checkpoint.Store, opts Options) (*Mapping, error) {
+func New(cfg Config, r Reader, fn runtime.Invoker, sink handover.Acceptor, store checkpoint.Store, opts Options) (*Mapping, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, fmt.Errorf("mapping %s: %w", cfg.ID, err)
 	}
@@ -451,11 +450,11 @@ func (m *Mapping) batchEvent(shardID string, recs []types.Record) events.Kinesis
 // outputRecords turns a function's output into sink records. When the
 // function returned one record per input record, each output keeps its
 // input's arrival time; otherwise all take the batch's oldest.
-func outputRecords(recs []sdk.OutputRecord, in []types.Record) []sinks.Record {
+func outputRecords(recs []sdk.OutputRecord, in []types.Record) []handover.Record {
 	if len(recs) == 0 {
 		return nil
 	}
-	out := make([]sinks.Record, len(recs))
+	out := make([]handover.Record, len(recs))
 	var oldest time.Time // no input (a window's final invoke): the caller sets it
 	if len(in) > 0 {
 		oldest = aws.ToTime(in[0].ApproximateArrivalTimestamp)
@@ -465,7 +464,7 @@ func outputRecords(recs []sdk.OutputRecord, in []types.Record) []sinks.Record {
 		if len(recs) == len(in) {
 			at = aws.ToTime(in[i].ApproximateArrivalTimestamp)
 		}
-		out[i] = sinks.Record{Data: r.Data, PartitionKeys: r.PartitionKeys, ArrivalTime: at}
+		out[i] = handover.Record{Data: r.Data, PartitionKeys: r.PartitionKeys, ArrivalTime: at}
 	}
 	return out
 }

@@ -16,9 +16,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
+	"github.com/sluice-dev/sluice/handover"
 	"github.com/sluice-dev/sluice/runtime"
 	"github.com/sluice-dev/sluice/sdk"
-	"github.com/sluice-dev/sluice/sinks"
 	"github.com/sluice-dev/sluice/streams"
 	"github.com/sluice-dev/sluice/triggers/checkpoint"
 	kt "github.com/sluice-dev/sluice/triggers/kinesis"
@@ -28,7 +28,7 @@ import (
 // failFirst calls, to show that a refused batch is retried, not dropped.
 type recordingSink struct {
 	mu        sync.Mutex
-	batches   []sinks.Batch
+	batches   []handover.Batch
 	records   int
 	failFirst int
 	calls     int
@@ -40,7 +40,7 @@ func newRecordingSink() *recordingSink {
 	return &recordingSink{cps: map[string]string{}, changed: make(chan struct{}, 1)}
 }
 
-func (s *recordingSink) Accept(_ context.Context, b sinks.Batch) error {
+func (s *recordingSink) Accept(_ context.Context, b handover.Batch) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls++
@@ -143,13 +143,13 @@ func (e *env) put(t *testing.T, from, n int) {
 	}
 }
 
-func (e *env) run(t *testing.T, cfg kt.Config, sink sinks.Acceptor) (stop func()) {
+func (e *env) run(t *testing.T, cfg kt.Config, sink handover.Acceptor) (stop func()) {
 	t.Helper()
 	_, stop = e.start(t, cfg, sink)
 	return stop
 }
 
-func (e *env) start(t *testing.T, cfg kt.Config, sink sinks.Acceptor) (*kt.Mapping, func()) {
+func (e *env) start(t *testing.T, cfg kt.Config, sink handover.Acceptor) (*kt.Mapping, func()) {
 	t.Helper()
 	fn, err := runtime.New(runtime.Config{Name: "Echo"}, echo)
 	if err != nil {

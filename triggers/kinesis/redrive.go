@@ -1,7 +1,6 @@
 package kinesis
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,9 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
+	"github.com/sluice-dev/sluice/handover"
 	"github.com/sluice-dev/sluice/runtime"
-	"github.com/sluice-dev/sluice/sinks"
-	"github.com/sluice-dev/sluice/sinks/dest"
 )
 
 // Redrive replays a mapping's failure records (the on-failure destination's
@@ -27,7 +25,7 @@ import (
 // interrupted and started again:
 //
 //  1. Each failure record is its own source for the delivery stream:
-//     sinks.Source{ID: "redrive/<bucket>/<key>", Checkpoint: "<generation>"}.
+//     handover.Source{ID: "redrive/<bucket>/<key>", Checkpoint: "<generation>"}.
 //     The output and that checkpoint become durable together (Accept).
 //  2. Only then is a marker object written beside the failure records
 //     (RedrivenPrefix + key), through the same store.
@@ -48,13 +46,6 @@ const RedrivenPrefix = "sluice-redriven/"
 // RedriveSourcePrefix starts the delivery-stream source ID of a redriven
 // failure record ("redrive/<bucket>/<key>"); no mapping uses it.
 const RedriveSourcePrefix = "redrive/"
-
-// FailureStore is the object store holding a mapping's failure records:
-// read through the destination contract's Reader, markers written with Put.
-type FailureStore interface {
-	dest.Destination
-	dest.Reader
-}
 
 // RedriveMarker is the body of a marker object.
 type RedriveMarker struct {
@@ -88,7 +79,7 @@ type RedriveConfig struct {
 	ReportBatchItemFailures bool
 	// Sink is the function's delivery stream; nil when it has none (then a
 	// redrive only invokes, and the marker records that it succeeded).
-	Sink     sinks.Acceptor
+	Sink     handover.Acceptor
 	SinkName string
 	Now      func() time.Time
 	// OnOutcome is called after each failure record, in order.
@@ -155,8 +146,8 @@ func (o RedriveOutcome) FailedRecords() int {
 // (to the second: the key's resolution; RedriveFailures checks the exact
 // timestamp). Markers and anything else not shaped like a failure key are
 // left out.
-func FailureKeys(ctx context.Context, store dest.Reader, bucket, mappingID string, since time.Time) ([]string, error) {
-	keys, err := store.List(ctx, bucket, "aws/lambda/"+mappingID+"/")
+func FailureKeys(ctx context.Context, store FailureStore, bucket, mappingID string, since time.Time) ([]string, error) {
+	keys, err := store.ListFailures(ctx, bucket, "aws/lambda/"+mappingID+"/")
 	if err != nil {
 		return nil, fmt.Errorf("listing failure records of mapping %s in %s: %w", mappingID, bucket, err)
 	}
@@ -204,7 +195,7 @@ func RedriveFailures(ctx context.Context, cfg RedriveConfig, keys []string) erro
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	marked, err := cfg.Store.List(ctx, cfg.Bucket, RedrivenPrefix+"aws/lambda/"+cfg.MappingID+"/")
+	marked, err := cfg.Store.ListFailures(ctx, cfg.Bucket, RedrivenPrefix+"aws/lambda/"+cfg.MappingID+"/")
 	if err != nil {
 		return fmt.Errorf("listing redrive markers in %s: %w", cfg.Bucket, err)
 	}
@@ -236,7 +227,7 @@ func (cfg *RedriveConfig) one(ctx context.Context, key string, marked bool) (Red
 	}
 	gen := 0 // generations already delivered, by the marker
 	if marked {
-		body, _, err := cfg.Store.Get(ctx, cfg.Bucket, RedrivenPrefix+key)
+		body, err := cfg.Store.GetFailure(ctx, cfg.Bucket, RedrivenPrefix+key)
 		if err != nil {
 			return o, fmt.Errorf("reading redrive marker of %s: %w", key, err)
 		}
@@ -249,7 +240,7 @@ func (cfg *RedriveConfig) one(ctx context.Context, key string, marked bool) (Red
 	target := gen + 1
 	sourceID := RedriveSourcePrefix + cfg.Bucket + "/" + key
 
-	body, _, err := cfg.Store.Get(ctx, cfg.Bucket, key)
+	body, err := cfg.Store.GetFailure(ctx, cfg.Bucket, key)
 	if err != nil {
 		return o, fmt.Errorf("reading failure record %s: %w", key, err)
 	}
@@ -297,7 +288,7 @@ func (cfg *RedriveConfig) one(ctx context.Context, key string, marked bool) (Red
 	out := outputRecords(decodeOutput(resp), payloadRecords(fr.Payload))
 	o.Output = len(out)
 	if cfg.Sink != nil {
-		b := sinks.Batch{Source: sinks.Source{ID: sourceID, Checkpoint: strconv.Itoa(target)}, Records: out}
+		b := handover.Batch{Source: handover.Source{ID: sourceID, Checkpoint: strconv.Itoa(target)}, Records: out}
 		if err := cfg.Sink.Accept(ctx, b); err != nil {
 			return o, fmt.Errorf("delivering the output of %s to %s: %w", key, cfg.SinkName, err)
 		}
@@ -317,7 +308,7 @@ func (cfg *RedriveConfig) mark(ctx context.Context, key string, m RedriveMarker)
 	m.RedrivenAt = cfg.Now().UTC().Format(isoMillis)
 	m.DeliveryStream = cfg.SinkName
 	body, _ := json.Marshal(m)
-	err := cfg.Store.Put(ctx, cfg.Bucket, RedrivenPrefix+key, bytes.NewReader(body), dest.ObjectMeta{ContentType: "application/json", Records: m.Records})
+	err := cfg.Store.PutFailure(ctx, cfg.Bucket, RedrivenPrefix+key, body, m.Records)
 	if err != nil {
 		return fmt.Errorf("marking %s as redriven: %w", key, err)
 	}

@@ -1,13 +1,10 @@
 package kinesis_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -17,27 +14,20 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/uuid"
 
+	"github.com/sluice-dev/sluice/handover/handovertest"
 	"github.com/sluice-dev/sluice/runtime"
 	"github.com/sluice-dev/sluice/sdk"
-	"github.com/sluice-dev/sluice/sinks/dest"
-	"github.com/sluice-dev/sluice/sinks/firehose"
-	"github.com/sluice-dev/sluice/sinks/localdir"
-	"github.com/sluice-dev/sluice/sinks/s3/s3test"
 	kt "github.com/sluice-dev/sluice/triggers/kinesis"
 )
 
-// TestRedriveFromLocalBucket lets a mapping write a failure record through
-// the local bucket directory (the destination `sluice up` uses), reads it
-// back through the destination contract, and replays it through a fixed
-// and a still-broken function.
-func TestRedriveFromLocalBucket(t *testing.T) {
+// TestRedriveFromFailureStore lets a mapping write a failure record to its
+// failure store, reads it back through the same interface, and replays it
+// through a fixed and a still-broken function. (The app's redrive tests run
+// the same path on the local bucket directory and on S3.)
+func TestRedriveFromFailureStore(t *testing.T) {
 	s := newScenario(t, "embedded", 1)
 	s.put(t, []string{"1", "poison", "3"}, []string{"a", "b", "c"})
-	root := t.TempDir()
-	dir, err := localdir.New(filepath.Join(root, "buckets"), filepath.Join(root, "tmp"), filepath.Join(root, "meta"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir := newMemDest()
 	var invokes atomic.Int64
 	cfg := kt.Config{ID: "redrive-map", FunctionName: "Fn", BisectBatchOnFunctionError: true,
 		MaximumRetryAttempts: 0, RetryAttemptsSet: true, OnFailureBucket: "failures"}
@@ -53,7 +43,7 @@ func TestRedriveFromLocalBucket(t *testing.T) {
 	if later, _ := kt.FailureKeys(ctx, dir, "failures", "redrive-map", time.Now().Add(time.Hour)); len(later) != 0 {
 		t.Errorf("--since in the future still listed %d records", len(later))
 	}
-	body, _, err := dir.Get(ctx, "failures", keys[0])
+	body, err := dir.GetFailure(ctx, "failures", keys[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,17 +66,19 @@ func TestRedriveFromLocalBucket(t *testing.T) {
 var errInterrupted = errors.New("interrupted between acceptance and marking")
 
 // TestRedriveDeliversExactlyOnceAcrossInterruption redrives three failure
-// records into a real delivery stream, on the local bucket directory and on
-// a real S3-compatible server (versitygw). The first run is interrupted
+// records into an acceptor that keeps its checkpoints (the hand-over
+// contract's in-memory one; internal/app runs the same sequence against a
+// real delivery stream on a local directory and on S3). The first run is interrupted
 // after the second record's output was durably accepted and before its
 // marker was written; the rerun must complete that record without invoking
 // the function or delivering again, skip the first and deliver the third.
 // A third run skips everything; --again delivers everything once more.
 func TestRedriveDeliversExactlyOnceAcrossInterruption(t *testing.T) {
-	for _, backend := range []string{"localdir", "s3"} {
-		t.Run(backend, func(t *testing.T) {
+	{
+		{
 			ctx := context.Background()
-			store := failureStore(t, backend, "failures", "archive")
+			store := newMemDest()
+			archive := &handovertest.Memory{}
 			at := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 			var keys []string
 			for i := range 3 {
@@ -97,21 +89,15 @@ func TestRedriveDeliversExactlyOnceAcrossInterruption(t *testing.T) {
 			if err != nil || strings.Join(listed, ",") != strings.Join(keys, ",") {
 				t.Fatalf("FailureKeys = %v, %v; want %v", listed, err, keys)
 			}
-			stateDir := t.TempDir()
 			var invokes atomic.Int64
 			fixed := fixedFunction(t, &invokes)
 			run := func(again bool, afterAccept func(string) error) ([]kt.RedriveStatus, error) {
-				d := openArchive(t, stateDir, store)
 				var got []kt.RedriveStatus
 				err := kt.RedriveFailures(ctx, kt.RedriveConfig{
 					Store: store, Bucket: "failures", MappingID: "map-1", Again: again,
-					Function: fixed, Sink: d, SinkName: "archive", AfterAccept: afterAccept,
+					Function: fixed, Sink: archive, SinkName: "archive", AfterAccept: afterAccept,
 					OnOutcome: func(o kt.RedriveOutcome) { got = append(got, o.Status) },
 				}, keys)
-				// Close flushes: whatever was accepted becomes objects.
-				if cerr := d.Close(ctx); cerr != nil {
-					t.Fatal(cerr)
-				}
 				return got, err
 			}
 
@@ -134,7 +120,7 @@ func TestRedriveDeliversExactlyOnceAcrossInterruption(t *testing.T) {
 			if n := invokes.Swap(0); n != 1 {
 				t.Errorf("rerun invoked %d times, want 1 (only the record never accepted)", n)
 			}
-			assertArchive(t, store, 1)
+			assertArchive(t, archive, 1)
 
 			got, err = run(false, nil)
 			if err != nil || fmt.Sprint(got) != "[skipped skipped skipped]" || invokes.Load() != 0 {
@@ -144,13 +130,13 @@ func TestRedriveDeliversExactlyOnceAcrossInterruption(t *testing.T) {
 			if err != nil || fmt.Sprint(got) != "[delivered delivered delivered]" {
 				t.Fatalf("--again: %v, %v", got, err)
 			}
-			assertArchive(t, store, 2)
-			body, _, err := store.Get(ctx, "failures", kt.RedrivenPrefix+keys[1])
+			assertArchive(t, archive, 2)
+			body, err := store.GetFailure(ctx, "failures", kt.RedrivenPrefix+keys[1])
 			var m kt.RedriveMarker
 			if err != nil || json.Unmarshal(body, &m) != nil || m.Generation != 2 || m.DeliveryStream != "archive" || m.OutputRecords != 2 {
 				t.Errorf("marker after --again: %s, %v", body, err)
 			}
-		})
+		}
 	}
 }
 
@@ -160,26 +146,26 @@ func TestRedriveDeliversExactlyOnceAcrossInterruption(t *testing.T) {
 // all of it.
 func TestRedriveFailedAgainDeliversNothing(t *testing.T) {
 	ctx := context.Background()
-	store := failureStore(t, "localdir", "failures", "archive")
+	store := newMemDest()
 	at := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 	bad := putFailure(t, store, "failures", "m", at, "ok-1", "poison")
 	good := putFailure(t, store, "failures", "m", at.Add(2*time.Second), "ok-2")
 	var invokes atomic.Int64
 	fn := fixedFunction(t, &invokes)
-	d := openArchive(t, t.TempDir(), store)
+	d := &handovertest.Memory{}
 	var outcomes []kt.RedriveOutcome
 	err := kt.RedriveFailures(ctx, kt.RedriveConfig{Store: store, Bucket: "failures", MappingID: "m", Function: fn, Sink: d, SinkName: "archive",
 		OnOutcome: func(o kt.RedriveOutcome) { outcomes = append(outcomes, o) }}, []string{bad, good})
-	if cerr := d.Close(ctx); err != nil || cerr != nil {
-		t.Fatal(err, cerr)
+	if err != nil {
+		t.Fatal(err)
 	}
 	if len(outcomes) != 2 || outcomes[0].Status != kt.StatusFailed || outcomes[0].FailedRecords() != 2 || outcomes[1].Status != kt.StatusDelivered {
 		t.Fatalf("outcomes: %+v", outcomes)
 	}
-	if _, _, err := store.Get(ctx, "failures", kt.RedrivenPrefix+bad); !errors.Is(err, dest.ErrNotFound) {
+	if _, err := store.GetFailure(ctx, "failures", kt.RedrivenPrefix+bad); !errors.Is(err, errNoObject) {
 		t.Errorf("the failed record was marked: %v", err)
 	}
-	ids := archiveIDs(t, store)
+	ids := archiveIDs(t, d)
 	if len(ids) != 1 || ids["ok-2"] != 1 {
 		t.Errorf("archive holds %v, want only ok-2", ids)
 	}
@@ -190,22 +176,9 @@ func TestRedriveFailedAgainDeliversNothing(t *testing.T) {
 	}
 }
 
-func failureStore(t *testing.T, backend string, buckets ...string) kt.FailureStore {
-	t.Helper()
-	if backend == "s3" {
-		return s3test.Start(t).Store(buckets...)
-	}
-	root := t.TempDir()
-	dir, err := localdir.New(filepath.Join(root, "buckets"), filepath.Join(root, "tmp"), filepath.Join(root, "meta"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
 // putFailure writes a failure record shaped as the mapping writes it,
 // holding one Kinesis record per data item.
-func putFailure(t *testing.T, store dest.Destination, bucket, mappingID string, at time.Time, data ...string) string {
+func putFailure(t *testing.T, store kt.FailureDestination, bucket, mappingID string, at time.Time, data ...string) string {
 	t.Helper()
 	ev := events.KinesisEvent{}
 	for i, d := range data {
@@ -218,7 +191,7 @@ func putFailure(t *testing.T, store dest.Destination, bucket, mappingID string, 
 		KinesisBatchInfo: kt.KinesisBatchInfo{ShardID: "shardId-000000000000", BatchSize: len(data)}, Payload: &ev}
 	body, _ := json.Marshal(fr)
 	key := kt.FailureKey(mappingID, "shardId-000000000000", at, uuid.NewString())
-	if err := store.Put(context.Background(), bucket, key, bytes.NewReader(body), dest.ObjectMeta{ContentType: "application/json"}); err != nil {
+	if err := store.PutFailure(context.Background(), bucket, key, body, len(data)); err != nil {
 		t.Fatal(err)
 	}
 	return key
@@ -245,47 +218,25 @@ func fixedFunction(t *testing.T, invokes *atomic.Int64) runtime.Invoker {
 	return fn
 }
 
-func openArchive(t *testing.T, stateDir string, store dest.Destination) *firehose.DeliveryStream {
+// archiveIDs counts the ids in every record the archive accepted.
+func archiveIDs(t *testing.T, archive *handovertest.Memory) map[string]int {
 	t.Helper()
-	d, err := firehose.Open(firehose.Config{Name: "archive", Bucket: "archive", Prefix: "out/", AppendDelimiter: true},
-		firehose.Options{StateDir: stateDir, Destination: store, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
-// archiveIDs counts the ids in every object of the archive bucket, read
-// through the store's API.
-func archiveIDs(t *testing.T, store kt.FailureStore) map[string]int {
-	t.Helper()
-	ctx := context.Background()
-	keys, err := store.List(ctx, "archive", "")
-	if err != nil {
-		t.Fatal(err)
-	}
 	ids := map[string]int{}
-	for _, k := range keys {
-		body, _, err := store.Get(ctx, "archive", k)
-		if err != nil {
-			t.Fatal(err)
+	for _, data := range archive.Data() {
+		var v struct{ ID string }
+		if err := json.Unmarshal([]byte(data), &v); err != nil {
+			t.Fatalf("%q: %v", data, err)
 		}
-		for _, line := range bytes.Split(bytes.TrimSpace(body), []byte("\n")) {
-			var v struct{ ID string }
-			if err := json.Unmarshal(line, &v); err != nil {
-				t.Fatalf("%s: %q: %v", k, line, err)
-			}
-			ids[v.ID]++
-		}
+		ids[v.ID]++
 	}
 	return ids
 }
 
 // assertArchive checks that each of the six output records is in the
 // archive exactly n times.
-func assertArchive(t *testing.T, store kt.FailureStore, n int) {
+func assertArchive(t *testing.T, archive *handovertest.Memory, n int) {
 	t.Helper()
-	ids := archiveIDs(t, store)
+	ids := archiveIDs(t, archive)
 	var bad []string
 	for i := range 3 {
 		for _, s := range []string{"a", "b"} {

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
+	"fmt"
 	"net/http/httptest"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,10 +18,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
+	"github.com/sluice-dev/sluice/handover"
 	"github.com/sluice-dev/sluice/internal/testpeers"
 	"github.com/sluice-dev/sluice/runtime"
-	"github.com/sluice-dev/sluice/sinks"
-	"github.com/sluice-dev/sluice/sinks/dest"
 	"github.com/sluice-dev/sluice/streams"
 	"github.com/sluice-dev/sluice/triggers/checkpoint"
 	kt "github.com/sluice-dev/sluice/triggers/kinesis"
@@ -128,19 +129,19 @@ func (s *scenario) lastSeqs() map[string]string {
 	return last
 }
 
-func (s *scenario) start(t *testing.T, cfg kt.Config, handler any, sink sinks.Acceptor, fd dest.Destination) (*kt.Mapping, func()) {
+func (s *scenario) start(t *testing.T, cfg kt.Config, handler any, sink handover.Acceptor, fd kt.FailureDestination) (*kt.Mapping, func()) {
 	t.Helper()
 	return s.startOpts(t, cfg, handler, sink, kt.Options{OnFailure: fd})
 }
 
 // startWithClock runs a mapping whose clock is now.
-func (s *scenario) startWithClock(t *testing.T, cfg kt.Config, handler any, fd dest.Destination, now func() time.Time) func() {
+func (s *scenario) startWithClock(t *testing.T, cfg kt.Config, handler any, fd kt.FailureDestination, now func() time.Time) func() {
 	t.Helper()
 	_, stop := s.startOpts(t, cfg, handler, nil, kt.Options{OnFailure: fd, Now: now})
 	return stop
 }
 
-func (s *scenario) startOpts(t *testing.T, cfg kt.Config, handler any, sink sinks.Acceptor, opts kt.Options) (*kt.Mapping, func()) {
+func (s *scenario) startOpts(t *testing.T, cfg kt.Config, handler any, sink handover.Acceptor, opts kt.Options) (*kt.Mapping, func()) {
 	t.Helper()
 	fn, err := runtime.New(runtime.Config{Name: cfg.FunctionName, Timeout: 10 * time.Second}, handler)
 	if err != nil {
@@ -204,7 +205,8 @@ func (s *notifyStore) Put(ctx context.Context, m, shard string, pos checkpoint.P
 	return err
 }
 
-// memDest is an in-memory failure destination.
+// memDest is an in-memory kt.FailureStore: failure records, markers and
+// (for redrive tests) nothing else.
 type memDest struct {
 	mu   sync.Mutex
 	objs map[string][]byte // bucket/key → body
@@ -213,19 +215,40 @@ type memDest struct {
 
 func newMemDest() *memDest { return &memDest{objs: map[string][]byte{}} }
 
-func (d *memDest) Put(_ context.Context, bucket, key string, body io.Reader, _ dest.ObjectMeta) error {
-	b, err := io.ReadAll(body)
-	if err != nil {
-		return err
-	}
+var errNoObject = errors.New("no such object")
+
+func (d *memDest) PutFailure(_ context.Context, bucket, key string, body []byte, _ int) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.fail > 0 {
 		d.fail--
 		return errors.New("injected: store unavailable")
 	}
-	d.objs[bucket+"/"+key] = b
+	d.objs[bucket+"/"+key] = slices.Clone(body)
 	return nil
+}
+
+func (d *memDest) GetFailure(_ context.Context, bucket, key string) ([]byte, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	b, ok := d.objs[bucket+"/"+key]
+	if !ok {
+		return nil, fmt.Errorf("%s/%s: %w", bucket, key, errNoObject)
+	}
+	return slices.Clone(b), nil
+}
+
+func (d *memDest) ListFailures(_ context.Context, bucket, prefix string) ([]string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var keys []string
+	for k := range d.objs {
+		if key, ok := strings.CutPrefix(k, bucket+"/"); ok && strings.HasPrefix(key, prefix) {
+			keys = append(keys, key)
+		}
+	}
+	sort.Strings(keys)
+	return keys, nil
 }
 
 // records returns the failure records, ordered by start sequence number.

@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
-	"github.com/sluice-dev/sluice/sinks"
+	"github.com/sluice-dev/sluice/handover"
 	"github.com/sluice-dev/sluice/triggers/checkpoint"
 )
 
@@ -235,11 +235,11 @@ func responseState(body []byte) (json.RawMessage, bool) {
 }
 
 // acceptOutput hands out to the sink, retrying until it takes it.
-func (m *Mapping) acceptOutput(ctx context.Context, sourceID, cp string, out []sinks.Record) bool {
+func (m *Mapping) acceptOutput(ctx context.Context, sourceID, cp string, out []handover.Record) bool {
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.DrainTimeout)
 	defer cancel()
 	for attempt := 0; ; attempt++ {
-		err := m.sink.Accept(dctx, sinks.Batch{Source: sinks.Source{ID: sourceID, Checkpoint: cp}, Records: out})
+		err := m.sink.Accept(dctx, handover.Batch{Source: handover.Source{ID: sourceID, Checkpoint: cp}, Records: out})
 		if err == nil {
 			m.m.recordsOut.WithLabelValues(m.cfg.ID).Add(float64(len(out)))
 			return true

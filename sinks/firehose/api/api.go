@@ -24,8 +24,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluice-dev/sluice/handover"
 	"github.com/sluice-dev/sluice/internal/frontdoor"
-	"github.com/sluice-dev/sluice/sinks"
 	"github.com/sluice-dev/sluice/sinks/firehose"
 )
 
@@ -193,8 +193,8 @@ func (h *Handler) putRecord(r *http.Request, body []byte) (any, error) {
 	if len(in.Record.Data) > MaxRecordSize {
 		return nil, errorf(http.StatusBadRequest, "ValidationException", "1 validation error detected: Value at 'record.data' failed to satisfy constraint: Member must have length less than or equal to %d", MaxRecordSize)
 	}
-	if err := s.DS.Accept(r.Context(), sinks.Batch{Source: sinks.Source{ID: "api"},
-		Records: []sinks.Record{{Data: in.Record.Data, ArrivalTime: h.now()}}}); err != nil {
+	if err := s.DS.Accept(r.Context(), handover.Batch{Source: handover.Source{ID: "api"},
+		Records: []handover.Record{{Data: in.Record.Data, ArrivalTime: h.now()}}}); err != nil {
 		return nil, errorf(http.StatusServiceUnavailable, "ServiceUnavailableException", "%v", err)
 	}
 	return struct {
@@ -227,13 +227,13 @@ func (h *Handler) putRecordBatch(r *http.Request, body []byte) (any, error) {
 	}
 	total := 0
 	now := h.now()
-	recs := make([]sinks.Record, len(in.Records))
+	recs := make([]handover.Record, len(in.Records))
 	for i, rec := range in.Records {
 		if len(rec.Data) > MaxRecordSize {
 			return nil, errorf(http.StatusBadRequest, "ValidationException", "1 validation error detected: Value at 'records.%d.member.data' failed to satisfy constraint: Member must have length less than or equal to %d", i+1, MaxRecordSize)
 		}
 		total += len(rec.Data)
-		recs[i] = sinks.Record{Data: rec.Data, ArrivalTime: now}
+		recs[i] = handover.Record{Data: rec.Data, ArrivalTime: now}
 	}
 	if total > MaxBatchBytes {
 		return nil, errorf(http.StatusBadRequest, "InvalidArgumentException", "Records size exceeds %d bytes", MaxBatchBytes)
@@ -245,7 +245,7 @@ func (h *Handler) putRecordBatch(r *http.Request, body []byte) (any, error) {
 		Encrypted        bool
 		RequestResponses []putResult
 	}{RequestResponses: make([]putResult, len(recs))}
-	if err := s.DS.Accept(r.Context(), sinks.Batch{Source: sinks.Source{ID: "api"}, Records: recs}); err != nil {
+	if err := s.DS.Accept(r.Context(), handover.Batch{Source: handover.Source{ID: "api"}, Records: recs}); err != nil {
 		out.FailedPutCount = len(recs)
 		for i := range out.RequestResponses {
 			out.RequestResponses[i] = putResult{ErrorCode: "ServiceUnavailableException", ErrorMessage: err.Error()}

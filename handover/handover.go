@@ -1,13 +1,17 @@
-// Package sinks defines the acceptance contract between the event-source
-// mapping and a delivery stream: a batch of output records is handed over
+// Package handover is the contract where data crosses from the event-source
+// mapping to a delivery stream: a batch of output records is handed over
 // together with the source checkpoint it completes, and Accept returns only
-// once both are durable. Concrete delivery streams live in sub-packages
-// (sinks/firehose) and object-store destinations beside them.
+// once both are durable.
+//
+// Neither side owns it. Triggers (triggers/...) produce Batches and depend
+// only on Acceptor; delivery streams (sinks/firehose) implement Acceptor and
+// never see a trigger. handovertest holds the conformance suite every
+// Acceptor passes and an in-memory Acceptor for trigger tests.
 //
 // Storing the checkpoint with the data it produced is what lets a restart
 // after a crash resume exactly where the sink left off instead of delivering
 // the same batch twice (see Acceptor.Checkpoint).
-package sinks
+package handover
 
 import (
 	"context"
