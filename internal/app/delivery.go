@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -10,10 +9,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/uuid"
 
-	"github.com/sluice-dev/sluice/sdk"
 	"github.com/sluice-dev/sluice/sinks/dest"
 	"github.com/sluice-dev/sluice/sinks/firehose"
 	firehoseapi "github.com/sluice-dev/sluice/sinks/firehose/api"
@@ -151,22 +148,6 @@ func (i *instance) startStreamSources(ctx context.Context) error {
 	i.onStop(func() { stop(); wg.Wait() })
 	// They start at LATEST: a record put after `ready` must be read.
 	return i.waitPositioned(ctx, ms)
-}
-
-// passthrough is the "function" of a KinesisStreamAsSource delivery
-// stream: every record's data becomes an output record, unchanged.
-type passthrough struct{}
-
-func (passthrough) Invoke(_ context.Context, payload []byte) ([]byte, error) {
-	var ev events.KinesisEvent
-	if err := json.Unmarshal(payload, &ev); err != nil {
-		return nil, fmt.Errorf("decode kinesis event: %w", err)
-	}
-	out := sdk.StreamResponse{BatchItemFailures: []events.KinesisBatchItemFailure{}}
-	for _, r := range ev.Records {
-		out.Records = append(out.Records, sdk.OutputRecord{Data: r.Kinesis.Data})
-	}
-	return json.Marshal(out)
 }
 
 // objectStore opens the buckets: the local directory by default, S3 (or an
