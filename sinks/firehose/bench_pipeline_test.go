@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/gzip"
-	"github.com/parquet-go/parquet-go"
 
 	"github.com/sluice-dev/sluice/handover"
 )
@@ -23,7 +22,7 @@ import (
 // The peer in the same run is BenchmarkPeerGzip: the same bytes through
 // gzip alone, the floor any JSON+GZIP pipeline pays.
 
-var benchColumns = []Column{{"event_type", "string"}, {"page", "string"}, {"user", "string"}, {"ts", "bigint"}, {"dur", "double"}}
+var benchColumns = []Column{{Name: "event_type", Type: "string"}, {Name: "page", Type: "string"}, {Name: "user", Type: "string"}, {Name: "ts", Type: "bigint"}, {Name: "dur", Type: "double"}}
 
 func benchRecords(parts, n int, at time.Time) ([]handover.Record, int64) {
 	recs := make([]handover.Record, n)
@@ -130,75 +129,6 @@ func BenchmarkPeerGzip(b *testing.B) {
 	}
 	zw.Close()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
-}
-
-// BenchmarkParquetWriterRows measures decoded rows into the Parquet writer
-// (SNAPPY, row groups as the delivery stream cuts them): the goal is over
-// 1 M rows/s.
-func BenchmarkParquetWriterRows(b *testing.B) {
-	cv, err := compileConversion(Conversion{Columns: benchColumns})
-	if err != nil {
-		b.Fatal(err)
-	}
-	recs, _ := benchRecords(10, 1024, time.Now())
-	rows := make([]parquet.Row, len(recs))
-	for i, r := range recs {
-		if rows[i], err = cv.row(nil, r.Data); err != nil {
-			b.Fatal(err)
-		}
-	}
-	pw := cv.newWriter(io.Discard).pw
-	b.ResetTimer()
-	for i := 0; i < b.N; i += 256 {
-		k := i % 1024
-		end := min(k+256, 1024, k+b.N-i)
-		if _, err := pw.WriteRows(rows[k:end]); err != nil {
-			b.Fatal(err)
-		}
-		if i%65536 == 0 && i > 0 {
-			pw.Flush()
-		}
-	}
-	if err := pw.Close(); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
-}
-
-// BenchmarkConvertRow measures JSON → row (OpenX rules), the decode half
-// of the conversion: "direct" as a flush runs it (a warm fastjson parser
-// and scratch), "encoding-json" the reference path it replaced.
-func BenchmarkConvertRow(b *testing.B) {
-	cv, err := compileConversion(Conversion{Columns: benchColumns})
-	if err != nil {
-		b.Fatal(err)
-	}
-	recs, size := benchRecords(10, 1024, time.Now())
-	b.Run("direct", func(b *testing.B) {
-		b.SetBytes(size / 1024)
-		p := parserPool.Get()
-		defer parserPool.Put(p)
-		var sc convScratch
-		var row parquet.Row
-		for i := 0; b.Loop(); i++ {
-			data := recs[i%1024].Data
-			sc.slab = sc.slab[:0]
-			if row, err = cv.rowParsed(row, fastParse(p, data), data, &sc); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
-	})
-	b.Run("encoding-json", func(b *testing.B) {
-		b.SetBytes(size / 1024)
-		var row parquet.Row
-		for i := 0; b.Loop(); i++ {
-			if row, err = cv.rowJSON(row, recs[i%1024].Data); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
-	})
 }
 
 // BenchmarkPartitionKeys measures the MetadataExtractionQuery on one

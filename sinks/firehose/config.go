@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/sluice-dev/sluice/sinks/firehose/convert"
 )
 
 // MiB is one mebibyte; buffer sizes are SizeInMBs * MiB.
@@ -149,8 +151,8 @@ type compiled struct {
 	loc      *time.Location
 	ext      string
 	encoding string
-	conv     *converter // nil without format conversion
-	delim    []byte     // decoded Delimiter
+	conv     *convert.Converter // nil without format conversion
+	delim    []byte             // decoded Delimiter
 }
 
 func (c Config) compile() (*compiled, error) {
@@ -207,9 +209,9 @@ func (c Config) compile() (*compiled, error) {
 		case c.BufferSize < 64*MiB:
 			return nil, invalid("BufferingHints.SizeInMBs must be at least 64 when DataFormatConversion is enabled")
 		}
-		conv, err := compileConversion(*c.Conversion)
+		conv, err := convert.Compile(*c.Conversion)
 		if err != nil {
-			return nil, err
+			return nil, invalid(err.Error())
 		}
 		cc.conv, cc.ext = conv, ".parquet"
 	}

@@ -21,8 +21,8 @@ import (
 
 func clickTable() []Column {
 	return []Column{
-		{"event_id", "bigint"}, {"page", "string"}, {"user_name", "varchar(64)"}, {"duration", "double"},
-		{"clicks", "int"}, {"ok", "boolean"}, {"ts", "timestamp"}, {"day", "date"}, {"extra", "string"},
+		{Name: "event_id", Type: "bigint"}, {Name: "page", Type: "string"}, {Name: "user_name", Type: "varchar(64)"}, {Name: "duration", Type: "double"},
+		{Name: "clicks", Type: "int"}, {Name: "ok", Type: "boolean"}, {Name: "ts", Type: "timestamp"}, {Name: "day", Type: "date"}, {Name: "extra", Type: "string"},
 	}
 }
 
@@ -138,7 +138,7 @@ func TestParquetGoldenReadBackWithArrow(t *testing.T) {
 func TestParquetRowGroupsBoundMemory(t *testing.T) {
 	clk := newClock()
 	m := newMemDest()
-	conv := Conversion{Columns: []Column{{"i", "bigint"}, {"s", "string"}}, RowGroupBytes: 64 << 10, Compression: "UNCOMPRESSED"}
+	conv := Conversion{Columns: []Column{{Name: "i", Type: "bigint"}, {Name: "s", Type: "string"}}, RowGroupBytes: 64 << 10, Compression: "UNCOMPRESSED"}
 	d := openTest(t, convConfig(conv), t.TempDir(), m, clk)
 	const n = 20000
 	for b := 0; b < n; b += 1000 {
@@ -176,11 +176,11 @@ func TestConversionValidation(t *testing.T) {
 			"CompressionFormat must be UNCOMPRESSED when DataFormatConversion is enabled"},
 		{"small buffer", func(c *Config) { c.BufferSize = 5 * MiB },
 			"BufferingHints.SizeInMBs must be at least 64 when DataFormatConversion is enabled"},
-		{"unsupported type", func(c *Config) { c.Conversion.Columns = []Column{{"a", "array<string>"}} },
+		{"unsupported type", func(c *Config) { c.Conversion.Columns = []Column{{Name: "a", Type: "array<string>"}} },
 			`column "a": type "array<string>" is not supported by Sluice's Parquet conversion (string, varchar, char, tinyint, smallint, int, bigint, float, double, boolean, timestamp, date are)`},
 		{"hive dots", func(c *Config) {
 			c.Conversion.Deserializer = SerDeHive
-			c.Conversion.Columns = []Column{{"a.b", "string"}}
+			c.Conversion.Columns = []Column{{Name: "a.b", Type: "string"}}
 		}, `column "a.b": HiveJsonSerDe does not allow dots in column names`},
 		{"bad codec", func(c *Config) { c.Conversion.Compression = "LZO" }, `ParquetSerDe Compression "LZO": want SNAPPY, GZIP or UNCOMPRESSED`},
 		{"default buffer", func(c *Config) { c.BufferSize = 0 }, ""},

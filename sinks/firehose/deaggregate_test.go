@@ -1,7 +1,6 @@
 package firehose
 
 import (
-	"bytes"
 	"context"
 	"crypto/md5"
 	"fmt"
@@ -10,6 +9,9 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 )
+
+// kplMagic starts a KPL aggregated record.
+var kplMagic = []byte{0xF3, 0x89, 0x9A, 0xC2}
 
 // kplRecord builds a KPL aggregated record (docs/semantics.md, "KPL
 // aggregation") with protowire, an
@@ -39,86 +41,6 @@ func kplRecord(data ...string) []byte {
 	}
 	sum := md5.Sum(msg)
 	return append(append(append([]byte{}, kplMagic...), msg...), sum[:]...)
-}
-
-func TestSplitKPL(t *testing.T) {
-	agg := kplRecord(`{"n":1}`, `{"n":2}`, ``)
-	badSum := bytes.Clone(agg)
-	badSum[len(badSum)-1] ^= 1
-	// A body whose checksum matches but whose protobuf does not decode.
-	junk := append(append([]byte{}, kplMagic...), 0x1a, 0x7f)
-	junkSum := md5.Sum(junk[4:])
-	junk = append(junk, junkSum[:]...)
-	for _, tc := range []struct {
-		name string
-		in   []byte
-		want string // sub-records joined by |, or "whole"
-	}{
-		{"aggregated", agg, `{"n":1}|{"n":2}|`},
-		{"one record", kplRecord("solo"), "solo"},
-		{"plain json", []byte(`{"n":1}`), "whole"},
-		{"magic only", kplMagic, "whole"},
-		{"short body", append(bytes.Clone(kplMagic), make([]byte, 16)...), "whole"},
-		{"bad md5", badSum, "whole"},
-		{"undecodable", junk, "whole"},
-		{"no records", kplRecord(), "whole"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			sub, ok := splitKPL(tc.in)
-			got := "whole"
-			if ok {
-				var s []string
-				for _, b := range sub {
-					s = append(s, string(b))
-				}
-				got = strings.Join(s, "|")
-			}
-			if got != tc.want {
-				t.Fatalf("got %q, want %q", got, tc.want)
-			}
-		})
-	}
-}
-
-func TestSplitSubRecords(t *testing.T) {
-	many := strings.Repeat(`{"a":1}`, maxSubRecords+1)
-	for _, tc := range []struct {
-		name, typ, in string
-		delim         string
-		want          string // sub-records joined by |, or "whole"
-	}{
-		{"concatenated", SubRecordJSON, `{"a":1}{"a":2}`, "", `{"a":1}|{"a":2}`},
-		{"newline delimited", SubRecordJSON, "{\"a\":1}\n{\"a\":2}\n", "", `{"a":1}|{"a":2}`},
-		{"spaced", SubRecordJSON, " {\"a\":{\"b\":[1,{}]}} \r\n\t{}", "", `{"a":{"b":[1,{}]}}|{}`},
-		{"braces in strings", SubRecordJSON, `{"s":"}{\"}"}{"t":"\\"}`, "", `{"s":"}{\"}"}|{"t":"\\"}`},
-		{"one object", SubRecordJSON, `{"a":1}`, "", `{"a":1}`},
-		{"array", SubRecordJSON, `[{"a":1},{"a":2}]`, "", "whole"},
-		{"trailing garbage", SubRecordJSON, `{"a":1}x`, "", "whole"},
-		{"unterminated", SubRecordJSON, `{"a":1}{"a":`, "", "whole"},
-		{"mismatched", SubRecordJSON, `{"a":1]`, "", "whole"},
-		{"empty", SubRecordJSON, ``, "", "whole"},
-		{"too many", SubRecordJSON, many, "", "whole"},
-		{"exactly the limit", SubRecordJSON, strings.Repeat(`{}`, maxSubRecords), "", strings.TrimSuffix(strings.Repeat(`{}|`, maxSubRecords), "|")},
-		{"delimited", SubRecordDelimited, "a####b####c", "####", "a|b|c"},
-		{"trailing delimiter", SubRecordDelimited, "a####b####", "####", "a|b"},
-		{"no delimiter", SubRecordDelimited, "abc", "####", "abc"},
-		{"only delimiters", SubRecordDelimited, "########", "####", "whole"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			sub, ok := splitSubRecords([]byte(tc.in), tc.typ, []byte(tc.delim))
-			got := "whole"
-			if ok {
-				var s []string
-				for _, b := range sub {
-					s = append(s, string(b))
-				}
-				got = strings.Join(s, "|")
-			}
-			if got != tc.want {
-				t.Fatalf("got %q, want %q", got, tc.want)
-			}
-		})
-	}
 }
 
 // TestDeaggregationDelivers runs both stages through a delivery stream:
@@ -175,45 +97,4 @@ func TestDeaggregationValidation(t *testing.T) {
 			t.Errorf("%s %q: got %v, want %s", tc.typ, tc.delim, err, tc.want)
 		}
 	}
-}
-
-// FuzzDeaggregate: splitting never panics, sub-records are never empty,
-// at most maxSubRecords come out, and JSON sub-records are pieces of the
-// input in order (nothing invented, only whitespace between them lost).
-func FuzzDeaggregate(f *testing.F) {
-	for _, s := range []string{`{"a":1}{"a":2}`, "{\"a\":\"}\\\"\"}\n{}", `[1]`, `{`, `a####b`, ``} {
-		f.Add([]byte(s), false)
-	}
-	f.Add(kplRecord(`{"a":1}`, `x`), true)
-	f.Fuzz(func(t *testing.T, data []byte, kpl bool) {
-		if kpl {
-			if sub, ok := splitKPL(data); ok && len(sub) == 0 {
-				t.Fatal("kpl split into nothing")
-			}
-			return
-		}
-		for _, typ := range []string{SubRecordJSON, SubRecordDelimited} {
-			sub, ok := splitSubRecords(data, typ, []byte("##"))
-			if !ok {
-				continue
-			}
-			if len(sub) == 0 || len(sub) > maxSubRecords {
-				t.Fatalf("%s: %d sub-records", typ, len(sub))
-			}
-			rest := data
-			for _, s := range sub {
-				if len(s) == 0 {
-					t.Fatalf("%s: empty sub-record", typ)
-				}
-				i := bytes.Index(rest, s)
-				if i < 0 {
-					t.Fatalf("%s: sub-record %q is not in the input's remainder %q", typ, s, rest)
-				}
-				if typ == SubRecordJSON && len(bytes.Trim(rest[:i], " \t\r\n")) > 0 {
-					t.Fatalf("json: %q skipped before %q", rest[:i], s)
-				}
-				rest = rest[i+len(s):]
-			}
-		}
-	})
 }

@@ -8,11 +8,11 @@
 // !{partitionKeyFromQuery:...}, ...) and Firehose's object-name suffix.
 //
 // The data path, top to bottom: stream.go (Accept, routing, buffers,
-// flush scheduling, recovery) → deaggregate.go (KPL aggregates and
+// flush scheduling, recovery) → package deaggregate (KPL aggregates and
 // RecordDeAggregation) → transform.go (the data-transformation
 // function) → partition.go (JQ keys, with direct lookups for
-// plain-path queries) → convert.go and convert_fast.go (JSON → Parquet
-// with a Glue schema, OpenX/Hive SerDe rules) → prefix.go and
+// plain-path queries) → package convert (JSON → Parquet with a Glue
+// schema, OpenX/Hive SerDe rules) → prefix.go and
 // timefmt.go (key rendering) → object.go and compress.go (object name and
 // bytes: GZIP, ZIP, snappy-java, Hadoop snappy) → a dest.Destination
 // (sinks/localdir, sinks/s3). wal.go is the write-ahead log underneath;

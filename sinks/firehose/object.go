@@ -125,7 +125,7 @@ func (d *DeliveryStream) writeObject(w io.Writer, j *job) error {
 				LastErrorMessage:       r.rt.EM,
 				AttemptEndingTimestamp: r.rt.endedMs,
 				RawData:                data,
-				DataCatalogTable:       d.cc.conv.cfg.Table,
+				DataCatalogTable:       d.cc.conv.Table(),
 			})
 			if err != nil {
 				return fmt.Errorf("encode error envelope: %w", err)
@@ -172,7 +172,7 @@ var newline = []byte{'\n'}
 // writeParquet streams a data partition's records as one Parquet file,
 // row group by row group.
 func (d *DeliveryStream) writeParquet(bw *bufio.Writer, j *job) error {
-	pw := d.cc.conv.newWriter(bw)
+	pw := d.cc.conv.NewWriter(bw)
 	rr := logReader{w: d.w}
 	for i, r := range j.refs {
 		data, err := rr.read(j.refs, i)
@@ -181,11 +181,11 @@ func (d *DeliveryStream) writeParquet(bw *bufio.Writer, j *job) error {
 		}
 		// Accept converted this record successfully already, and the
 		// conversion is a pure function of the bytes.
-		if err := pw.write(data); err != nil {
+		if err := pw.Write(data); err != nil {
 			return fmt.Errorf("convert record %d: %w", r.seq, err)
 		}
 	}
-	if err := pw.close(); err != nil {
+	if err := pw.Close(); err != nil {
 		return err
 	}
 	return bw.Flush()

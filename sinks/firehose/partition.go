@@ -11,10 +11,11 @@ import (
 	"math"
 	"math/big"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/itchyny/gojq"
 	"github.com/valyala/fastjson"
+
+	"github.com/sluice-dev/sluice/sinks/firehose/internal/fastparse"
 )
 
 // This file turns a record into partition keys (docs/semantics.md,
@@ -153,40 +154,6 @@ func plainPath(q *gojq.Query) []string {
 	return path
 }
 
-// parserPool holds fastjson parsers: one is taken for a batch or a flush,
-// so parsing allocates nothing once the parsers are warm.
-var parserPool fastjson.ParserPool
-
-// fastParse parses a record for the direct paths, or returns nil when only
-// encoding/json may judge it: invalid JSON (the slow path words the error),
-// invalid UTF-8 and \uD800-style escapes (encoding/json replaces those
-// with U+FFFD where fastjson keeps them). The strict validator runs first
-// because fastjson's parser accepts some texts encoding/json rejects
-// (NaN, 01, control characters in strings).
-func fastParse(p *fastjson.Parser, data []byte) *fastjson.Value {
-	if !utf8.Valid(data) || hasSurrogateEscape(data) || fastjson.ValidateBytes(data) != nil {
-		return nil
-	}
-	v, err := p.ParseBytes(data)
-	if err != nil {
-		return nil
-	}
-	return v
-}
-
-func hasSurrogateEscape(b []byte) bool {
-	for {
-		i := bytes.Index(b, []byte(`\u`))
-		if i < 0 || i+2 >= len(b) {
-			return false
-		}
-		if c := b[i+2]; c == 'd' || c == 'D' {
-			return true
-		}
-		b = b[i+2:]
-	}
-}
-
 // lastGet is o[key] with encoding/json's rule for duplicate keys (the
 // last one wins), which fastjson's Get (the first one) does not follow.
 func lastGet(o *fastjson.Object, key string) *fastjson.Value {
@@ -214,7 +181,7 @@ func numbersFit(v *fastjson.Value, scratch []byte) ([]byte, bool) {
 		if len(raw) < 300 && bytes.IndexAny(raw, "eE") < 0 {
 			return scratch[:n0], true // at most 10^300: in range
 		}
-		_, err := strconv.ParseFloat(unsafeString(raw), 64)
+		_, err := strconv.ParseFloat(fastparse.UnsafeString(raw), 64)
 		return scratch[:n0], err == nil
 	case fastjson.TypeArray:
 		a, _ := v.Array()
@@ -245,13 +212,13 @@ func extractKeys(ctx context.Context, q *keyQuery, data []byte, want []string) (
 	if q.fast == nil {
 		return extractKeysJQ(ctx, q.code, data, want)
 	}
-	p := parserPool.Get()
-	defer parserPool.Put(p)
-	return extractKeysParsed(ctx, q, fastParse(p, data), data, want)
+	p := fastparse.Pool.Get()
+	defer fastparse.Pool.Put(p)
+	return extractKeysParsed(ctx, q, fastparse.Record(p, data), data, want)
 }
 
 // extractKeysParsed is extractKeys on a record already parsed by
-// fastParse (v is nil when it was not).
+// fastparse.Record (v is nil when it was not).
 func extractKeysParsed(ctx context.Context, q *keyQuery, v *fastjson.Value, data []byte, want []string) (map[string]string, *recordError) {
 	if v != nil && q.fast != nil {
 		if keys, ok := q.direct(v, want); ok {
@@ -321,16 +288,16 @@ func (q *keyQuery) appendDirect(dst []byte, v *fastjson.Value, want []string) ([
 			// already: a stack buffer passed to ParseFloat would escape.
 			n0 := len(dst)
 			dst = x.MarshalTo(dst)
-			f, err := strconv.ParseFloat(unsafeString(dst[n0:]), 64)
+			f, err := strconv.ParseFloat(fastparse.UnsafeString(dst[n0:]), 64)
 			dst = dst[:n0]
 			if err != nil {
 				return dst, false
 			}
 			val = appendJQNumber(num[:0], f)
 		case fastjson.TypeTrue:
-			val = trueBytes
+			val = []byte("true")
 		case fastjson.TypeFalse:
-			val = falseBytes
+			val = []byte("false")
 		default:
 			return dst, false
 		}

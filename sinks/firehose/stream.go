@@ -20,6 +20,8 @@ import (
 
 	"github.com/sluice-dev/sluice/handover"
 	"github.com/sluice-dev/sluice/sinks/dest"
+	"github.com/sluice-dev/sluice/sinks/firehose/convert"
+	"github.com/sluice-dev/sluice/sinks/firehose/internal/fastparse"
 )
 
 // Destination is where objects go (see package dest).
@@ -463,16 +465,16 @@ func (d *DeliveryStream) route(recs []handover.Record) []*route {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), jqBudget)
 	defer cancel()
-	p := parserPool.Get()
-	defer parserPool.Put(p)
+	p := fastparse.Pool.Get()
+	defer fastparse.Pool.Put(p)
 	parse := d.cc.conv != nil || (len(d.qkeys) > 0 && d.cc.query.fast != nil)
-	var sc convScratch
+	var sc convert.Scratch
 	rc := routeCache{m: map[string]*cachedRoute{}, subSecond: d.cc.prefix.subSecond()}
 	seen := map[routeKey]*route{}
 	for i, r := range recs {
 		var v *fastjson.Value
 		if parse {
-			v = fastParse(p, r.Data)
+			v = fastparse.Record(p, r.Data)
 		}
 		rt := d.routeOne(ctx, r, v, &sc, &rc)
 		k := routeKey{rt.part, rt.EM}
@@ -540,20 +542,15 @@ func (m *routeMemo) put(c *cachedRoute) {
 // (docs/semantics.md, "Firehose processing order"): partition keys, then
 // format conversion. v is the record parsed by fastParse (or nil), shared by
 // both.
-func (d *DeliveryStream) routeOne(ctx context.Context, r handover.Record, v *fastjson.Value, sc *convScratch, rc *routeCache) *route {
+func (d *DeliveryStream) routeOne(ctx context.Context, r handover.Record, v *fastjson.Value, sc *convert.Scratch, rc *routeCache) *route {
 	rt := d.routeKeysCached(ctx, r, v, rc)
 	if d.cc.conv == nil || rt.ET != "" {
 		return rt
 	}
-	// The row is only checked: its strings may reuse the slab.
-	sc.slab = sc.slab[:0]
-	row, err := d.cc.conv.rowParsed(sc.row, v, r.Data, sc)
-	if err != nil {
+	if err := d.cc.conv.Check(v, r.Data, sc); err != nil {
 		rt = &route{ET: ErrTypeFormatConversion, EC: codeFormatConversion, EM: err.Error()}
 		rt.part = rt.partID()
-		return rt
 	}
-	sc.row = row // reused by the next record
 	return rt
 }
 

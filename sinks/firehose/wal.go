@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/sluice-dev/sluice/internal/fsutil"
 )
 
 // This file is the delivery stream's write-ahead log: numbered segment
@@ -195,7 +197,7 @@ func (w *wal) startSegment(n uint64) error {
 	if err != nil {
 		return fmt.Errorf("create wal segment %d: %w", n, err)
 	}
-	if err := syncDir(w.dir); err != nil {
+	if err := fsutil.SyncDir(w.dir); err != nil {
 		f.Close()
 		return err
 	}
@@ -385,7 +387,7 @@ func (w *wal) remove(seg uint64) error {
 	if err := os.Remove(filepath.Join(w.dir, segName(seg))); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove wal segment %d: %w", seg, err)
 	}
-	return syncDir(w.dir)
+	return fsutil.SyncDir(w.dir)
 }
 
 // close flushes and fsyncs the active segment and closes every file.
@@ -422,17 +424,6 @@ func (w *wal) closeFiles() {
 	}
 }
 
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open %s for fsync: %w", dir, err)
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("fsync %s: %w", dir, err)
-	}
-	return nil
-}
 
 // enc and dec are the little binary codec of batch entries.
 type enc struct{ b []byte }

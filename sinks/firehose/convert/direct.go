@@ -1,14 +1,15 @@
-package firehose
+package convert
 
 import (
 	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
-	"unsafe"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/valyala/fastjson"
+
+	"github.com/sluice-dev/sluice/sinks/firehose/internal/fastparse"
 )
 
 // This file is the direct JSON → Parquet row conversion: values are read
@@ -18,8 +19,8 @@ import (
 // anything else (an error to word, a case it does not handle) goes to
 // rowJSON, so rows and error messages are the reference's.
 
-// convScratch is reused across records by one goroutine.
-type convScratch struct {
+// Scratch is reused across records by one goroutine.
+type Scratch struct {
 	vals []*fastjson.Value // per column: the record's value, nil if absent
 	key  []byte            // a normalised JSON key
 	slab []byte            // string bytes the row's values point into
@@ -28,25 +29,28 @@ type convScratch struct {
 
 // keep copies b into the slab and returns the copy: the row outlives the
 // parser's buffer, so it must not point into it.
-func (sc *convScratch) keep(b []byte) []byte {
+func (sc *Scratch) keep(b []byte) []byte {
 	n := len(sc.slab)
 	sc.slab = append(sc.slab, b...)
 	return sc.slab[n:len(sc.slab):len(sc.slab)]
 }
 
-// unsafeString views b as a string for a call that does not keep it
-// (strconv and the timestamp parsers keep it only in errors, which the
-// direct path drops).
-func unsafeString(b []byte) string {
-	if len(b) == 0 {
-		return ""
+// Check converts a record parsed by fastparse.Record (v nil when it was
+// not) only to tell whether it converts: the error says why not. The row
+// is not kept, so its strings reuse the scratch memory.
+func (cv *Converter) Check(v *fastjson.Value, data []byte, sc *Scratch) error {
+	sc.slab = sc.slab[:0]
+	row, err := cv.rowParsed(sc.row, v, data, sc)
+	if err != nil {
+		return err
 	}
-	return unsafe.String(&b[0], len(b))
+	sc.row = row // reused by the next record
+	return nil
 }
 
-// rowParsed converts a record parsed by fastParse (v nil when it was not)
-// into a row appended to buf, with string values in sc.slab.
-func (cv *converter) rowParsed(buf parquet.Row, v *fastjson.Value, data []byte, sc *convScratch) (parquet.Row, error) {
+// rowParsed converts a record parsed by fastparse.Record (v nil when it
+// was not) into a row appended to buf, with string values in sc.slab.
+func (cv *Converter) rowParsed(buf parquet.Row, v *fastjson.Value, data []byte, sc *Scratch) (parquet.Row, error) {
 	if v != nil {
 		if row, ok := cv.rowDirect(buf, v, sc); ok {
 			return row, nil
@@ -55,7 +59,7 @@ func (cv *converter) rowParsed(buf parquet.Row, v *fastjson.Value, data []byte, 
 	return cv.rowJSON(buf, data)
 }
 
-func (cv *converter) rowDirect(buf parquet.Row, v *fastjson.Value, sc *convScratch) (parquet.Row, bool) {
+func (cv *Converter) rowDirect(buf parquet.Row, v *fastjson.Value, sc *Scratch) (parquet.Row, bool) {
 	o, err := v.Object()
 	if err != nil {
 		return nil, false
@@ -87,7 +91,7 @@ func (cv *converter) rowDirect(buf parquet.Row, v *fastjson.Value, sc *convScrat
 }
 
 // fastKey is normKey without allocating for ASCII keys.
-func (cv *converter) fastKey(k []byte, sc *convScratch) []byte {
+func (cv *Converter) fastKey(k []byte, sc *Scratch) []byte {
 	lower := cv.hive || !cv.cfg.CaseSensitive
 	dots := !cv.hive && cv.cfg.ConvertDotsInJSONKeysToUnderscores
 	if !lower && !dots {
@@ -114,7 +118,7 @@ var (
 )
 
 // valueDirect is value() on a fastjson value; false means "ask value()".
-func (cv *converter) valueDirect(c convCol, x *fastjson.Value, sc *convScratch) (parquet.Value, bool) {
+func (cv *Converter) valueDirect(c convCol, x *fastjson.Value, sc *Scratch) (parquet.Value, bool) {
 	if x == nil || x.Type() == fastjson.TypeNull {
 		return parquet.NullValue(), true
 	}
@@ -193,10 +197,10 @@ func (cv *converter) valueDirect(c convCol, x *fastjson.Value, sc *convScratch) 
 		var err error
 		switch t {
 		case fastjson.TypeString:
-			ts, err = cv.timestampString(unsafeString(x.GetStringBytes()))
+			ts, err = cv.timestampString(fastparse.UnsafeString(x.GetStringBytes()))
 		case fastjson.TypeNumber:
 			sc.key = x.MarshalTo(sc.key[:0])
-			ts, err = cv.timestampNumber(json.Number(unsafeString(sc.key)))
+			ts, err = cv.timestampNumber(json.Number(fastparse.UnsafeString(sc.key)))
 		default:
 			return parquet.Value{}, false
 		}
@@ -208,7 +212,7 @@ func (cv *converter) valueDirect(c convCol, x *fastjson.Value, sc *convScratch) 
 		if t != fastjson.TypeString {
 			return parquet.Value{}, false
 		}
-		d, err := time.Parse("2006-01-02", unsafeString(x.GetStringBytes()))
+		d, err := time.Parse("2006-01-02", fastparse.UnsafeString(x.GetStringBytes()))
 		if err != nil {
 			return parquet.Value{}, false
 		}
@@ -219,14 +223,14 @@ func (cv *converter) valueDirect(c convCol, x *fastjson.Value, sc *convScratch) 
 
 // numberTextDirect is numberText: a number's text, or (OpenX) a string's
 // trimmed text. The result is valid until the next use of sc.key.
-func (cv *converter) numberTextDirect(x *fastjson.Value, sc *convScratch) (string, bool) {
+func (cv *Converter) numberTextDirect(x *fastjson.Value, sc *Scratch) (string, bool) {
 	switch x.Type() {
 	case fastjson.TypeNumber:
 		sc.key = x.MarshalTo(sc.key[:0])
-		return unsafeString(sc.key), true
+		return fastparse.UnsafeString(sc.key), true
 	case fastjson.TypeString:
 		if !cv.hive {
-			return strings.TrimSpace(unsafeString(x.GetStringBytes())), true
+			return strings.TrimSpace(fastparse.UnsafeString(x.GetStringBytes())), true
 		}
 	}
 	return "", false
