@@ -2,89 +2,15 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/sluice-dev/sluice/internal/app"
 )
-
-// controlClient talks to a running `sluice up` through its control address,
-// found in <state-dir>/endpoints.json unless given. It always sends the
-// control token of the state dir: every control route but /healthz and
-// /metrics needs it.
-type controlClient struct {
-	base, token string
-	http        *http.Client
-}
-
-func newControlClient(stateDir, addr string) (*controlClient, error) {
-	c := &controlClient{http: &http.Client{Timeout: 10 * time.Minute}}
-	if addr == "" {
-		data, err := os.ReadFile(filepath.Join(stateDir, "endpoints.json"))
-		if err != nil {
-			return nil, fmt.Errorf("no running sluice found (%v): start `sluice up` or pass --control-addr", err)
-		}
-		var eps app.Endpoints
-		if err := json.Unmarshal(data, &eps); err != nil {
-			return nil, fmt.Errorf("%s/endpoints.json: %w", stateDir, err)
-		}
-		c.base = eps.Control
-	} else {
-		c.base = "http://" + strings.TrimPrefix(addr, "http://")
-	}
-	t, err := app.ReadToken(stateDir)
-	if err != nil {
-		return nil, err
-	}
-	c.token = t
-	return c, nil
-}
-
-// refused turns the control API's 401 and 403 into an error carrying its
-// explanation (where the token is); other answers are the caller's.
-func refused(base string, resp *http.Response) error {
-	if resp.StatusCode != http.StatusUnauthorized && resp.StatusCode != http.StatusForbidden {
-		return nil
-	}
-	var e struct{ Error string }
-	json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&e)
-	return fmt.Errorf("control API at %s refused the request (%s): %s", base, resp.Status, e.Error)
-}
-
-func (c *controlClient) do(method, path string, body, out any) (int, error) {
-	var r io.Reader
-	if body != nil {
-		data, _ := json.Marshal(body)
-		r = bytes.NewReader(data)
-	}
-	req, err := http.NewRequest(method, c.base+path, r)
-	if err != nil {
-		return 0, err
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return 0, fmt.Errorf("control API at %s: %w", c.base, err)
-	}
-	defer resp.Body.Close()
-	if err := refused(c.base, resp); err != nil {
-		return resp.StatusCode, err
-	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return resp.StatusCode, fmt.Errorf("control API answered %s: %w", resp.Status, err)
-	}
-	return resp.StatusCode, nil
-}
 
 // cmdDeploy is `sluice deploy`: show the change set against the running
 // instance, confirm, apply; non-zero on an empty change set unless
@@ -103,13 +29,13 @@ func cmdDeploy(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	c, err := newControlClient(cfg.StateDir, *controlAddr)
+	c, err := app.NewControlClient(cfg.StateDir, *controlAddr)
 	if err != nil {
 		return err
 	}
 	req := app.DeployRequest{Template: tmpl, ParameterOverrides: cfg.ParameterOverrides, DryRun: true}
-	var plan app.DeployResponse
-	if _, err := c.do("POST", "/deploy", req, &plan); err != nil {
+	plan, err := c.Deploy(req)
+	if err != nil {
 		return err
 	}
 	if plan.Error != "" {
@@ -130,8 +56,8 @@ func cmdDeploy(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 	}
 	req.DryRun = false
-	var res app.DeployResponse
-	if _, err := c.do("POST", "/deploy", req, &res); err != nil {
+	res, err := c.Deploy(req)
+	if err != nil {
 		return err
 	}
 	if res.Error != "" {
@@ -151,15 +77,13 @@ func cmdStatus(args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	c, err := newControlClient(cfg.StateDir, *controlAddr)
+	c, err := app.NewControlClient(cfg.StateDir, *controlAddr)
 	if err != nil {
 		return err
 	}
-	var st app.Status
-	if code, err := c.do("GET", "/status", nil, &st); err != nil {
+	st, err := c.Status()
+	if err != nil {
 		return err
-	} else if code != http.StatusOK {
-		return fmt.Errorf("control API at %s answered /status with %d %s", c.base, code, http.StatusText(code))
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)

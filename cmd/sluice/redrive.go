@@ -1,19 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"strings"
 	"syscall"
-	"time"
 
 	"github.com/sluice-dev/sluice/internal/app"
 )
@@ -73,36 +67,11 @@ func cmdRedrive(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return errors.New("redrive: no function given")
 	}
-	since, err := parseSince(*sinceFlag, time.Now())
-	if err != nil {
-		return err
-	}
-	tmpl, err := filepath.Abs(cfg.Template)
-	if err != nil {
-		return err
-	}
-	req := app.RedriveRequest{Template: tmpl, ParameterOverrides: cfg.ParameterOverrides, Function: name, Since: since, Again: *again}
 	cfg.Stdout, cfg.Stderr = stdout, stderr
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-
-	show := redrivePrinter(stdout, stderr)
-	if *controlAddr == "" {
-		err = app.RedriveDirect(ctx, cfg, req, app.RedriveOptions{Emit: show})
-		if !errors.Is(err, app.ErrUpRunning) {
-			return err
-		}
-	}
-	// The state dir is held by a running up (or --control-addr names one):
-	// it owns the delivery stream's log, so it does the redrive.
-	c, err := newControlClient(cfg.StateDir, *controlAddr)
-	if err != nil && *controlAddr == "" {
-		return fmt.Errorf("redrive: the state dir is locked but: %w", err)
-	}
-	if err != nil {
-		return fmt.Errorf("redrive: %w", err)
-	}
-	return c.redrive(ctx, req, show)
+	ra := app.RedriveArgs{Function: name, Since: *sinceFlag, Again: *again, ControlAddr: *controlAddr}
+	return app.Redrive(ctx, cfg, ra, redrivePrinter(stdout, stderr))
 }
 
 // redrivePrinter writes progress to stderr, failed records and the
@@ -123,65 +92,4 @@ func redrivePrinter(stdout, stderr io.Writer) func(app.RedriveLine) {
 			fmt.Fprintln(stdout, l.Summary.SummaryLine())
 		}
 	}
-}
-
-// redrive runs POST /redrive and prints its streamed lines as they come.
-// No client timeout: a long redrive streams progress for as long as it
-// runs; Ctrl-C (ctx) closes the connection, which stops the server's
-// redrive between two records.
-func (c *controlClient) redrive(ctx context.Context, req app.RedriveRequest, show func(app.RedriveLine)) error {
-	body, _ := json.Marshal(req)
-	hr, err := http.NewRequestWithContext(ctx, "POST", c.base+"/redrive", strings.NewReader(string(body)))
-	if err != nil {
-		return err
-	}
-	hr.Header.Set("Authorization", "Bearer "+c.token)
-	resp, err := http.DefaultClient.Do(hr)
-	if err != nil {
-		return fmt.Errorf("control API at %s: %w", c.base, err)
-	}
-	defer resp.Body.Close()
-	if err := refused(c.base, resp); err != nil {
-		return err
-	}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
-	var summary *app.RedriveProgress
-	for sc.Scan() {
-		var l app.RedriveLine
-		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			return fmt.Errorf("control API answered %s: %w", resp.Status, err)
-		}
-		if l.Error != "" {
-			return errors.New(l.Error)
-		}
-		if l.Summary != nil {
-			summary = l.Summary
-		}
-		show(l)
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("control API at %s: %w", c.base, err)
-	}
-	switch {
-	case summary == nil:
-		return fmt.Errorf("control API at %s ended the redrive without a summary (%s)", c.base, resp.Status)
-	case summary.Failed > 0:
-		return fmt.Errorf("redrive %s: %d records of %d failure records: %w", summary.Function, summary.FailedAgain, summary.Failed, app.ErrRedriveFailedAgain)
-	}
-	return nil
-}
-
-// parseSince accepts RFC 3339 or a duration back from now; "" is the epoch.
-func parseSince(s string, now time.Time) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t, nil
-	}
-	if d, err := time.ParseDuration(s); err == nil {
-		return now.Add(-d), nil
-	}
-	return time.Time{}, fmt.Errorf("--since %q: want RFC 3339 or a duration such as 1h", s)
 }

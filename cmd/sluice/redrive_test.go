@@ -10,10 +10,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/sluice-dev/sluice/internal/app"
-	"github.com/sluice-dev/sluice/streams"
 )
 
 func TestRedriveHelp(t *testing.T) {
@@ -32,22 +30,6 @@ func TestRedriveHelp(t *testing.T) {
 	}
 }
 
-func TestParseSince(t *testing.T) {
-	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
-	for in, want := range map[string]time.Time{
-		"":                     {},
-		"1h":                   now.Add(-time.Hour),
-		"2026-11-26T10:00:00Z": time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC),
-	} {
-		if got, err := parseSince(in, now); err != nil || !got.Equal(want) {
-			t.Errorf("parseSince(%q) = %v, %v; want %v", in, got, err, want)
-		}
-	}
-	if _, err := parseSince("yesterday", now); err == nil {
-		t.Error("parseSince accepted \"yesterday\"")
-	}
-}
-
 // fakeControl is a control address that, like sluice up's, answers 401
 // (in the control API's JSON shape) without the bearer token; it counts
 // the requests that carried it.
@@ -59,7 +41,7 @@ func fakeControl(t *testing.T, token string) (srv *httptest.Server, authed *atom
 		json.NewEncoder(w).Encode(app.Status{Generation: 7})
 	})
 	mux.HandleFunc("GET /streams/{name}/hot", func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(streams.HotReport{Stream: r.PathValue("name")})
+		json.NewEncoder(w).Encode(app.HotReport{Stream: r.PathValue("name")})
 	})
 	mux.HandleFunc("POST /deploy", func(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(app.DeployResponse{ChangeSet: "No changes to deploy.\n"})

@@ -1,19 +1,14 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/sluice-dev/sluice/internal/app"
-	"github.com/sluice-dev/sluice/streams"
-	"github.com/sluice-dev/sluice/streams/capacity"
 )
 
 const streamsUsage = `usage:
@@ -41,7 +36,7 @@ func cmdStreams(args []string, stdout, stderr io.Writer) error {
 func cmdStreamsPlan(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("sluice streams plan", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var l capacity.Load
+	var l app.CapacityLoad
 	fs.Float64Var(&l.WriteMBPerSec, "write-mb-per-sec", 0, "expected write throughput, MiB/s (data + partition keys)")
 	fs.Float64Var(&l.RecordsPerSec, "records-per-sec", 0, "expected records written per second")
 	fs.IntVar(&l.Consumers, "consumers", 1, "applications reading every record")
@@ -52,7 +47,7 @@ func cmdStreamsPlan(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("streams plan: unexpected argument %q", fs.Arg(0))
 	}
-	r, err := capacity.Plan(l)
+	r, err := app.PlanCapacity(l)
 	if err != nil {
 		return err
 	}
@@ -100,32 +95,19 @@ func cmdStreamsHot(args []string, stdout, stderr io.Writer) error {
 	if name == "" {
 		return errors.New(streamsUsage)
 	}
-	c, err := newControlClient(cfg.StateDir, *controlAddr)
+	c, err := app.NewControlClient(cfg.StateDir, *controlAddr)
 	if err != nil {
 		return fmt.Errorf("streams hot: %w", err)
 	}
-	var raw json.RawMessage
-	code, err := c.do("GET", "/streams/"+url.PathEscape(name)+"/hot", nil, &raw)
-	if err != nil && code == 0 {
-		return fmt.Errorf("streams hot: %w (is `sluice up` running?)", err)
-	}
+	rep, err := c.HotShards(name)
 	if err != nil {
 		return fmt.Errorf("streams hot: %w", err)
-	}
-	if code != http.StatusOK {
-		var e struct{ Error string }
-		json.Unmarshal(raw, &e)
-		return fmt.Errorf("streams hot %s: %d %s: %s", name, code, http.StatusText(code), e.Error)
-	}
-	var rep streams.HotReport
-	if err := json.Unmarshal(raw, &rep); err != nil {
-		return fmt.Errorf("streams hot: decode answer: %w", err)
 	}
 	printHot(stdout, rep)
 	return nil
 }
 
-func printHot(w io.Writer, rep streams.HotReport) {
+func printHot(w io.Writer, rep app.HotReport) {
 	limits := "limits enforced"
 	if !rep.Limits {
 		limits = "limits off (--limits=off): utilisation is what AWS would see"

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
+
+	"github.com/sluice-dev/sluice/internal/clock"
 )
 
 // Config is everything `sluice up` needs, parsed and validated here.
@@ -54,6 +56,10 @@ type Config struct {
 
 	Stdout io.Writer `env:"-"`
 	Stderr io.Writer `env:"-"`
+	// Clock is the one source of time of everything the app builds
+	// (default: the wall clock); a test moves a fake one instead of
+	// sleeping.
+	Clock clock.Clock `env:"-"`
 }
 
 // ListenLimits bound what clients can hold on every listener (the Kinesis
@@ -145,13 +151,20 @@ func (c *Config) Validate() error {
 	if c.MaxBufferInterval < 0 {
 		errs = append(errs, fmt.Errorf("--max-buffer-interval %s is negative", c.MaxBufferInterval))
 	}
+	c.fillDefaults()
+	return errors.Join(errs...)
+}
+
+// fillDefaults sets what an unset Config field means: the process's
+// standard streams and the wall clock.
+func (c *Config) fillDefaults() {
 	if c.Stdout == nil {
 		c.Stdout = os.Stdout
 	}
 	if c.Stderr == nil {
 		c.Stderr = os.Stderr
 	}
-	return errors.Join(errs...)
+	c.Clock = clock.Or(c.Clock)
 }
 
 func (c *Config) kinesisKeys() map[string]string {
@@ -215,4 +228,19 @@ func readKeysFile(path string) ([]string, error) {
 		return nil, fmt.Errorf("--verify-sigv4-file %s: no ACCESS_KEY:SECRET lines", path)
 	}
 	return keys, nil
+}
+
+// parseSince reads `sluice redrive --since`: RFC 3339, or a duration back
+// from now; "" is the epoch (every failure record).
+func parseSince(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil {
+		return now.Add(-d), nil
+	}
+	return time.Time{}, fmt.Errorf("--since %q: want RFC 3339 or a duration such as 1h", s)
 }

@@ -55,3 +55,19 @@ func TestConfigListenDefaultsAndKeysFile(t *testing.T) {
 		t.Errorf("a budget below one request: %v", err)
 	}
 }
+
+func TestParseSince(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	for in, want := range map[string]time.Time{
+		"":                     {},
+		"1h":                   now.Add(-time.Hour),
+		"2026-11-26T10:00:00Z": time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC),
+	} {
+		if got, err := parseSince(in, now); err != nil || !got.Equal(want) {
+			t.Errorf("parseSince(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	if _, err := parseSince("yesterday", now); err == nil {
+		t.Error("parseSince accepted \"yesterday\"")
+	}
+}

@@ -6,7 +6,12 @@ import (
 	"net/http"
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/sluice-dev/sluice/streams"
 )
+
+// HotReport is the answer of GET /streams/{name}/hot.
+type HotReport = streams.HotReport
 
 // streamRoutes adds the stream's control routes:
 //

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/handover"
+	"github.com/sluice-dev/sluice/internal/clock"
 	"github.com/sluice-dev/sluice/runtime"
 	"github.com/sluice-dev/sluice/sinks/firehose"
 	"github.com/sluice-dev/sluice/template"
@@ -142,6 +143,7 @@ type redriveJob struct {
 	sink     handover.Acceptor // nil: the function has no delivery stream
 	sinkName string
 	via      string
+	clock    clock.Clock // paces the progress lines
 }
 
 // mappingKeys are the failure records of one mapping.
@@ -192,7 +194,7 @@ func (j *redriveJob) redrive(ctx context.Context, all []mappingKeys, total int) 
 	if interval <= 0 {
 		interval = time.Second
 	}
-	last := time.Now()
+	last := j.clock.Now()
 	for _, mk := range all {
 		err := kinesistrigger.RedriveFailures(ctx, kinesistrigger.RedriveConfig{
 			Store:                   j.store,
@@ -231,8 +233,8 @@ func (j *redriveJob) redrive(ctx context.Context, all []mappingKeys, total int) 
 						}
 					}
 				}
-				if p.Done%every == 0 || time.Since(last) >= interval {
-					last = time.Now()
+				if now := j.clock.Now(); p.Done%every == 0 || now.Sub(last) >= interval {
+					last = now
 					cp := p
 					emit(RedriveLine{Progress: &cp})
 				}
@@ -262,12 +264,7 @@ func RedriveDirect(ctx context.Context, cfg Config, req RedriveRequest, opts Red
 	if cfg.StateDir == "" {
 		return errors.New("no state directory given")
 	}
-	if cfg.Stdout == nil {
-		cfg.Stdout = os.Stdout
-	}
-	if cfg.Stderr == nil {
-		cfg.Stderr = os.Stderr
-	}
+	cfg.fillDefaults()
 	plan, err := template.ParseFile(req.Template, template.Options{ParameterOverrides: req.ParameterOverrides})
 	if err != nil {
 		return err
@@ -295,7 +292,7 @@ func RedriveDirect(ctx context.Context, cfg Config, req RedriveRequest, opts Red
 	if cfg.LogLevel == "" || cfg.LogLevel == "info" {
 		log = slog.New(slog.NewTextHandler(cfg.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	i := &instance{cfg: cfg, log: log, plan: plan, stateDir: stateDir, buckets: map[string]string{}}
+	i := &instance{cfg: cfg, log: log, clock: cfg.Clock, plan: plan, stateDir: stateDir, buckets: map[string]string{}}
 	store, _, err := i.objectStore(ctx)
 	if err != nil {
 		return err
@@ -310,7 +307,7 @@ func RedriveDirect(ctx context.Context, cfg Config, req RedriveRequest, opts Red
 			return LoadFunction(ctx, plan, fn, cfg.CacheDir, cfg.Stderr)
 		}
 	}
-	j := &redriveJob{fn: fn, req: req, opts: opts, store: fstore, via: "state dir"}
+	j := &redriveJob{fn: fn, req: req, opts: opts, store: fstore, via: "state dir", clock: cfg.Clock}
 	all, total, err := j.list(ctx)
 	if err != nil {
 		return err
@@ -347,6 +344,7 @@ func RedriveDirect(ctx context.Context, cfg Config, req RedriveRequest, opts Red
 			MaxBufferInterval: cfg.MaxBufferInterval,
 			MaxLogBytes:       cfg.MaxLogBytes,
 			Logger:            log,
+			Now:               cfg.Clock.Now,
 		}
 		if ds.TransformFunction != "" {
 			tf, err := FindFunction(plan, ds.TransformFunction)
@@ -368,7 +366,7 @@ func RedriveDirect(ctx context.Context, cfg Config, req RedriveRequest, opts Red
 			// output with whatever an earlier `up` left in the log. Its
 			// own deadline: a Ctrl-C must not leave accepted records
 			// unflushed (they would wait for the next `up`, not be lost).
-			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+			fctx, cancel := clock.WithTimeout(context.WithoutCancel(ctx), cfg.Clock, 2*time.Minute)
 			defer cancel()
 			if cerr := d.Close(fctx); cerr != nil {
 				err = errors.Join(err, fmt.Errorf("closing delivery stream %s: %w", ds.Name, cerr))
@@ -459,7 +457,7 @@ func (i *instance) redriveJob(req RedriveRequest) (*redriveJob, int, error) {
 	if err != nil {
 		return nil, http.StatusInternalServerError, err
 	}
-	j := &redriveJob{fn: fn, req: req, store: store, invoker: runningFunction{i, fn.LogicalID}, via: "through sluice up"}
+	j := &redriveJob{fn: fn, req: req, store: store, invoker: runningFunction{i, fn.LogicalID}, via: "through sluice up", clock: i.clock}
 	if fn.DeliveryStream != "" {
 		if d := i.delivery.streams[fn.DeliveryStream]; d != nil {
 			j.sink, j.sinkName = runningDelivery{i, fn.DeliveryStream}, d.Config().Name

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/sluice-dev/sluice/internal/clock"
 	"github.com/sluice-dev/sluice/internal/frontdoor"
 	"github.com/sluice-dev/sluice/template"
 )
@@ -50,6 +51,7 @@ type Endpoints struct {
 type instance struct {
 	cfg      Config
 	log      *slog.Logger
+	clock    clock.Clock // cfg.Clock, for every component built
 	plan     *template.Plan
 	stateDir string
 	// reg is the registry the current stage registers with: the process
@@ -122,7 +124,7 @@ func Up(ctx context.Context, cfg Config) error {
 	}
 
 	i := &instance{
-		cfg: cfg, log: newLogger(cfg), plan: plan, stateDir: stateDir, token: token,
+		cfg: cfg, log: newLogger(cfg), clock: cfg.Clock, plan: plan, stateDir: stateDir, token: token,
 		procReg: prometheus.NewRegistry(), api: map[string]http.Handler{}, buckets: map[string]string{},
 		storageFault: make(chan error, 1),
 	}
