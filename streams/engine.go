@@ -31,6 +31,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
+	"github.com/sluice-dev/sluice/internal/fsutil"
 	"github.com/sluice-dev/sluice/streams/internal/shardlog"
 )
 
@@ -262,41 +263,10 @@ func loadOrCreateKey(path string) ([]byte, error) {
 	if _, err := io.ReadFull(rand.Reader, key); err != nil {
 		return nil, fmt.Errorf("generate iterator key: %w", err)
 	}
-	if err := writeFileAtomic(path, key); err != nil {
+	if err := fsutil.WriteFileAtomic(path, key, 0o600); err != nil {
 		return nil, fmt.Errorf("write iterator key: %w", err)
 	}
 	return key, nil
-}
-
-// writeFileAtomic replaces path with data so that a crash leaves either the
-// old or the new content: write a temp file, fsync, rename, fsync the dir.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 func (e *Engine) loadMeta() error {
@@ -510,7 +480,7 @@ func (e *Engine) saveMeta(name string, sm *streamMeta, nextInc uint32) error {
 	slices.SortFunc(mf.Streams, func(a, b streamMeta) int { return int(a.Incarnation) - int(b.Incarnation) })
 	b, err := json.MarshalIndent(mf, "", "  ")
 	if err == nil {
-		err = writeFileAtomic(filepath.Join(e.dir, metaName), b)
+		err = fsutil.WriteFileAtomic(filepath.Join(e.dir, metaName), b, 0o600)
 	}
 	if err != nil {
 		if had {

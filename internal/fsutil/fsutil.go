@@ -1,8 +1,11 @@
 // Package fsutil holds the few file-system idioms Sluice's durability rests
-// on: atomic replacement of a small file and fsync of a directory.
+// on: atomic replacement of a small file, fsync of a directory and
+// creation of directories whose entries survive a crash. Every package
+// that needs one of these calls it here rather than writing its own.
 package fsutil
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -50,6 +53,36 @@ func SyncDir(dir string) error {
 	defer d.Close()
 	if err := d.Sync(); err != nil {
 		return fmt.Errorf("fsync dir %s: %w", dir, err)
+	}
+	return nil
+}
+
+// MkdirAll creates dir and any missing parents, fsyncing the parent of
+// each directory it creates, so that a file later made durable inside dir
+// cannot vanish with a directory entry that was not. Directories that
+// already exist are left alone.
+func MkdirAll(dir string, perm os.FileMode) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	var missing []string
+	for p := filepath.Clean(dir); ; p = filepath.Dir(p) {
+		if _, err := os.Stat(p); err == nil {
+			break
+		}
+		missing = append(missing, p)
+		if p == filepath.Dir(p) {
+			break
+		}
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		p := missing[i]
+		if err := os.Mkdir(p, perm); err != nil && !errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("create directory %s: %w", p, err)
+		}
+		if err := SyncDir(filepath.Dir(p)); err != nil {
+			return err
+		}
 	}
 	return nil
 }

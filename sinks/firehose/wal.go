@@ -424,7 +424,6 @@ func (w *wal) closeFiles() {
 	}
 }
 
-
 // enc and dec are the little binary codec of batch entries.
 type enc struct{ b []byte }
 

@@ -66,6 +66,7 @@ import (
 	"syscall"
 	"unicode/utf8"
 
+	"github.com/sluice-dev/sluice/internal/fsutil"
 	"github.com/sluice-dev/sluice/sinks/dest"
 )
 
@@ -211,7 +212,7 @@ func (d *Dir) recordSegment(seg string) error {
 	case !errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("localdir: read segment record: %w", err)
 	}
-	if err := d.place(p, d.meta, strings.NewReader(seg)); err != nil {
+	if err := d.place(p, strings.NewReader(seg)); err != nil {
 		return fmt.Errorf("localdir: record long key segment: %w", err)
 	}
 	return nil
@@ -241,14 +242,14 @@ func (d *Dir) Put(ctx context.Context, bucket, key string, body io.Reader, meta 
 			return fmt.Errorf("localdir: put %s/%s: %w", bucket, key, err)
 		}
 	}
-	if err := d.place(p, filepath.Join(d.root, bucket), ctxReader{ctx, body}); err != nil {
+	if err := d.place(p, ctxReader{ctx, body}); err != nil {
 		return classify(fmt.Errorf("localdir: put %s/%s: %w", bucket, key, err))
 	}
 	mb, err := json.Marshal(meta)
 	if err != nil {
 		return fmt.Errorf("localdir: encode metadata for %s/%s: %w", bucket, key, err)
 	}
-	if err := d.place(d.metaPath(bucket, p), d.meta, strings.NewReader(string(mb))); err != nil {
+	if err := d.place(d.metaPath(bucket, p), strings.NewReader(string(mb))); err != nil {
 		return classify(fmt.Errorf("localdir: put metadata for %s/%s: %w", bucket, key, err))
 	}
 	return nil
@@ -287,9 +288,9 @@ func (d *Dir) Meta(bucket, key string) (dest.ObjectMeta, error) {
 }
 
 // place writes r to a temporary file, fsyncs it, renames it to final and
-// fsyncs the directory that received it. Directories between base and
-// final are created (and their parents fsynced) as needed.
-func (d *Dir) place(final, base string, r io.Reader) (err error) {
+// fsyncs the directory that received it. Missing directories above final
+// are created (and their parents fsynced) as needed.
+func (d *Dir) place(final string, r io.Reader) (err error) {
 	f, err := os.CreateTemp(d.tmp, tmpPattern)
 	if err != nil {
 		return fmt.Errorf("create temporary file: %w", err)
@@ -310,7 +311,7 @@ func (d *Dir) place(final, base string, r io.Reader) (err error) {
 	if err = f.Close(); err != nil {
 		return fmt.Errorf("close body: %w", err)
 	}
-	if err = mkdirAllSync(base, filepath.Dir(final)); err != nil {
+	if err = fsutil.MkdirAll(filepath.Dir(final), 0o755); err != nil {
 		return err
 	}
 	if err = os.Rename(tmp, final); err != nil {
@@ -319,48 +320,7 @@ func (d *Dir) place(final, base string, r io.Reader) (err error) {
 		}
 		return fmt.Errorf("rename into place: %w", err)
 	}
-	return syncDir(filepath.Dir(final))
-}
-
-// mkdirAllSync creates dir and any missing parents up to (and including)
-// base, fsyncing each new directory's parent so the new entries are durable
-// before an object is renamed into them.
-func mkdirAllSync(base, dir string) error {
-	if _, err := os.Stat(dir); err == nil {
-		return nil
-	}
-	var missing []string
-	for p := dir; ; p = filepath.Dir(p) {
-		if _, err := os.Stat(p); err == nil {
-			break
-		}
-		missing = append(missing, p)
-		if p == base || p == filepath.Dir(p) {
-			break
-		}
-	}
-	for i := len(missing) - 1; i >= 0; i-- {
-		p := missing[i]
-		if err := os.Mkdir(p, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("create directory: %w", err)
-		}
-		if err := syncDir(filepath.Dir(p)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open directory for fsync: %w", err)
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("fsync directory %s: %w", dir, err)
-	}
-	return nil
+	return fsutil.SyncDir(filepath.Dir(final))
 }
 
 // ctxReader stops a long copy when the context is cancelled.

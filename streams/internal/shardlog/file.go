@@ -1,9 +1,10 @@
 package shardlog
 
 import (
-	"fmt"
 	"io"
 	"os"
+
+	"github.com/sluice-dev/sluice/internal/fsutil"
 )
 
 // File is the part of *os.File a log uses for its segments. It exists so
@@ -39,14 +40,4 @@ func (OSFS) OpenFile(name string, flag int, perm os.FileMode) (File, error) {
 }
 
 // SyncDir fsyncs dir, so entries created in it survive a crash.
-func (OSFS) SyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open dir for sync: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync dir: %w", err)
-	}
-	return nil
-}
+func (OSFS) SyncDir(dir string) error { return fsutil.SyncDir(dir) }
