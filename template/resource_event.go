@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sluice-dev/sluice/triggers/kinesis/esmparam"
 )
 
 var kinesisEventKeys = []string{"Stream", "StartingPosition", "StartingPositionTimestamp", "BatchSize",
@@ -52,7 +54,7 @@ func (p *parser) event(path string, e entry) (KinesisEvent, bool) {
 	} else {
 		ok = false
 	}
-	ev.StartingPosition = ps.enum("StartingPosition", true, "", "TRIM_HORIZON", "LATEST", "AT_TIMESTAMP")
+	ev.StartingPosition = ps.enum(esmparam.StartingPosition.Name, true, "", esmparam.StartingPosition.Values...)
 	if tv, has := ps.scalarValTyped("StartingPositionTimestamp", "a number of seconds"); has {
 		sec, err := strconv.ParseFloat(tv.str, 64)
 		switch {
@@ -68,21 +70,18 @@ func (p *parser) event(path string, e entry) (KinesisEvent, bool) {
 	} else if ev.StartingPosition == "AT_TIMESTAMP" && ps.val("StartingPositionTimestamp") == nil {
 		p.errorf(ps.at, "%s: StartingPosition AT_TIMESTAMP needs StartingPositionTimestamp", ps.path)
 	}
-	ev.BatchSize = ps.integer("BatchSize", 100, 1, 10000)
-	ev.MaximumBatchingWindow = time.Duration(ps.integer("MaximumBatchingWindowInSeconds", 0, 0, 300)) * time.Second
-	ev.ParallelizationFactor = ps.integer("ParallelizationFactor", 1, 1, 10)
+	ev.BatchSize = mappingInt(ps, esmparam.BatchSize)
+	ev.MaximumBatchingWindow = mappingSeconds(ps, esmparam.MaximumBatchingWindowInSeconds)
+	ev.ParallelizationFactor = mappingInt(ps, esmparam.ParallelizationFactor)
 	ev.BisectBatchOnFunctionError = ps.boolean("BisectBatchOnFunctionError", false)
-	ev.MaximumRetryAttempts = ps.integer("MaximumRetryAttempts", -1, -1, 10000)
+	ev.MaximumRetryAttempts = mappingInt(ps, esmparam.MaximumRetryAttempts)
+	// The plan says "no limit" with -1 ns, not the table's -1 s: plans are
+	// compared and printed, and the trigger reads either as -1.
 	ev.MaximumRecordAge = -1
-	if age, at, has := ps.integerAt("MaximumRecordAgeInSeconds", -1, -1, 604800); has {
-		// The model allows -1..604800 but Lambda rejects 0–59.
-		if age >= 0 && age < 60 {
-			ps.errorf(at, "MaximumRecordAgeInSeconds", "must be -1 (infinite) or between 60 and 604800, got %d", age)
-		} else if age > 0 {
-			ev.MaximumRecordAge = time.Duration(age) * time.Second
-		}
+	if age := mappingInt(ps, esmparam.MaximumRecordAgeInSeconds); age > 0 {
+		ev.MaximumRecordAge = esmparam.MaximumRecordAgeInSeconds.Duration(age)
 	}
-	ev.TumblingWindow = time.Duration(ps.integer("TumblingWindowInSeconds", 0, 0, 900)) * time.Second
+	ev.TumblingWindow = mappingSeconds(ps, esmparam.TumblingWindowInSeconds)
 	ev.Enabled = ps.boolean("Enabled", true)
 	for i, t := range ps.list("FunctionResponseTypes") {
 		if t.kind != kScalar || t.str != "ReportBatchItemFailures" {
@@ -103,6 +102,27 @@ func (p *parser) event(path string, e entry) (KinesisEvent, bool) {
 		}
 	}
 	return ev, ok
+}
+
+// mappingInt reads one integer parameter of the mapping. Its range, default
+// and refusal come from esmparam, which the trigger checks against too, so
+// `sluice validate` refuses exactly what a mapping would refuse to start
+// with. An absent or refused value reads as the default.
+func mappingInt(ps *object, p esmparam.Int) int {
+	n, at, ok := ps.integerAt(p.Name, p.Default, math.MinInt, math.MaxInt)
+	if !ok {
+		return p.Default
+	}
+	if err := p.Check(n); err != nil {
+		ps.errorf(at, p.Name, "%v", err)
+		return p.Default
+	}
+	return n
+}
+
+// mappingSeconds reads a duration parameter of the mapping (…InSeconds).
+func mappingSeconds(ps *object, p esmparam.Int) time.Duration {
+	return p.Duration(mappingInt(ps, p))
 }
 
 var streamARN = regexp.MustCompile(`^arn:[a-z-]+:kinesis:[a-z0-9-]*:\d{12}:stream/([a-zA-Z0-9_.-]{1,128})(/consumer/([a-zA-Z0-9_.-]{1,128}):\d+)?$`)

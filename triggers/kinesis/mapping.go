@@ -20,9 +20,14 @@ import (
 	"github.com/sluice-dev/sluice/sdk"
 	"github.com/sluice-dev/sluice/triggers/checkpoint"
 	"github.com/sluice-dev/sluice/triggers/filter"
+	"github.com/sluice-dev/sluice/triggers/kinesis/esmparam"
 )
 
-// Config is one event-source mapping, as the template declares it.
+// Config is one event-source mapping, as the template declares it. The
+// ranges and defaults of its parameters are esmparam's, the table the
+// template validates with too; a zero field takes the default, and a
+// duration is checked in whole seconds (rounded away from zero), so
+// sub-second values are for tests.
 type Config struct {
 	// ID is the mapping's UUID; checkpoints are kept per (ID, shard), so it
 	// must be stable across restarts.
@@ -61,8 +66,9 @@ type Config struct {
 	// RetryAttemptsSet distinguishes an explicit MaximumRetryAttempts 0
 	// from the zero value (which means the AWS default, -1).
 	RetryAttemptsSet bool
-	// MaximumRecordAge is 0 or negative for no limit, else 60 s–604,800 s:
-	// older records are discarded before each invocation.
+	// MaximumRecordAge is zero (the default), -1 s or the plan's -1 ns for
+	// no limit, else 60 s–604,800 s: older records are discarded before each
+	// invocation.
 	MaximumRecordAge time.Duration
 	// ReportBatchItemFailures enables partial-batch responses
 	// (docs/semantics.md, "ESM partial batch responses").
@@ -86,44 +92,19 @@ func (c *Config) setDefaults() error {
 	if c.ID == "" || c.StreamName == "" {
 		return errors.New("mapping needs an ID and a stream name")
 	}
-	if c.BatchSize == 0 {
-		c.BatchSize = 100
+	if err := esmparam.StartingPosition.Check(c.StartingPosition); err != nil {
+		return fmt.Errorf("%s: %w", esmparam.StartingPosition.Name, err)
 	}
-	if c.BatchSize < 1 || c.BatchSize > 10000 {
-		return fmt.Errorf("BatchSize %d is outside 1–10000", c.BatchSize)
-	}
-	if c.MaximumBatchingWindow < 0 || c.MaximumBatchingWindow > 300*time.Second {
-		return fmt.Errorf("MaximumBatchingWindowInSeconds %s is outside 0–300 s", c.MaximumBatchingWindow)
-	}
-	switch c.StartingPosition {
-	case "TRIM_HORIZON", "LATEST":
-	case "AT_TIMESTAMP":
-		if c.StartingPositionTimestamp == nil {
-			return errors.New("StartingPosition AT_TIMESTAMP needs StartingPositionTimestamp")
-		}
-	default:
-		return fmt.Errorf("StartingPosition %q is not TRIM_HORIZON, LATEST or AT_TIMESTAMP", c.StartingPosition)
+	if c.StartingPosition == "AT_TIMESTAMP" && c.StartingPositionTimestamp == nil {
+		return errors.New("StartingPosition AT_TIMESTAMP needs StartingPositionTimestamp")
 	}
 	if c.Region == "" {
 		c.Region = "us-east-1"
 	}
-	if !c.RetryAttemptsSet && c.MaximumRetryAttempts == 0 {
-		c.MaximumRetryAttempts = -1
-	}
-	if c.MaximumRetryAttempts < -1 || c.MaximumRetryAttempts > 10000 {
-		return fmt.Errorf("MaximumRetryAttempts %d is outside -1–10000", c.MaximumRetryAttempts)
-	}
-	if c.MaximumRecordAge > 0 && (c.MaximumRecordAge < 60*time.Second || c.MaximumRecordAge > 604800*time.Second) {
-		return fmt.Errorf("MaximumRecordAgeInSeconds %s is outside -1 or 60–604800 s", c.MaximumRecordAge)
-	}
-	if c.ParallelizationFactor == 0 {
-		c.ParallelizationFactor = 1
-	}
-	if c.ParallelizationFactor < 1 || c.ParallelizationFactor > 10 {
-		return fmt.Errorf("ParallelizationFactor %d is outside 1–10", c.ParallelizationFactor)
-	}
-	if c.TumblingWindow < 0 || c.TumblingWindow > 900*time.Second {
-		return fmt.Errorf("TumblingWindowInSeconds %s is outside 0–900 s", c.TumblingWindow)
+	for _, f := range c.intFields() {
+		if err := f.defaultAndCheck(); err != nil {
+			return err
+		}
 	}
 	if c.TumblingWindow > 0 && c.ParallelizationFactor > 1 {
 		// One window state per shard; AWS's behaviour with lanes is
@@ -138,6 +119,50 @@ func (c *Config) setDefaults() error {
 	}
 	if c.InvokeIdentityARN == "" {
 		c.InvokeIdentityARN = "arn:aws:iam::000000000000:role/" + c.FunctionName + "-role"
+	}
+	return nil
+}
+
+// intField binds an integer parameter of esmparam's table to the Config
+// field holding it: a count, or a duration for the …InSeconds ones.
+type intField struct {
+	param esmparam.Int
+	count *int
+	dur   *time.Duration
+	// zeroIsSet says a zero was given on purpose and is not to be replaced
+	// by the default (RetryAttemptsSet).
+	zeroIsSet bool
+}
+
+// intFields lists every integer parameter of the mapping with its field.
+func (c *Config) intFields() []intField {
+	return []intField{
+		{param: esmparam.BatchSize, count: &c.BatchSize},
+		{param: esmparam.MaximumBatchingWindowInSeconds, dur: &c.MaximumBatchingWindow},
+		{param: esmparam.ParallelizationFactor, count: &c.ParallelizationFactor},
+		{param: esmparam.MaximumRetryAttempts, count: &c.MaximumRetryAttempts, zeroIsSet: c.RetryAttemptsSet},
+		{param: esmparam.MaximumRecordAgeInSeconds, dur: &c.MaximumRecordAge},
+		{param: esmparam.TumblingWindowInSeconds, dur: &c.TumblingWindow},
+	}
+}
+
+// defaultAndCheck gives a zero field the parameter's default, as an absent
+// property gets in the template, then checks the value against the table.
+func (f intField) defaultAndCheck() error {
+	var err error
+	if f.count != nil {
+		if *f.count == 0 && !f.zeroIsSet {
+			*f.count = f.param.Default
+		}
+		err = f.param.Check(*f.count)
+	} else {
+		if *f.dur == 0 && !f.zeroIsSet {
+			*f.dur = f.param.Duration(f.param.Default)
+		}
+		err = f.param.CheckDuration(*f.dur)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", f.param.Name, err)
 	}
 	return nil
 }

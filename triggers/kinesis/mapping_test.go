@@ -307,14 +307,14 @@ func TestConfigValidation(t *testing.T) {
 		cfg  kt.Config
 		want string
 	}{
-		{kt.Config{ID: "x", StreamName: "s", BatchSize: 10001, StartingPosition: "LATEST"}, "BatchSize 10001 is outside 1–10000"},
-		{kt.Config{ID: "x", StreamName: "s", StartingPosition: "EARLIEST"}, `StartingPosition "EARLIEST"`},
+		{kt.Config{ID: "x", StreamName: "s", BatchSize: 10001, StartingPosition: "LATEST"}, "BatchSize: must be between 1 and 10000, got 10001"},
+		{kt.Config{ID: "x", StreamName: "s", StartingPosition: "EARLIEST"}, `StartingPosition: must be TRIM_HORIZON, LATEST or AT_TIMESTAMP, got "EARLIEST"`},
 		{kt.Config{ID: "x", StreamName: "s", StartingPosition: "AT_TIMESTAMP"}, "needs StartingPositionTimestamp"},
-		{kt.Config{ID: "x", StreamName: "s", StartingPosition: "LATEST", MaximumBatchingWindow: 301 * time.Second}, "outside 0–300 s"},
-		{kt.Config{ID: "x", StreamName: "s", StartingPosition: "LATEST", MaximumRetryAttempts: 10001}, "MaximumRetryAttempts 10001 is outside -1–10000"},
-		{kt.Config{ID: "x", StreamName: "s", StartingPosition: "LATEST", MaximumRecordAge: 59 * time.Second}, "outside -1 or 60–604800 s"},
-		{kt.Config{ID: "x", StreamName: "s", StartingPosition: "LATEST", ParallelizationFactor: 11}, "ParallelizationFactor 11 is outside 1–10"},
-		{kt.Config{ID: "x", StreamName: "s", StartingPosition: "LATEST", TumblingWindow: 901 * time.Second}, "outside 0–900 s"},
+		{kt.Config{ID: "x", StreamName: "s", StartingPosition: "LATEST", MaximumBatchingWindow: 301 * time.Second}, "MaximumBatchingWindowInSeconds: must be between 0 and 300, got 301"},
+		{kt.Config{ID: "x", StreamName: "s", StartingPosition: "LATEST", MaximumRetryAttempts: 10001}, "MaximumRetryAttempts: must be between -1 and 10000, got 10001"},
+		{kt.Config{ID: "x", StreamName: "s", StartingPosition: "LATEST", MaximumRecordAge: 59 * time.Second}, "MaximumRecordAgeInSeconds: must be -1 (infinite) or between 60 and 604800, got 59"},
+		{kt.Config{ID: "x", StreamName: "s", StartingPosition: "LATEST", ParallelizationFactor: 11}, "ParallelizationFactor: must be between 1 and 10, got 11"},
+		{kt.Config{ID: "x", StreamName: "s", StartingPosition: "LATEST", TumblingWindow: 901 * time.Second}, "TumblingWindowInSeconds: must be between 0 and 900, got 901"},
 		{kt.Config{ID: "x", StreamName: "s", StartingPosition: "LATEST", TumblingWindow: time.Minute, ParallelizationFactor: 2}, "needs ParallelizationFactor 1"},
 		{kt.Config{ID: "x", StreamName: "s", StartingPosition: "LATEST", FilterPatterns: []string{`{"data":{"a":"b"}}`}}, "FilterCriteria"},
 	}
