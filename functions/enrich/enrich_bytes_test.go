@@ -195,8 +195,8 @@ func BenchmarkEnrich(b *testing.B) {
 		fn   func([]byte) ([]byte, error)
 	}{
 		{"encoding-json", enrichReflect},
-		{"fastjson-append", enrich},
-		{"fastjson-append-shared-buffer", func(d []byte) ([]byte, error) { return appendEnriched(sharedBuf[:0], d) }},
+		{"jsonobj-append", enrich},
+		{"jsonobj-append-shared-buffer", func(d []byte) ([]byte, error) { return appendEnriched(sharedBuf[:0], d) }},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			b.ReportAllocs()
@@ -228,7 +228,7 @@ func TestHourAndDate(t *testing.T) {
 
 func TestLower(t *testing.T) {
 	for _, s := range []string{"", "Mozilla/5.0 (iPad)", "ALL CAPS", "Ünïcødé", "\u212aindle", "İ"} {
-		if got, want := lower(s), strings.ToLower(s); got != want {
+		if got, want := string(lower(nil, s)), strings.ToLower(s); got != want {
 			t.Errorf("lower(%q) = %q, want %q", s, got, want)
 		}
 	}

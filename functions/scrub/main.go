@@ -5,10 +5,13 @@
 // kept) and the fields that identify a person — user_id, user_agent,
 // email — are dropped. Every other field is copied byte for byte.
 //
-// It parses JSON with a small hand-written scanner instead of
+// It edits each event with sdk/jsonobj instead of decoding it with
 // encoding/json: Go compiled to WASM runs ~11× slower than native, and
-// reflection-based JSON is the slowest part of it. Like every Sluice
-// function it builds unchanged as a Go plugin and as a Lambda bootstrap.
+// reflection-based JSON is the slowest part of it. jsonobj is the SDK's
+// small, fuzzed helper for exactly this (find, add, drop top-level fields;
+// keep the rest byte for byte), and your handlers can use it too. Like every
+// Sluice function it builds unchanged as a Go plugin and as a Lambda
+// bootstrap.
 //
 // Template:
 //

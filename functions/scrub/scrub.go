@@ -3,12 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/sluice-dev/sluice/sdk"
+	"github.com/sluice-dev/sluice/sdk/jsonobj"
 )
 
 // dropped are the top-level fields removed from every event.
@@ -40,72 +40,31 @@ func handle(ctx context.Context, e events.KinesisEvent) (sdk.StreamResponse, err
 	return sdk.StreamResponse{Records: out}, nil
 }
 
-var errNotObject = errors.New("not a JSON object")
-
-// scrub appends the scrubbed form of the JSON object in data to out.
+// scrub appends the scrubbed form of the JSON object in data to out: the
+// dropped fields left out (compared decoded, so "user\u005fid" is user_id
+// too), the ip field anonymised, everything else as written. sdk/jsonobj
+// validates the object and finds its members without decoding them.
 func scrub(data, out []byte) ([]byte, error) {
-	i := skipSpace(data, 0)
-	if i >= len(data) || data[i] != '{' {
-		return nil, errNotObject
+	o, err := jsonobj.Parse(data)
+	if err != nil {
+		return nil, err
 	}
 	out = append(out, '{')
-	i = skipSpace(data, i+1)
-	first := true
-	if i < len(data) && data[i] == '}' {
-		i++
-	} else {
-		for {
-			if i >= len(data) || data[i] != '"' {
-				return nil, fmt.Errorf("%w: expected a key at byte %d", errNotObject, i)
-			}
-			keyStart := i
-			keyEnd, err := skipString(data, i)
-			if err != nil {
-				return nil, err
-			}
-			key := data[keyStart+1 : keyEnd-1]
-			if bytes.IndexByte(key, '\\') >= 0 {
-				// "user\u005fid" is user_id: refuse rather than risk
-				// passing a PII field under an escaped name.
-				return nil, fmt.Errorf("%w: escaped key at byte %d", errNotObject, keyStart)
-			}
-			i = skipSpace(data, keyEnd)
-			if i >= len(data) || data[i] != ':' {
-				return nil, fmt.Errorf("%w: expected ':' at byte %d", errNotObject, i)
-			}
-			vStart := skipSpace(data, i+1)
-			vEnd, err := skipValue(data, vStart)
-			if err != nil {
-				return nil, err
-			}
-			value := data[vStart:vEnd]
-			if !isDropped(key) {
-				if !first {
-					out = append(out, ',')
-				}
-				first = false
-				out = append(out, data[keyStart:keyEnd]...) // the key, quoted
-				out = append(out, ':')
-				if string(key) == "ip" {
-					out = anonymiseIP(value, out)
-				} else {
-					out = append(out, value...)
-				}
-			}
-			i = skipSpace(data, vEnd)
-			if i < len(data) && data[i] == ',' {
-				i = skipSpace(data, i+1)
-				continue
-			}
-			if i < len(data) && data[i] == '}' {
-				i++
-				break
-			}
-			return nil, fmt.Errorf("%w: expected ',' or '}' at byte %d", errNotObject, i)
+	for it := o.Members(); it.Next(); {
+		m := it.Member()
+		if isDropped(m.Key) {
+			continue
 		}
-	}
-	if skipSpace(data, i) != len(data) {
-		return nil, fmt.Errorf("%w: trailing data at byte %d", errNotObject, i)
+		if out[len(out)-1] != '{' {
+			out = append(out, ',')
+		}
+		out = append(out, m.RawKey...)
+		out = append(out, ':')
+		if string(m.Key) == "ip" {
+			out = anonymiseIP(m.Value, out)
+		} else {
+			out = append(out, m.Value...)
+		}
 	}
 	return append(out, '}'), nil
 }
@@ -142,65 +101,4 @@ func anonymiseIP(v, out []byte) []byte {
 		}
 	}
 	return append(out, "null"...)
-}
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// skipString returns the index after the string starting at b[i] == '"'.
-func skipString(b []byte, i int) (int, error) {
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			j++
-		case '"':
-			return j + 1, nil
-		}
-	}
-	return 0, fmt.Errorf("%w: unterminated string at byte %d", errNotObject, i)
-}
-
-// skipValue returns the index after the JSON value starting at b[i]. It
-// checks structure (strings, nesting), not the grammar of literals.
-func skipValue(b []byte, i int) (int, error) {
-	if i >= len(b) {
-		return 0, fmt.Errorf("%w: missing value", errNotObject)
-	}
-	switch b[i] {
-	case '"':
-		return skipString(b, i)
-	case '{', '[':
-		depth := 0
-		for j := i; j < len(b); j++ {
-			switch b[j] {
-			case '"':
-				end, err := skipString(b, j)
-				if err != nil {
-					return 0, err
-				}
-				j = end - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return j + 1, nil
-				}
-			}
-		}
-		return 0, fmt.Errorf("%w: unterminated value at byte %d", errNotObject, i)
-	default:
-		j := i
-		for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && b[j] != ' ' && b[j] != '\n' && b[j] != '\t' && b[j] != '\r' {
-			j++
-		}
-		if j == i {
-			return 0, fmt.Errorf("%w: missing value at byte %d", errNotObject, i)
-		}
-		return j, nil
-	}
 }
