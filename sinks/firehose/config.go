@@ -283,7 +283,7 @@ func (c Config) compile() (*compiled, error) {
 		name    string
 		p       *Prefix
 		nameLen int
-	}{{"Prefix", cc.prefix, cc.objectNameLen(&route{})}, {"ErrorOutputPrefix", cc.errPfx, cc.objectNameLen(&route{ET: ErrTypeDeliveryFailed})}} {
+	}{{"Prefix", cc.prefix, cc.objectNameLen(&route{})}, {"ErrorOutputPrefix", cc.errPfx, cc.objectNameLen(&route{ErrType: ErrTypeDeliveryFailed})}} {
 		if err := checkStorable(p.p, p.nameLen); err != nil {
 			return nil, invalidf("%s %q cannot be stored: %v", p.name, p.p.String(), err)
 		}

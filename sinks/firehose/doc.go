@@ -7,16 +7,21 @@
 // is rendered from the prefix expression language (!{timestamp:...},
 // !{partitionKeyFromQuery:...}, ...) and Firehose's object-name suffix.
 //
-// The data path, top to bottom: stream.go (Accept, routing, buffers,
-// flush scheduling, recovery) → package deaggregate (KPL aggregates and
-// RecordDeAggregation) → transform.go (the data-transformation
-// function) → partition.go (JQ keys, with direct lookups for
-// plain-path queries) → package convert (JSON → Parquet with a Glue
-// schema, OpenX/Hive SerDe rules) → prefix.go and
-// timefmt.go (key rendering) → object.go and compress.go (object name and
-// bytes: GZIP, ZIP, snappy-java, Hadoop snappy) → a dest.Destination
-// (sinks/localdir, sinks/s3). wal.go is the write-ahead log underneath;
-// sinks/firehose/api serves the Firehose API over open streams.
+// The data path, top to bottom: stream.go (Open, Accept, Close) →
+// package deaggregate (KPL aggregates and RecordDeAggregation) →
+// transform.go (the data-transformation function) → route.go (a route per
+// record: partition.go's JQ keys, with direct lookups for plain-path
+// queries, and package convert's verdict, JSON → Parquet with a Glue
+// schema, OpenX/Hive SerDe rules) → buffers.go (a buffer per partition)
+// → flush.go (when a buffer becomes an object, and the scheduler) →
+// jobs.go (pending objects, their writes and retries; failure.go when the
+// destination refuses one for good) → object.go and compress.go (object
+// name and bytes, prefix.go and timefmt.go rendering the key: GZIP, ZIP,
+// snappy-java, Hadoop snappy) → a dest.Destination (sinks/localdir,
+// sinks/s3). Underneath, journal.go keeps the write-ahead log's sequence,
+// checkpoints and segments (entries.go is what it logs, wal.go how), and
+// recover.go rebuilds the state from it at Open; sinks/firehose/api
+// serves the Firehose API over open streams.
 //
 // # Memory
 //

@@ -1,7 +1,6 @@
 package firehose
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -41,7 +40,7 @@ type failRec struct {
 
 // failureRoute is the route of a rerouted object.
 func failureRoute(f failRec) *route {
-	rt := &route{ET: ErrTypeDeliveryFailed, EC: f.Code, EM: f.Msg, endedMs: f.At}
+	rt := &route{ErrType: ErrTypeDeliveryFailed, ErrCode: f.Code, ErrMsg: f.Msg, endedMs: f.At}
 	rt.part = rt.partID()
 	return rt
 }
@@ -55,10 +54,10 @@ func reroutedRefs(refs []ref, f failRec) []ref {
 	out := make([]ref, len(refs))
 	for i, r := range refs {
 		rt := base
-		if r.rt.ET != "" {
+		if r.rt.ErrType != "" {
 			if rt = byOrig[r.rt]; rt == nil {
 				c := *base
-				c.EM = fmt.Sprintf("%s; the record had failed before with %s: %s", f.Msg, r.rt.EC, r.rt.EM)
+				c.ErrMsg = fmt.Sprintf("%s; the record had failed before with %s: %s", f.Msg, r.rt.ErrCode, r.rt.ErrMsg)
 				rt = &c
 				byOrig[r.rt] = rt
 			}
@@ -69,12 +68,12 @@ func reroutedRefs(refs []ref, f failRec) []ref {
 	return out
 }
 
-// rerouteLocked replaces the claimed job j, which failed with p, by a job
+// reroute replaces the claimed job j, which failed with p, by a job
 // writing its records to the error output, and logs the replacement (not
 // yet synced: runJob syncs an intent before it writes). It returns the new
-// job. Called with d.mu held.
-func (d *DeliveryStream) rerouteLocked(j *job, p *dest.PermanentError, cause error) (*job, error) {
-	now := d.opts.Now()
+// job.
+func (d *DeliveryStream) reroute(j *job, p *dest.PermanentError, cause error) (*job, error) {
+	now := d.clk.Now()
 	f := failRec{Code: p.Code, Msg: cause.Error(), At: now.UnixMilli()}
 	rt := failureRoute(f)
 	refs := reroutedRefs(j.refs, f)
@@ -85,21 +84,14 @@ func (d *DeliveryStream) rerouteLocked(j *job, p *dest.PermanentError, cause err
 	in := intentRec{Part: j.Part, Lo: j.Lo, Hi: j.Hi, N: j.N, Bytes: j.Bytes, Reason: j.Reason, At: f.At,
 		Replaces: j.Key, Fail: &f}
 	in.Key = d.objectKey(rt, rt.part, j.Lo, j.Hi, time.Unix(0, oldest))
-	payload, _ := json.Marshal(in)
-	pos, err := d.w.append(entryIntent, payload)
+	pos, err := d.journal.appendIntent(in, &j.pos) // the replaced intent is resolved
 	if err != nil {
 		return nil, err
 	}
-	d.noteAppend(pos)
-	delete(d.jobs, j.Key)
-	d.segLive[j.pos.seg]-- // the replaced intent is resolved
 	nj := &job{intentRec: in, rt: rt, refs: refs, pos: pos, since: j.since}
-	d.jobs[in.Key] = nj
-	d.segLive[pos.seg]++
 	d.m.objectsRefused.WithLabelValues(p.Code).Inc()
 	d.m.recordsFailed.WithLabelValues(ErrTypeDeliveryFailed).Add(float64(j.N))
-	d.refused++
-	d.lastRefusal = fmt.Sprintf("%s: %s refused (%s); %d records rerouted to %s", now.UTC().Format(time.RFC3339), j.Key, p.Code, j.N, in.Key)
+	d.queue.replace(j, nj, fmt.Sprintf("%s: %s refused (%s); %d records rerouted to %s", now.UTC().Format(time.RFC3339), j.Key, p.Code, j.N, in.Key))
 	return nj, nil
 }
 
@@ -129,11 +121,12 @@ type Backlog struct {
 
 // Backlog reports the stream's pending and failing objects.
 func (d *DeliveryStream) Backlog() Backlog {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	now := d.opts.Now()
-	b := Backlog{PendingObjects: len(d.jobs), RefusedObjects: d.refused, LastRefusal: d.lastRefusal}
-	for _, j := range d.jobs {
+	now := d.clk.Now()
+	q := d.queue
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	b := Backlog{PendingObjects: len(q.jobs), RefusedObjects: q.refused, LastRefusal: q.lastRefusal}
+	for _, j := range q.jobs {
 		b.OldestPending = max(b.OldestPending, now.Sub(j.since))
 		if j.attempts == 0 {
 			continue

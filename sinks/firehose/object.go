@@ -55,10 +55,10 @@ func randomString(id string, n int) string {
 func (d *DeliveryStream) objectKey(rt *route, part string, lo, hi uint64, oldest time.Time) string {
 	id := objectID(d.cc.cfg.Name, part, lo, hi)
 	t := oldest.In(d.cc.loc)
-	in := renderInput{Time: t, Query: rt.Q, Lambda: rt.L, Random: func(n int) string { return randomString(id, n) }}
+	in := renderInput{Time: t, Query: rt.QueryKeys, Lambda: rt.LambdaKeys, Random: func(n int) string { return randomString(id, n) }}
 	p := d.cc.prefix
-	if rt.ET != "" {
-		p, in.ErrorType = d.cc.errPfx, rt.ET
+	if rt.ErrType != "" {
+		p, in.ErrorType = d.cc.errPfx, rt.ErrType
 	}
 	pfx, err := p.render(in)
 	if err != nil {
@@ -75,7 +75,7 @@ func (d *DeliveryStream) objectKey(rt *route, part string, lo, hi uint64, oldest
 // objectExt is the extension of a partition's objects: error output stays
 // JSON lines even when data is converted to Parquet.
 func (d *DeliveryStream) objectExt(rt *route) string {
-	if d.cc.conv != nil && rt.ET != "" && d.cc.cfg.FileExtension == "" {
+	if d.cc.conv != nil && rt.ErrType != "" && d.cc.cfg.FileExtension == "" {
 		return ""
 	}
 	return d.cc.ext
@@ -102,7 +102,7 @@ type errorEnvelope struct {
 // on the records.
 func (d *DeliveryStream) writeObject(w io.Writer, j *job) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
-	if d.cc.conv != nil && j.rt.ET == "" {
+	if d.cc.conv != nil && j.rt.ErrType == "" {
 		return d.writeParquet(bw, j)
 	}
 	name := path.Base(j.Key)
@@ -111,18 +111,18 @@ func (d *DeliveryStream) writeObject(w io.Writer, j *job) error {
 	if err != nil {
 		return err
 	}
-	rr := logReader{w: d.w}
+	rr := logReader{w: d.journal.w}
 	for i, r := range j.refs {
 		data, err := rr.read(j.refs, i)
 		if err != nil {
 			return err
 		}
-		if r.rt.ET == ErrTypeFormatConversion {
+		if r.rt.ErrType == ErrTypeFormatConversion {
 			line, err := json.Marshal(conversionEnvelope{
 				AttemptsMade:           1,
 				ArrivalTimestamp:       r.arrival / int64(time.Millisecond),
-				LastErrorCode:          r.rt.EC,
-				LastErrorMessage:       r.rt.EM,
+				LastErrorCode:          r.rt.ErrCode,
+				LastErrorMessage:       r.rt.ErrMsg,
 				AttemptEndingTimestamp: r.rt.endedMs,
 				RawData:                data,
 				DataCatalogTable:       d.cc.conv.Table(),
@@ -135,12 +135,12 @@ func (d *DeliveryStream) writeObject(w io.Writer, j *job) error {
 			}
 			continue
 		}
-		if r.rt.ET != "" {
+		if r.rt.ErrType != "" {
 			line, err := json.Marshal(errorEnvelope{
 				AttemptsMade:           1,
 				ArrivalTimestamp:       r.arrival / int64(time.Millisecond),
-				ErrorCode:              r.rt.EC,
-				ErrorMessage:           r.rt.EM,
+				ErrorCode:              r.rt.ErrCode,
+				ErrorMessage:           r.rt.ErrMsg,
 				AttemptEndingTimestamp: r.rt.endedMs,
 				RawData:                data,
 			})
@@ -173,7 +173,7 @@ var newline = []byte{'\n'}
 // row group by row group.
 func (d *DeliveryStream) writeParquet(bw *bufio.Writer, j *job) error {
 	pw := d.cc.conv.NewWriter(bw)
-	rr := logReader{w: d.w}
+	rr := logReader{w: d.journal.w}
 	for i, r := range j.refs {
 		data, err := rr.read(j.refs, i)
 		if err != nil {

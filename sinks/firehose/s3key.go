@@ -30,7 +30,7 @@ const maxObjectKey = 1024
 // a route: <stream>-<version>-<yyyy-MM-dd-HH-mm-ss>-<uuid><extension>.
 func (cc *compiled) objectNameLen(rt *route) int {
 	ext := cc.ext
-	if cc.conv != nil && rt.ET != "" && cc.cfg.FileExtension == "" {
+	if cc.conv != nil && rt.ErrType != "" && cc.cfg.FileExtension == "" {
 		ext = "" // as objectExt
 	}
 	return len(cc.cfg.Name) + 1 + len(versionID) + 1 + len("2006-01-02-15-04-05") + 1 + 36 + len(ext)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -58,7 +57,7 @@ func (d *DeliveryStream) transform(ctx context.Context, recs []handover.Record) 
 }
 
 func processingFailed(code, msg string) *route {
-	rt := &route{ET: ErrTypeProcessing, EC: code, EM: msg}
+	rt := &route{ErrType: ErrTypeProcessing, ErrCode: code, ErrMsg: msg}
 	rt.part = rt.partID()
 	return rt
 }
@@ -88,7 +87,7 @@ func (d *DeliveryStream) transformChunk(ctx context.Context, recs []handover.Rec
 	var resp []byte
 	var err error
 	for attempt := 0; attempt <= max(retries, 0); attempt++ {
-		ev.InvocationID = fmt.Sprintf("%s-%d-%d", d.cc.cfg.Name, time.Now().UnixNano(), attempt)
+		ev.InvocationID = fmt.Sprintf("%s-%d-%d", d.cc.cfg.Name, d.clk.Now().UnixNano(), attempt)
 		payload, merr := json.Marshal(ev)
 		if merr != nil {
 			return all(codeFunctionError, merr.Error())
