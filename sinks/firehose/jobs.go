@@ -229,17 +229,17 @@ func (d *DeliveryStream) runJob(ctx context.Context, j *job) error {
 	d.journal.appendDone(j)
 	// Everything the object's delivery changes is settled before the job
 	// leaves the queue: a Flush that waited for it sees the partition
-	// released and the object counted.
+	// released, the object counted and the log space reclaimed.
 	d.buffers.release(j.Part)
 	d.m.objects.WithLabelValues(j.Reason).Inc()
 	d.m.objectBytes.Add(float64(j.Bytes))
 	if j.Fail == nil {
 		d.alarm.note(j)
 	}
-	d.queue.done(j)
 	if err := d.journal.gc(); err != nil {
 		d.log.Warn("reclaiming write-ahead log space failed", "err", err)
 	}
+	d.queue.done(j)
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"path"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // This file turns a flush (a partition's records lo..hi) into an object:
@@ -60,14 +61,16 @@ func (d *DeliveryStream) objectKey(rt *route, part string, lo, hi uint64, oldest
 	if rt.ErrType != "" {
 		p, in.ErrorType = d.cc.errPfx, rt.ErrType
 	}
-	pfx, err := p.render(in)
+	pfx, err := p.eval(in)
+	if err == nil {
+		err = checkPrefixLength(utf8.RuneCountInString(pfx))
+	}
 	if err != nil {
-		// Routing already rendered this prefix for each record; the only
+		// Routing already checked this prefix for each record; the only
 		// difference now is the oldest record's time, which can lengthen a
 		// textual field (MMMM) past 512 characters. The limit is AWS's, not
 		// a safety rule, so deliver rather than strand the records.
 		d.log.Warn("prefix evaluation failed at flush; delivering with the over-long prefix", "err", err)
-		pfx = p.renderUnchecked(in)
 	}
 	return pfx + d.cc.cfg.Name + "-" + versionID + "-" + t.Format("2006-01-02-15-04-05") + "-" + id + d.objectExt(rt)
 }

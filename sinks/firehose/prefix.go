@@ -213,8 +213,6 @@ func (e errMissingKey) Error() string {
 	return fmt.Sprintf("partition key %q (%s) not found", e.key, e.ns)
 }
 
-// render evaluates the prefix. Partition key values are escaped so they
-// stay one path segment (see escapeValue).
 // subSecond reports whether the prefix formats a time field finer than the
 // second (fraction, nano-of-second, nano- or milli-of-day): otherwise its
 // rendering is the same for every instant of one second.
@@ -233,20 +231,89 @@ func (p *Prefix) subSecond() bool {
 	return false
 }
 
+// render evaluates the prefix and checks its length. Partition key values
+// are escaped so they stay one path segment (see escapeValue).
 func (p *Prefix) render(in renderInput) (string, error) {
 	s, err := p.eval(in)
+	if err == nil {
+		err = checkPrefixLength(utf8.RuneCountInString(s))
+	}
 	if err != nil {
 		return "", err
 	}
-	// Characters, as AWS words the rule, not bytes: a value of 300 "é" is
-	// 300 characters. Whether Firehose counts code points (as here) or
-	// UTF-16 units is unverified; they differ only beyond the BMP. A
-	// prefix within the limit can still make a key longer than S3's 1,024
-	// bytes; routing checks that separately (checkObjectKey).
-	if n := utf8.RuneCountInString(s); n > maxEvaluatedPrefix {
-		return "", fmt.Errorf("evaluated prefix is %d characters, longer than %d", n, maxEvaluatedPrefix)
-	}
 	return s, nil
+}
+
+// checkPrefixLength is rule 6 on an evaluated prefix of n characters.
+// Characters, as AWS words the rule, not bytes: a value of 300 "é" is 300
+// characters. Whether Firehose counts code points (as here) or UTF-16
+// units is unverified; they differ only beyond the BMP. A prefix within
+// the limit can still make a key longer than S3's 1,024 bytes; routing
+// checks that separately (checkKeyLength).
+func checkPrefixLength(n int) error {
+	if n > maxEvaluatedPrefix {
+		return fmt.Errorf("evaluated prefix is %d characters, longer than %d", n, maxEvaluatedPrefix)
+	}
+	return nil
+}
+
+// randomStringLen is the length of a !{firehose:random-string}.
+const randomStringLen = 11
+
+// check tells whether the prefix evaluated for in passes rule 6 and makes,
+// with an object name of nameLen bytes, a key S3 takes, without building
+// the prefix: routing checks each record this way, and the prefix is
+// rendered once per object, when its flush is decided (objectKey). Random
+// strings count randomStringLen characters; in.Random is not called.
+func (p *Prefix) check(in renderInput, nameLen int) error {
+	chars, size, valid := 0, 0, true
+	add := func(s string) {
+		chars += utf8.RuneCountInString(s)
+		size += len(s)
+		valid = valid && utf8.ValidString(s)
+	}
+	var missing error
+	for _, s := range p.segs {
+		switch s.kind {
+		case segLiteral:
+			add(s.text)
+		case segTimestamp:
+			add(s.tf.format(in.Time))
+		case segRandom:
+			chars += randomStringLen
+			size += randomStringLen
+		case segErrorType:
+			add(in.ErrorType)
+		case segQueryKey, segLambdaKey:
+			m, ns := in.Query, nsPartitionQuery
+			if s.kind == segLambdaKey {
+				m, ns = in.Lambda, nsPartitionLambda
+			}
+			v, ok := m[s.text]
+			if !ok && missing == nil {
+				missing = errMissingKey{ns, s.text}
+			}
+			add(escapeValue(v))
+		}
+	}
+	if missing != nil {
+		return missing
+	}
+	if !valid {
+		// Pieces that are not UTF-8 on their own could still join into
+		// UTF-8 (a literal and a pattern's quoted text, both from the
+		// configuration): judge the whole prefix, as S3 would.
+		in.Random = func(int) string { return strings.Repeat("x", randomStringLen) }
+		pfx, err := p.render(in)
+		if err != nil {
+			return err
+		}
+		return checkObjectKey(pfx, nameLen)
+	}
+	if err := checkPrefixLength(chars); err != nil {
+		return err
+	}
+	return checkKeyLength(size, nameLen)
 }
 
 // renderUnchecked evaluates the prefix without the length limit; a missing

@@ -266,11 +266,8 @@ func (ro *router) routeWith(r handover.Record, q map[string]string) *route {
 	}
 	// Rule 6: the evaluated prefix must fit in 512 characters; and the
 	// key it starts must be one S3 takes (checkObjectKey).
-	pfx, err := ro.cc.prefix.render(renderInput{Time: r.ArrivalTime.In(ro.cc.loc), Query: rt.QueryKeys, Lambda: rt.LambdaKeys,
-		Random: func(int) string { return "xxxxxxxxxxx" }})
-	if err == nil {
-		err = checkObjectKey(pfx, ro.cc.objectNameLen(rt))
-	}
+	err := ro.cc.prefix.check(renderInput{Time: r.ArrivalTime.In(ro.cc.loc), Query: rt.QueryKeys, Lambda: rt.LambdaKeys},
+		ro.cc.objectNameLen(rt))
 	if err != nil {
 		return failRoute(&recordError{Type: ErrTypePrefixEvaluation, Code: codePrefixEvaluation, Message: err.Error()})
 	}

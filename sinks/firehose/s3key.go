@@ -39,11 +39,20 @@ func (cc *compiled) objectNameLen(rt *route) int {
 // checkObjectKey reports whether S3 takes a key made of prefix and an
 // object name of nameLen bytes.
 func checkObjectKey(prefix string, nameLen int) error {
-	switch n := len(prefix) + nameLen; {
-	case n > maxObjectKey:
-		return fmt.Errorf("the object key would be %d bytes in UTF-8 (a prefix of %d bytes); S3 takes at most %d", n, len(prefix), maxObjectKey)
-	case !utf8.ValidString(prefix):
+	if err := checkKeyLength(len(prefix), nameLen); err != nil {
+		return err
+	}
+	if !utf8.ValidString(prefix) {
 		return fmt.Errorf("the object key would not be valid UTF-8, which S3 requires")
+	}
+	return nil
+}
+
+// checkKeyLength reports whether S3 takes a key made of a prefix of
+// prefixLen bytes and an object name of nameLen bytes.
+func checkKeyLength(prefixLen, nameLen int) error {
+	if n := prefixLen + nameLen; n > maxObjectKey {
+		return fmt.Errorf("the object key would be %d bytes in UTF-8 (a prefix of %d bytes); S3 takes at most %d", n, prefixLen, maxObjectKey)
 	}
 	return nil
 }
