@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluice-dev/sluice/internal/clock"
 	"github.com/sluice-dev/sluice/triggers/checkpoint"
 )
 
@@ -59,15 +60,15 @@ func (w *cpWriter) loop() {
 	var last time.Time // when the last write started
 	for {
 		_, open := <-w.kick
-		if d := w.m.opts.CheckpointInterval - time.Since(last); open && d > 0 {
-			t := time.NewTimer(d)
+		if d := w.m.opts.CheckpointInterval - w.m.opts.Clock.Since(last); open && d > 0 {
+			t := w.m.opts.Clock.NewTimer(d)
 			select {
-			case <-t.C:
+			case <-t.Chan():
 			case <-w.closing:
 			}
 			t.Stop()
 		}
-		last = time.Now()
+		last = w.m.opts.Clock.Now()
 		w.mu.Lock()
 		cp, written, fenced := w.want, w.written, w.fenced
 		w.mu.Unlock()
@@ -96,7 +97,7 @@ func (w *cpWriter) current() string {
 
 // put writes cp, retrying transient errors for up to the drain timeout.
 func (w *cpWriter) put(cp string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), w.m.opts.DrainTimeout)
+	ctx, cancel := clock.WithTimeout(context.Background(), w.m.opts.Clock, w.m.opts.DrainTimeout)
 	defer cancel()
 	for attempt := 0; ; attempt++ {
 		err := w.m.store.Put(ctx, w.m.cfg.ID, w.shard, checkpoint.Position{SequenceNumber: cp, Epoch: w.epoch})
@@ -107,7 +108,7 @@ func (w *cpWriter) put(cp string) error {
 			return err
 		}
 		w.m.log.Error("writing checkpoint; retrying", "shard", w.shard, "err", err)
-		if !sleep(ctx, w.m.backoff(attempt)) {
+		if !w.m.sleep(ctx, w.m.backoff(attempt)) {
 			return err
 		}
 	}

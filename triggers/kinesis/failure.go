@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/google/uuid"
+
+	"github.com/sluice-dev/sluice/internal/clock"
 )
 
 // Discard conditions of a failure record (docs/semantics.md, "ESM on-failure
@@ -123,7 +125,7 @@ func (m *Mapping) discard(ctx context.Context, shardID string, recs []types.Reco
 		return true
 	}
 	key := FailureKey(m.cfg.ID, shardID, now, uuid.NewString())
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.DrainTimeout)
+	dctx, cancel := clock.WithTimeout(context.WithoutCancel(ctx), m.opts.Clock, m.opts.DrainTimeout)
 	defer cancel()
 	for attempt := 0; ; attempt++ {
 		err := m.opts.OnFailure.PutFailure(dctx, m.cfg.OnFailureBucket, key, body, len(recs))
@@ -131,7 +133,7 @@ func (m *Mapping) discard(ctx context.Context, shardID string, recs []types.Reco
 			break
 		}
 		m.log.Error("writing failure record; retrying", "bucket", m.cfg.OnFailureBucket, "key", key, "err", err)
-		if !sleep(dctx, m.backoff(attempt)) {
+		if !m.sleep(dctx, m.backoff(attempt)) {
 			return false // not durable: the records are read and discarded again later
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
+	"github.com/sluice-dev/sluice/internal/clock"
 	"github.com/sluice-dev/sluice/internal/sdkhttp"
 )
 
@@ -46,6 +47,7 @@ type fanOutReader struct {
 	sub         Subscriber
 	consumerARN string
 	log         *slog.Logger
+	clock       clock.Clock // paces resubscribing
 
 	mu      sync.Mutex
 	next    uint64
@@ -53,8 +55,8 @@ type fanOutReader struct {
 	byShard map[string]*subscription
 }
 
-func newFanOutReader(r Reader, sub Subscriber, consumerARN string, log *slog.Logger) *fanOutReader {
-	return &fanOutReader{Reader: r, sub: sub, consumerARN: consumerARN, log: log,
+func newFanOutReader(r Reader, sub Subscriber, consumerARN string, log *slog.Logger, c clock.Clock) *fanOutReader {
+	return &fanOutReader{Reader: r, sub: sub, consumerARN: consumerARN, log: log, clock: c,
 		byToken: map[string]*subscription{}, byShard: map[string]*subscription{}}
 }
 
@@ -185,7 +187,7 @@ func (f *fanOutReader) pump(ctx context.Context, s *subscription, start *types.S
 		// A subscription lasts five minutes; take the next one where this
 		// one stopped.
 		for {
-			if !sleep(ctx, subscribeBackoff(attempt)) {
+			if clock.Sleep(ctx, f.clock, subscribeBackoff(attempt)) != nil {
 				return
 			}
 			attempt++

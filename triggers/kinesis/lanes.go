@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/sluice-dev/sluice/handover"
+	"github.com/sluice-dev/sluice/internal/clock"
 )
 
 // round is one read of a shard split into key lanes (docs/semantics.md, "ESM
@@ -323,7 +324,7 @@ func (m *Mapping) complete(ctx context.Context, r *round, l, n int, out []handov
 	p.commit.Lock()
 	defer p.commit.Unlock()
 	cp, front := p.checkpoint(r, l, r.done[l]+n)
-	drainCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.DrainTimeout)
+	drainCtx, cancel := clock.WithTimeout(context.WithoutCancel(ctx), m.opts.Clock, m.opts.DrainTimeout)
 	defer cancel()
 	if m.sink != nil && len(out) > 0 {
 		b := handover.Batch{Source: handover.Source{ID: r.sourceID, Checkpoint: cp}, Records: out}
@@ -333,7 +334,7 @@ func (m *Mapping) complete(ctx context.Context, r *round, l, n int, out []handov
 				break
 			}
 			m.log.Error("sink refused batch; retrying", "shard", r.shardID, "err", err)
-			if !sleep(drainCtx, m.backoff(attempt)) {
+			if !m.sleep(drainCtx, m.backoff(attempt)) {
 				return false // shutting down: not checkpointed, read again after restart
 			}
 		}

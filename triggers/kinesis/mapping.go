@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/sluice-dev/sluice/handover"
+	"github.com/sluice-dev/sluice/internal/clock"
 	"github.com/sluice-dev/sluice/runtime"
 	"github.com/sluice-dev/sluice/sdk"
 	"github.com/sluice-dev/sluice/triggers/checkpoint"
@@ -195,7 +196,14 @@ type Options struct {
 	// OnFailure is the object store failure records are written to, in
 	// Config.OnFailureBucket.
 	OnFailure FailureDestination
-	// Now is the clock for record ages and failure-record times.
+	// Clock is the source of time: poll, discovery and checkpoint pacing,
+	// batching windows, back-off and drain deadlines, and (unless Now is
+	// set) record ages, tumbling windows and failure-record times. nil is the
+	// wall clock; a test passes a clock.Fake.
+	Clock clock.Clock
+	// Now, when set, tells the time for record ages, tumbling windows and
+	// failure-record times instead of Clock.Now; timers still run on Clock.
+	// New code sets Clock instead.
 	Now func() time.Time
 	// Owner names this instance when it claims shards in the checkpoint
 	// store (default host:pid).
@@ -264,8 +272,9 @@ func New(cfg Config, r Reader, fn runtime.Invoker, sink handover.Acceptor, store
 	if opts.RetryMaxDelay <= 0 {
 		opts.RetryMaxDelay = 60 * time.Second
 	}
+	opts.Clock = clock.Or(opts.Clock)
 	if opts.Now == nil {
-		opts.Now = time.Now
+		opts.Now = opts.Clock.Now
 	}
 	if opts.Owner == "" {
 		host, _ := os.Hostname()
@@ -279,7 +288,7 @@ func New(cfg Config, r Reader, fn runtime.Invoker, sink handover.Acceptor, store
 		if sub == nil {
 			return nil, fmt.Errorf("mapping %s: consumer %s: the reader cannot subscribe to shards (enhanced fan-out)", cfg.ID, cfg.ConsumerARN)
 		}
-		r = newFanOutReader(r, sub, cfg.ConsumerARN, opts.Logger.With("mapping", cfg.ID, "consumer", cfg.ConsumerARN))
+		r = newFanOutReader(r, sub, cfg.ConsumerARN, opts.Logger.With("mapping", cfg.ID, "consumer", cfg.ConsumerARN), opts.Clock)
 	}
 	var keep func(types.Record) bool
 	if len(cfg.FilterPatterns) > 0 {
@@ -323,7 +332,7 @@ func (m *Mapping) Config() Config { return m.cfg }
 func (m *Mapping) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	ticker := time.NewTicker(m.opts.DiscoveryInterval)
+	ticker := m.opts.Clock.NewTicker(m.opts.DiscoveryInterval)
 	defer ticker.Stop()
 	for {
 		shards, err := m.listShards(ctx)
@@ -354,7 +363,7 @@ func (m *Mapping) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-ticker.C:
+		case <-ticker.Chan():
 		case <-m.wake:
 		}
 	}

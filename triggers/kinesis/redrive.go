@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/sluice-dev/sluice/handover"
+	"github.com/sluice-dev/sluice/internal/clock"
 	"github.com/sluice-dev/sluice/runtime"
 )
 
@@ -81,7 +82,10 @@ type RedriveConfig struct {
 	// redrive only invokes, and the marker records that it succeeded).
 	Sink     handover.Acceptor
 	SinkName string
-	Now      func() time.Time
+	// Clock stamps each marker's RedrivenAt; nil is the wall clock.
+	Clock clock.Clock
+	// Now, when set, is used instead of Clock.Now. New code sets Clock.
+	Now func() time.Time
 	// OnOutcome is called after each failure record, in order.
 	OnOutcome func(RedriveOutcome)
 	// AfterAccept, when set, runs after a record's output is durably
@@ -193,7 +197,7 @@ func failureKeyTime(key string) (time.Time, bool) {
 // later redrive.
 func RedriveFailures(ctx context.Context, cfg RedriveConfig, keys []string) error {
 	if cfg.Now == nil {
-		cfg.Now = time.Now
+		cfg.Now = clock.Or(cfg.Clock).Now
 	}
 	marked, err := cfg.Store.ListFailures(ctx, cfg.Bucket, RedrivenPrefix+"aws/lambda/"+cfg.MappingID+"/")
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
+	"github.com/sluice-dev/sluice/internal/clock"
 	"github.com/sluice-dev/sluice/triggers/checkpoint"
 )
 
@@ -85,7 +86,7 @@ func (m *Mapping) runShard(ctx context.Context, shard types.Shard, first bool) {
 	p := m.newPipeline(ctx, id, sourceID, base, cpw)
 	p.age = age
 	defer p.close() // before cpw.close: lanes may still be handing over
-	windowStart := time.Now()
+	windowStart := m.opts.Clock.Now()
 	for {
 		batch, err := r.gather(p.ctx, windowStart)
 		if err != nil {
@@ -117,7 +118,7 @@ func (m *Mapping) runShard(ctx context.Context, shard types.Shard, first bool) {
 		}
 		// Kinesis: the next window starts when the invocation completes
 		// (with lanes: when the read is handed to them).
-		windowStart = time.Now()
+		windowStart = m.opts.Clock.Now()
 		if r.ended {
 			if !p.drain() {
 				return
@@ -146,7 +147,7 @@ func (m *Mapping) retryClaim(ctx context.Context, shardID string) (checkpoint.Po
 			return pos, nil
 		}
 		m.log.Error("reading checkpoint", "shard", shardID, "err", err)
-		if !sleep(ctx, backoff(attempt)) {
+		if !m.sleep(ctx, backoff(attempt)) {
 			return pos, ctx.Err()
 		}
 	}
@@ -176,7 +177,7 @@ func (r *shardReader) open(ctx context.Context, after string) error {
 			return err
 		}
 		r.m.log.Warn("getting shard iterator", "shard", r.id, "err", err)
-		if !sleep(ctx, backoff(attempt)) {
+		if !r.m.sleep(ctx, backoff(attempt)) {
 			return ctx.Err()
 		}
 	}
@@ -227,7 +228,7 @@ func (r *shardReader) gather(ctx context.Context, windowStart time.Time) ([]type
 			} else {
 				r.m.log.Warn("getting records", "shard", r.id, "err", err)
 			}
-			if !sleep(ctx, wait) {
+			if !r.m.sleep(ctx, wait) {
 				return nil, ctx.Err()
 			}
 			attempt++
@@ -259,7 +260,7 @@ func (r *shardReader) gather(ctx context.Context, windowStart time.Time) ([]type
 		if matched >= limit || bytes >= maxBytes || len(batch) >= 10*limit {
 			return batch, nil
 		}
-		now := time.Now()
+		now := r.m.opts.Clock.Now()
 		if matched > 0 && !now.Before(deadline) {
 			return batch, nil
 		}
@@ -294,9 +295,9 @@ func (r *shardReader) gather(ctx context.Context, windowStart time.Time) ([]type
 func (r *shardReader) waitForRecords(ctx context.Context, d time.Duration) bool {
 	w, ok := r.m.read.(Waiter)
 	if !ok {
-		return sleep(ctx, d)
+		return r.m.sleep(ctx, d)
 	}
-	wctx, cancel := context.WithTimeout(ctx, d)
+	wctx, cancel := clock.WithTimeout(ctx, r.m.opts.Clock, d)
 	defer cancel()
 	_ = w.WaitForRecords(wctx, aws.ToString(r.iterator))
 	return ctx.Err() == nil
@@ -315,16 +316,16 @@ func backoff(attempt int) time.Duration {
 	return min(d, 30*time.Second)
 }
 
-// sleep waits d or until ctx is done; it reports whether ctx is still live.
+// sleep waits d on the mapping's clock, or until ctx is done; it reports
+// whether ctx is still live.
+func (m *Mapping) sleep(ctx context.Context, d time.Duration) bool {
+	return clock.Sleep(ctx, m.opts.Clock, d) == nil
+}
+
+// sleep is Mapping.sleep on the wall clock. Only invoke.go's retries still
+// use it; they move to m.sleep with the invoke contract's rework.
 func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
+	return clock.Sleep(ctx, clock.Real(), d) == nil
 }
 
 // seqLess compares Kinesis sequence numbers, which are decimal strings of

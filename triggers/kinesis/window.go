@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/sluice-dev/sluice/handover"
+	"github.com/sluice-dev/sluice/internal/clock"
 	"github.com/sluice-dev/sluice/triggers/checkpoint"
 )
 
@@ -103,7 +104,7 @@ func (m *Mapping) closeWindow(ctx context.Context, sr *shardReader, sourceID str
 		return false
 	}
 	if sr.win.last != "" {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.DrainTimeout)
+		dctx, cancel := clock.WithTimeout(context.WithoutCancel(ctx), m.opts.Clock, m.opts.DrainTimeout)
 		defer cancel()
 		for attempt := 0; ; attempt++ {
 			err := m.store.Put(dctx, m.cfg.ID, sr.id, checkpoint.Position{SequenceNumber: sr.win.last, Epoch: sr.epoch})
@@ -113,7 +114,7 @@ func (m *Mapping) closeWindow(ctx context.Context, sr *shardReader, sourceID str
 			if errors.Is(err, checkpoint.ErrFenced) {
 				return false
 			}
-			if !sleep(dctx, m.backoff(attempt)) {
+			if !m.sleep(dctx, m.backoff(attempt)) {
 				return false
 			}
 		}
@@ -210,7 +211,7 @@ func (m *Mapping) windowInvoke(ctx context.Context, sr *shardReader, sourceID st
 			return m.discard(ctx, sr.id, recs, ConditionRetryAttemptsExhausted, last)
 		}
 		m.m.retries.WithLabelValues(m.cfg.ID).Inc()
-		if !sleep(ctx, m.backoff(attempts-1)) {
+		if !m.sleep(ctx, m.backoff(attempts-1)) {
 			return false
 		}
 	}
@@ -236,7 +237,7 @@ func responseState(body []byte) (json.RawMessage, bool) {
 
 // acceptOutput hands out to the sink, retrying until it takes it.
 func (m *Mapping) acceptOutput(ctx context.Context, sourceID, cp string, out []handover.Record) bool {
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.DrainTimeout)
+	dctx, cancel := clock.WithTimeout(context.WithoutCancel(ctx), m.opts.Clock, m.opts.DrainTimeout)
 	defer cancel()
 	for attempt := 0; ; attempt++ {
 		err := m.sink.Accept(dctx, handover.Batch{Source: handover.Source{ID: sourceID, Checkpoint: cp}, Records: out})
@@ -245,7 +246,7 @@ func (m *Mapping) acceptOutput(ctx context.Context, sourceID, cp string, out []h
 			return true
 		}
 		m.log.Error("sink refused batch; retrying", "err", err)
-		if !sleep(dctx, m.backoff(attempt)) {
+		if !m.sleep(dctx, m.backoff(attempt)) {
 			return false
 		}
 	}
