@@ -3,6 +3,7 @@ package firehose
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -10,7 +11,8 @@ import (
 )
 
 // FuzzParsePrefix: parsing never panics, and a parsed prefix renders
-// without panicking; partition values never add a path segment.
+// without panicking; measuring it gives rendering's verdict; partition
+// values never add a path segment.
 func FuzzParsePrefix(f *testing.F) {
 	if fh, err := os.Open("testdata/prefixes.golden"); err == nil {
 		sc := bufio.NewScanner(fh)
@@ -39,6 +41,9 @@ func FuzzParsePrefix(f *testing.F) {
 			in.Lambda[k] = value
 		}
 		p.withDefaultTime().renderUnchecked(in)
+		if got, want := p.check(in, 80), checkByRendering(p, in, 80); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("check says %v, rendering %v", got, want)
+		}
 		if e := escapeValue(value); strings.ContainsAny(e, "/\\\x00\n") || e == ".." || e == "." {
 			t.Fatalf("escapeValue(%q) = %q can leave its segment", value, e)
 		}

@@ -121,3 +121,52 @@ func TestEvaluatedPrefixLimit(t *testing.T) {
 		t.Fatal("513 characters must fail")
 	}
 }
+
+// checkByRendering is what routing did before Prefix.check: render the
+// prefix with placeholder random strings, then check the key.
+func checkByRendering(p *Prefix, in renderInput, nameLen int) error {
+	in.Random = func(int) string { return "xxxxxxxxxxx" }
+	pfx, err := p.render(in)
+	if err != nil {
+		return err
+	}
+	return checkObjectKey(pfx, nameLen)
+}
+
+// TestCheckMatchesRendering: measuring a prefix gives the verdict that
+// rendering it does, at the limits (rule 6's characters, S3's bytes),
+// with multi-byte values, invalid UTF-8 and month names of any length.
+func TestCheckMatchesRendering(t *testing.T) {
+	prefixes := []string{
+		"!{partitionKeyFromQuery:k}/",
+		"p/!{partitionKeyFromQuery:k}/!{timestamp:MMMM}/!{firehose:random-string}/",
+		"!{partitionKeyFromLambda:l}/!{partitionKeyFromQuery:k}/!{timestamp:yyyy/MM/dd/HH}/",
+		"errors/!{firehose:error-output-type}/!{timestamp:EEEE}/",
+		"caf\u00e9/!{partitionKeyFromQuery:k}/",
+	}
+	values := []string{"", "v", "a/b", "\xff", "\u00e9", strings.Repeat("a", 400), strings.Repeat("a", 480),
+		strings.Repeat("\u00e9", 300), strings.Repeat("\u00e9", 500), strings.Repeat("\U0001F600", 240)}
+	times := []time.Time{time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 9, 30, 0, 0, 0, 0, time.UTC)}
+	for _, src := range prefixes {
+		p, err := ParsePrefix(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p = p.withDefaultTime()
+		for _, v := range values {
+			for _, at := range times {
+				for _, nameLen := range []int{0, 80, 600} {
+					in := renderInput{Time: at, Query: map[string]string{"k": v}, Lambda: map[string]string{"l": v}, ErrorType: "processing-failed"}
+					got, want := p.check(in, nameLen), checkByRendering(p, in, nameLen)
+					if fmt.Sprint(got) != fmt.Sprint(want) {
+						t.Errorf("%s with %q at %s, name of %d bytes: check says %v, rendering %v", src, v, at.Format("January"), nameLen, got, want)
+					}
+				}
+			}
+		}
+		in := renderInput{Time: times[0]}
+		if got, want := p.check(in, 80), checkByRendering(p, in, 80); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s without keys: check says %v, rendering %v", src, got, want)
+		}
+	}
+}
