@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/sluice-dev/sluice/internal/clock"
 )
 
 // ErrBusy is returned when a request body could not get room in its Budget
@@ -20,6 +22,10 @@ var ErrBusy = errors.New("the server is holding its maximum of request bytes in 
 // waits, first come first served, up to the budget's wait and then fails
 // with ErrBusy.
 type Budget struct {
+	// Clock measures each body's wait; nil is the wall clock. Set it
+	// before the budget is used.
+	Clock clock.Clock
+
 	max  int64
 	wait time.Duration
 
@@ -74,16 +80,17 @@ func (b *Budget) acquire(ctx context.Context, n int64, deadline *time.Time) erro
 	b.waiters = append(b.waiters, w)
 	b.mu.Unlock()
 
+	c := clock.Or(b.Clock)
 	if deadline.IsZero() {
-		*deadline = time.Now().Add(b.wait)
+		*deadline = c.Now().Add(b.wait)
 	}
-	timer := time.NewTimer(time.Until(*deadline))
+	timer := c.NewTimer(c.Until(*deadline))
 	defer timer.Stop()
 	var err error
 	select {
 	case <-w.ready:
 		return nil
-	case <-timer.C:
+	case <-timer.Chan():
 		err = ErrBusy
 	case <-ctx.Done():
 		err = fmt.Errorf("waiting for room for the request body: %w", ctx.Err())

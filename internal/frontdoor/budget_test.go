@@ -5,17 +5,31 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/sluice-dev/sluice/internal/clock"
 )
 
 func TestBudgetWaitsForRoomThenRefuses(t *testing.T) {
 	b := NewBudget(100, 50*time.Millisecond)
+	fake := clock.NewFake(time.Unix(1000, 0))
+	b.Clock = fake
 	var d time.Time
 	if err := b.acquire(context.Background(), 100, &d); err != nil {
 		t.Fatal(err)
 	}
 	// Full: a body waits its wait, then is refused with ErrBusy.
-	var d2 time.Time
-	if err := b.acquire(context.Background(), 1, &d2); !errors.Is(err, ErrBusy) {
+	refused := make(chan error)
+	go func() {
+		var d2 time.Time
+		refused <- b.acquire(context.Background(), 1, &d2)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := fake.BlockUntilContext(ctx, 1); err != nil {
+		t.Fatalf("the body never waited: %v", err)
+	}
+	fake.Advance(50 * time.Millisecond)
+	if err := <-refused; !errors.Is(err, ErrBusy) {
 		t.Fatalf("over budget: err = %v, want ErrBusy", err)
 	}
 	if got := b.InUse(); got != 100 {

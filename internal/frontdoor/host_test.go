@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluice-dev/sluice/internal/clock"
 )
 
 func TestHostsAllowed(t *testing.T) {
@@ -39,8 +41,8 @@ func TestHostsAllowed(t *testing.T) {
 func TestGuardRefusesAndLogsOncePerMinute(t *testing.T) {
 	var logs bytes.Buffer
 	rs := NewRefusals(slog.New(slog.NewTextHandler(&logs, nil)))
-	now := time.Unix(1000, 0)
-	rs.now = func() time.Time { return now }
+	fake := clock.NewFake(time.Unix(1000, 0))
+	rs.Clock = fake
 	served := 0
 	g := NewHosts("127.0.0.1:0").Guard("kinesis", rs, func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "wrong host", http.StatusMisdirectedRequest)
@@ -54,7 +56,7 @@ func TestGuardRefusesAndLogsOncePerMinute(t *testing.T) {
 			t.Fatalf("request %d: status %d", i, rec.Code)
 		}
 	}
-	now = now.Add(61 * time.Second)
+	fake.Advance(61 * time.Second)
 	req := httptest.NewRequest("POST", "/", nil)
 	req.Host = "evil.example"
 	g.ServeHTTP(httptest.NewRecorder(), req)

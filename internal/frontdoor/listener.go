@@ -151,6 +151,8 @@ func (l *Listener) refuse(c net.Conn, cause string) {
 // the client reads it.
 func answerAndClose(c net.Conn, msg []byte) {
 	defer c.Close()
+	// A socket deadline is a wall-clock instant the network poller
+	// enforces, so it is set from the wall clock, not a Clock.
 	_ = c.SetDeadline(time.Now().Add(answerFor))
 	if _, err := c.Write(msg); err != nil {
 		return

@@ -11,6 +11,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/sluice-dev/sluice/internal/clock"
 )
 
 // logEvery is how often a cause of refusal is logged; refusals in between
@@ -20,9 +22,12 @@ const logEvery = time.Minute
 // Refusals counts requests and connections turned away, by listener and
 // cause, and logs the first of each cause per minute.
 type Refusals struct {
+	// Clock paces the logging; nil is the wall clock. Set it before the
+	// first refusal.
+	Clock clock.Clock
+
 	log     *slog.Logger
 	counter *prometheus.CounterVec
-	now     func() time.Time
 
 	mu      sync.Mutex
 	lastLog map[[2]string]time.Time
@@ -35,7 +40,6 @@ func NewRefusals(log *slog.Logger) *Refusals {
 	}
 	return &Refusals{
 		log: log,
-		now: time.Now,
 		counter: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sluice_frontdoor_refusals_total",
 			Help: "Requests and connections refused at a listener, by listener and cause.",
@@ -55,7 +59,7 @@ func (r *Refusals) Refuse(listener, cause string, detail ...any) {
 	}
 	r.counter.WithLabelValues(listener, cause).Inc()
 	key := [2]string{listener, cause}
-	now := r.now()
+	now := clock.Or(r.Clock).Now()
 	r.mu.Lock()
 	last, seen := r.lastLog[key]
 	if seen && now.Sub(last) < logEvery {

@@ -38,6 +38,7 @@ func (b *graceBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if err != nil && !b.extended && errors.Is(err, os.ErrDeadlineExceeded) {
 		b.extended = true
+		// A socket deadline is a wall-clock instant: not a Clock's.
 		_ = b.rc.SetWriteDeadline(time.Now().Add(answerGrace))
 	}
 	return n, err

@@ -31,9 +31,15 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/sluice-dev/sluice/internal/app"
+	"github.com/sluice-dev/sluice/internal/clock"
 	"github.com/sluice-dev/sluice/sinks/dest"
 	"github.com/sluice-dev/sluice/triggers/checkpoint"
 )
+
+// wall is the harness's clock. It waits on another process (`sluice up`,
+// a stream's read limit), which runs on real time: a fake clock here would
+// only make the waits wrong.
+var wall = clock.Real()
 
 // Sluice is a running `sluice up`.
 type Sluice struct {
@@ -120,13 +126,15 @@ func (s *Sluice) Log() string { return s.stderr.String() }
 // Stop sends SIGTERM and waits for a clean exit (drain and flush).
 func (s *Sluice) Stop(timeout time.Duration) error {
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	t := wall.NewTimer(timeout)
+	defer t.Stop()
 	select {
 	case <-s.done:
 		if s.waitErr != nil {
 			return fmt.Errorf("sluice up exited with %v:\n%s", s.waitErr, s.Log())
 		}
 		return nil
-	case <-time.After(timeout):
+	case <-t.Chan():
 		s.Kill()
 		return fmt.Errorf("sluice up did not exit within %s of SIGTERM:\n%s", timeout, s.Log())
 	}
@@ -216,7 +224,10 @@ func readShard(ctx context.Context, c *kinesis.Client, stream, shard string, fn 
 			var apiErr smithy.APIError
 			switch {
 			case errors.As(err, &throttled):
-				time.Sleep(200 * time.Millisecond) // the stream's read limit: wait it out
+				// The stream's read limit: wait it out.
+				if err := clock.Sleep(ctx, wall, 200*time.Millisecond); err != nil {
+					return err
+				}
 				continue
 			case ctx.Err() == nil && !errors.As(err, &apiErr) && failures < readTransportTries:
 				failures++
@@ -261,10 +272,9 @@ func WaitCheckpointsIn(ctx context.Context, dir string, last map[string]string) 
 		if ok {
 			return nil
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("mappings did not catch up: %w", ctx.Err())
-		case <-time.After(100 * time.Millisecond): // polling a file another process writes
+		// Polling a file another process writes: there is no event to wait on.
+		if err := clock.Sleep(ctx, wall, 100*time.Millisecond); err != nil {
+			return fmt.Errorf("mappings did not catch up: %w", err)
 		}
 	}
 }

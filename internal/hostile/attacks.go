@@ -18,6 +18,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/sluice-dev/sluice/internal/clock"
 )
 
 const (
@@ -102,9 +104,9 @@ func headerOnly(ctx context.Context, t *Target, _ *rand.Rand) (string, error) {
 // slowBody trickles its body a byte every 300 ms.
 func slowBody(ctx context.Context, t *Target, _ *rand.Rand) (string, error) {
 	return rawRequest(ctx, t, apiHead(hostOf(t.API), kinesisTarget+"PutRecord", 4096, ""), func(w io.Writer) error {
-		tick := time.NewTicker(300 * time.Millisecond)
+		tick := clock.Or(t.Clock).NewTicker(300 * time.Millisecond)
 		defer tick.Stop()
-		for range tick.C {
+		for range tick.Chan() {
 			if _, err := w.Write([]byte{'{'}); err != nil {
 				return err
 			}
@@ -197,6 +199,8 @@ func connFlood(ctx context.Context, t *Target, rng *rand.Rand) (string, error) {
 	hold, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	closed := 0
+	// A socket deadline is a wall-clock instant the network poller
+	// enforces, so it is set from the wall clock, not t.Clock.
 	deadline := time.Now().Add(time.Second)
 	for _, c := range conns {
 		c.SetReadDeadline(deadline)
@@ -221,7 +225,7 @@ func sign(t *Target, r *http.Request, body []byte) error {
 	sum := sha256.Sum256(body)
 	r.Header.Set("X-Amz-Content-Sha256", hex.EncodeToString(sum[:]))
 	return v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: t.AccessKey, SecretAccessKey: t.Secret},
-		r, hex.EncodeToString(sum[:]), "kinesis", "us-east-1", time.Now())
+		r, hex.EncodeToString(sum[:]), "kinesis", "us-east-1", clock.Or(t.Clock).Now())
 }
 
 func apiRequest(ctx context.Context, endpoint, target string, body []byte) *http.Request {

@@ -23,6 +23,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/sluice-dev/sluice/internal/clock"
 )
 
 // Target is the instance under attack.
@@ -45,6 +47,9 @@ type Target struct {
 	// 127.0.0.66), so per-client caps fall on them and not on the normal
 	// producers on 127.0.0.1.
 	SourceIP string
+	// Clock paces the slow attacks and dates signatures; nil is the wall
+	// clock.
+	Clock clock.Clock
 
 	once   sync.Once
 	client *http.Client
@@ -135,7 +140,7 @@ func Run(ctx context.Context, t *Target, workers int, attacks []Attack) *Stats {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rng := rand.New(rand.NewPCG(uint64(w), uint64(time.Now().UnixNano())))
+			rng := rand.New(rand.NewPCG(uint64(w), rand.Uint64()))
 			for ctx.Err() == nil {
 				a := attacks[rng.IntN(len(attacks))]
 				actx, cancel := context.WithTimeout(ctx, 20*time.Second)

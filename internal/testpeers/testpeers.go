@@ -22,6 +22,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sluice-dev/sluice/internal/clock"
 )
 
 // Kinesalite starts kinesalite 3.3.3 (in memory, streams ACTIVE after 50 ms)
@@ -181,14 +183,15 @@ func launch(cmd *exec.Cmd, timeout time.Duration, port int) (*proc, error) {
 		waitErr = cmd.Wait()
 		close(p.done)
 	}()
-	timer := time.NewTimer(timeout)
+	// The peer is another process on real time: wait on the wall clock.
+	timer := clock.Real().NewTimer(timeout)
 	defer timer.Stop()
 	select {
 	case <-out.seen:
 		return p, nil
 	case <-p.done:
 		return nil, fmt.Errorf("%w (%v): %s", errExited, waitErr, out.String())
-	case <-timer.C:
+	case <-timer.Chan():
 		p.stop()
 		return nil, fmt.Errorf("not listening on %s after %v: %s", addr, timeout, out.String())
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/sluice-dev/sluice/internal/clock"
 	"github.com/sluice-dev/sluice/samples/clickstream/clicks"
 )
 
@@ -39,6 +40,9 @@ type producerConfig struct {
 	// Stop, when closed, ends generation after the batch in flight; ctx
 	// cancellation instead abandons that batch too.
 	Stop <-chan struct{}
+	// Clock paces the records, the retries and the progress lines; nil is
+	// the wall clock.
+	Clock clock.Clock
 }
 
 type stats struct {
@@ -62,7 +66,8 @@ func produce(ctx context.Context, api kinesisAPI, gen *clicks.Generator, cfg pro
 	if cfg.BatchSize <= 0 || cfg.BatchSize > 500 {
 		cfg.BatchSize = 500 // the PutRecords maximum
 	}
-	if err := waitActive(ctx, api, cfg.Stream, cfg.ActiveTimeout); err != nil {
+	cfg.Clock = clock.Or(cfg.Clock)
+	if err := waitActive(ctx, cfg.Clock, api, cfg.Stream, cfg.ActiveTimeout); err != nil {
 		return st, err
 	}
 
@@ -73,7 +78,7 @@ func produce(ctx context.Context, api kinesisAPI, gen *clicks.Generator, cfg pro
 		batchSize = max(1, min(batchSize, int(cfg.Rate/10)))
 	}
 
-	start := time.Now()
+	start := cfg.Clock.Now()
 	lastProgress, printed := start, -1
 	batch := make([]pending, 0, batchSize)
 	for cfg.Count == 0 || st.Sent < cfg.Count {
@@ -83,7 +88,7 @@ func produce(ctx context.Context, api kinesisAPI, gen *clicks.Generator, cfg pro
 		if cfg.Rate > 0 {
 			// Pacing: record n is due at start + n/rate.
 			due := start.Add(time.Duration(float64(st.Sent) / cfg.Rate * float64(time.Second)))
-			if err := sleep(ctx, cfg.Stop, time.Until(due)); err != nil {
+			if err := sleep(ctx, cfg.Clock, cfg.Stop, cfg.Clock.Until(due)); err != nil {
 				break
 			}
 		}
@@ -104,20 +109,20 @@ func produce(ctx context.Context, api kinesisAPI, gen *clicks.Generator, cfg pro
 		if err := putBatch(ctx, api, cfg, batch, &st); err != nil {
 			return st, fmt.Errorf("%w: %d of %d sent (%v)", errUnacknowledged, st.Sent-st.Acked, st.Sent, err)
 		}
-		if cfg.Progress > 0 && time.Since(lastProgress) >= cfg.Progress {
-			lastProgress = time.Now()
-			printProgress(cfg.Log, st, start)
+		if cfg.Progress > 0 && cfg.Clock.Since(lastProgress) >= cfg.Progress {
+			lastProgress = cfg.Clock.Now()
+			printProgress(cfg.Log, st, cfg.Clock.Since(start))
 			printed = st.Sent
 		}
 	}
 	if printed != st.Sent {
-		printProgress(cfg.Log, st, start)
+		printProgress(cfg.Log, st, cfg.Clock.Since(start))
 	}
 	return st, nil
 }
 
-func printProgress(w io.Writer, st stats, start time.Time) {
-	el := time.Since(start)
+// printProgress prints the tally after el of sending.
+func printProgress(w io.Writer, st stats, el time.Duration) {
 	fmt.Fprintf(w, "clickstream: sent=%d acked=%d retries=%d elapsed=%s rate=%.0f/s\n",
 		st.Sent, st.Acked, st.Retries, el.Round(time.Millisecond), float64(st.Acked)/max(el.Seconds(), 1e-9))
 }
@@ -145,7 +150,7 @@ func putBatch(ctx context.Context, api kinesisAPI, cfg producerConfig, batch []p
 			if stalled > cfg.MaxRetries {
 				return fmt.Errorf("gave up after %d attempts without progress: %w", stalled, lastErr)
 			}
-			if err := sleep(ctx, nil, backoff(stalled)); err != nil {
+			if err := sleep(ctx, cfg.Clock, nil, backoff(stalled)); err != nil {
 				return fmt.Errorf("%w (last error: %v)", err, lastErr)
 			}
 		}
@@ -223,9 +228,9 @@ func backoff(n int) time.Duration {
 // errStopped is returned by sleep when stop was closed.
 var errStopped = errors.New("stopped")
 
-// sleep waits for d, or until ctx is done or stop (which may be nil) is
-// closed.
-func sleep(ctx context.Context, stop <-chan struct{}, d time.Duration) error {
+// sleep waits for d on c, or until ctx is done or stop (which may be nil)
+// is closed.
+func sleep(ctx context.Context, c clock.Clock, stop <-chan struct{}, d time.Duration) error {
 	if stopped(ctx, stop) {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -235,14 +240,14 @@ func sleep(ctx context.Context, stop <-chan struct{}, d time.Duration) error {
 	if d <= 0 {
 		return nil
 	}
-	t := time.NewTimer(d)
+	t := c.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-stop:
 		return errStopped
-	case <-t.C:
+	case <-t.Chan():
 		return nil
 	}
 }
@@ -261,11 +266,11 @@ func stopped(ctx context.Context, stop <-chan struct{}) bool {
 // waitActive waits until the stream is ACTIVE (or UPDATING, which accepts
 // writes too). A stream that does not exist yet is waited for as well: the
 // generator is often started right after the server that creates it.
-func waitActive(ctx context.Context, api kinesisAPI, stream string, timeout time.Duration) error {
+func waitActive(ctx context.Context, c clock.Clock, api kinesisAPI, stream string, timeout time.Duration) error {
 	if timeout <= 0 {
 		timeout = time.Minute
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := clock.WithTimeout(ctx, c, timeout)
 	defer cancel()
 	var last string
 	for n := 0; ; n++ {
@@ -285,7 +290,7 @@ func waitActive(ctx context.Context, api kinesisAPI, stream string, timeout time
 		}
 		// Kinesis has no "stream became active" notification; polling with
 		// a growing interval is what the SDK's own waiter does.
-		if err := sleep(ctx, nil, min(50*time.Millisecond<<min(n, 4), time.Second)); err != nil {
+		if err := sleep(ctx, c, nil, min(50*time.Millisecond<<min(n, 4), time.Second)); err != nil {
 			if last == "" {
 				last = err.Error()
 			}

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/sluice-dev/sluice/internal/clock"
 	"github.com/sluice-dev/sluice/internal/testpeers"
 	"github.com/sluice-dev/sluice/samples/clickstream/clicks"
 )
@@ -144,6 +145,7 @@ type flakyKinesis struct {
 	failEvery int           // fail every n-th entry of a call (0 = never)
 	stored    []string      // partition keys (session ids) accepted, in order
 	status    []types.StreamStatus
+	puts      chan int // when set, gets len(stored) after each PutRecords
 }
 
 func (f *flakyKinesis) DescribeStreamSummary(context.Context, *kinesis.DescribeStreamSummaryInput, ...func(*kinesis.Options)) (*kinesis.DescribeStreamSummaryOutput, error) {
@@ -174,6 +176,9 @@ func (f *flakyKinesis) PutRecords(_ context.Context, in *kinesis.PutRecordsInput
 		}
 		f.stored = append(f.stored, aws.ToString(e.PartitionKey))
 		out.Records = append(out.Records, types.PutRecordsResultEntry{SequenceNumber: aws.String("1"), ShardId: aws.String("shardId-000000000000")})
+	}
+	if f.puts != nil {
+		f.puts <- len(f.stored)
 	}
 	return out, nil
 }
@@ -240,17 +245,40 @@ func TestProduceGivesUpWhenServerStaysDown(t *testing.T) {
 	}
 }
 
+// TestRateLimit: the producer paces records on its clock. 60 records at
+// 200/s go in batches of 20, each only once the clock reaches its due
+// time, never in one burst.
 func TestRateLimit(t *testing.T) {
-	api := &flakyKinesis{}
-	start := time.Now()
-	st, err := produce(context.Background(), api, clicks.NewGenerator(1), producerConfig{Stream: "s", Count: 60, Rate: 200})
-	if err != nil {
+	api := &flakyKinesis{puts: make(chan int, 10)}
+	fake := clock.NewFake(time.Unix(1000, 0))
+	var st stats
+	done := make(chan error, 1)
+	go func() {
+		var err error
+		st, err = produce(context.Background(), api, clicks.NewGenerator(1), producerConfig{Stream: "s", Count: 60, Rate: 200, Clock: fake})
+		done <- err
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, sent := range []int{20, 40} {
+		if got := <-api.puts; got != sent {
+			t.Fatalf("%d records sent, want %d", got, sent)
+		}
+		// Parked until the next batch is due, with nothing more sent.
+		if err := fake.BlockUntilContext(ctx, 1); err != nil {
+			t.Fatalf("the producer never waited for its next batch: %v", err)
+		}
+		select {
+		case got := <-api.puts:
+			t.Fatalf("%d records sent before the next batch was due, want %d", got, sent)
+		default:
+		}
+		fake.Advance(100 * time.Millisecond)
+	}
+	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	// 60 records at 200/s are due over 0.3 s minus one batch: the producer
-	// must not send them in one burst. Only a lower bound: machines are slow,
-	// never fast.
-	if el := time.Since(start); el < 200*time.Millisecond || st.Acked != 60 {
-		t.Fatalf("60 records at 200/s took %v (acked %d)", el, st.Acked)
+	if st.Acked != 60 {
+		t.Fatalf("acked %d of 60", st.Acked)
 	}
 }

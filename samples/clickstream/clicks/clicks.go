@@ -21,6 +21,8 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/sluice-dev/sluice/internal/clock"
 )
 
 // Event is one click event as it is written to the stream, JSON-encoded.
@@ -59,8 +61,10 @@ const SiteURL = "https://shop.example.com"
 type Options struct {
 	// Seed makes the content reproducible.
 	Seed int64
-	// Now is the clock that stamps events; nil means time.Now. Tests pass a
-	// fake clock to get fully reproducible timestamps.
+	// Clock stamps events; nil is the wall clock. Tests pass a clock.Fake
+	// to get fully reproducible timestamps.
+	Clock clock.Clock
+	// Now, when set, stamps events instead of Clock.Now.
 	Now func() time.Time
 	// ActiveSessions is how many sessions are interleaved at any moment
 	// (default 64). More sessions spread events over more partition keys.
@@ -131,7 +135,7 @@ func New(opts Options) *Generator {
 		products: mrand.NewZipf(rng, 1.2, 5, 4_999),
 	}
 	if g.now == nil {
-		g.now = time.Now
+		g.now = clock.Or(opts.Clock).Now
 	}
 	if g.spike.Duration <= 0 {
 		g.spike.Duration = time.Minute

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice-dev/sluice/internal/clock"
 	"github.com/sluice-dev/sluice/sinks/s3"
 )
 
@@ -135,19 +136,23 @@ func (s *Server) Start() {
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()
 	s.cmd, s.done = cmd, done
-	deadline := time.Now().Add(20 * time.Second)
+	// versitygw is another process on real time: wait on the wall clock.
+	wall := clock.Real()
+	deadline := wall.Now().Add(20 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", s.addr, time.Second)
 		if err == nil {
 			c.Close()
 			return
 		}
+		poll := wall.NewTimer(20 * time.Millisecond) // polling a port: there is no readiness event
 		select {
 		case <-done:
 			s.t.Fatalf("versitygw exited at start: %s", s.out)
-		case <-time.After(20 * time.Millisecond): // polling a port: there is no readiness event
+		case <-poll.Chan():
 		}
-		if time.Now().After(deadline) {
+		poll.Stop()
+		if wall.Now().After(deadline) {
 			s.t.Fatalf("versitygw not listening on %s after 20s: %v\n%s", s.addr, err, s.out)
 		}
 	}
