@@ -8,9 +8,9 @@ import (
 	"github.com/sluice-dev/sluice/triggers/filter"
 )
 
-// TestMatch_Spec1_12 covers the operators of docs/semantics.md, "ESM event
+// TestMatch covers the operators of docs/semantics.md, "ESM event
 // filtering" (EventBridge patterns on Kinesis records).
-func TestMatch_Spec1_12(t *testing.T) {
+func TestMatch(t *testing.T) {
 	click := `{"page":"/cart","event_type":"purchase","price":300,"user":{"country":"us-east","tier":"Gold"},"tags":["a","b"],"ref":null,"empty":""}`
 	tests := []struct {
 		name, pattern, data string

@@ -13,10 +13,10 @@ import (
 	kt "github.com/sluice-dev/sluice/triggers/kinesis"
 )
 
-// TestFilterCriteria_Spec1_12: only matching records reach the function,
+// TestFilterCriteria: only matching records reach the function,
 // BatchSize counts matching records, and filtered-out records — trailing
 // ones included — still advance the checkpoint.
-func TestFilterCriteria_Spec1_12(t *testing.T) {
+func TestFilterCriteria(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, backend string) {
 		s := newScenario(t, backend, 1)
 		var data, keys []string
@@ -54,9 +54,9 @@ func TestFilterCriteria_Spec1_12(t *testing.T) {
 	})
 }
 
-// TestPayloadCap_Spec1_3: a batch never exceeds the 6 MB invocation
+// TestPayloadCap: a batch never exceeds the 6 MB invocation
 // payload, even when BatchSize would allow more records.
-func TestPayloadCap_Spec1_3(t *testing.T) {
+func TestPayloadCap(t *testing.T) {
 	s := newScenario(t, "embedded", 1)
 	big := strings.Repeat("x", 1000*1000)
 	for range 7 {

@@ -31,13 +31,13 @@ func poisonous(invokes *atomic.Int64) func(context.Context, events.KinesisEvent)
 	}
 }
 
-// TestPoisonRecordIsolatedByBisect_Spec1_9 is issue 5's first "done when":
+// TestPoisonRecordIsolatedByBisect is issue 5's first "done when":
 // a poison record in a batch of 500 with BisectBatchOnFunctionError and
 // MaximumRetryAttempts 2 ends up alone in the failure destination with its
 // payload, every other record reaches the sink once and in key order, and
 // the invocation count stays within the bound bisection implies:
 // 1 + 2·ceil(log2 500) + MaximumRetryAttempts.
-func TestPoisonRecordIsolatedByBisect_Spec1_9(t *testing.T) {
+func TestPoisonRecordIsolatedByBisect(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, backend string) {
 		s := newScenario(t, backend, 1)
 		const n, poisonAt, retries = 500, 287, 2

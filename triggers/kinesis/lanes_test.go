@@ -21,14 +21,14 @@ import (
 	kt "github.com/sluice-dev/sluice/triggers/kinesis"
 )
 
-// TestParallelizationFactorProperty_Spec1_5 runs ParallelizationFactor 10
+// TestParallelizationFactorProperty runs ParallelizationFactor 10
 // with a function that randomly fails whole invocations or reports a
 // random partial failure, and checks the properties lanes promise
 // (docs/semantics.md, "ESM parallelization factor"):
 // per-key order in the sink, every record delivered exactly once, and no
 // checkpoint handed to the sink (or the store) ever skips a record that was
 // not yet delivered.
-func TestParallelizationFactorProperty_Spec1_5(t *testing.T) {
+func TestParallelizationFactorProperty(t *testing.T) {
 	for _, seed := range []uint64{1, 2} {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			s := newScenario(t, "embedded", 2)

@@ -15,7 +15,7 @@ import (
 	kt "github.com/sluice-dev/sluice/triggers/kinesis"
 )
 
-// TestReportBatchItemFailures_Spec1_8 walks the partial-response rules
+// TestReportBatchItemFailures walks the partial-response rules
 // (docs/semantics.md, "ESM partial batch responses"): three records,
 // MaximumRetryAttempts 1, and a function that answers every invocation the
 // same way. It checks what each invocation received and what was discarded,
@@ -23,7 +23,7 @@ import (
 // handler could return as a typed KinesisEventResponse runs twice: answered as
 // JSON (read as Lambda reads it) and as that typed value (the typed invoke
 // path, no JSON): both must come out the same.
-func TestReportBatchItemFailures_Spec1_8(t *testing.T) {
+func TestReportBatchItemFailures(t *testing.T) {
 	id := func(i int) string { return fmt.Sprintf(`{"batchItemFailures":[{"itemIdentifier":"$%d"}]}`, i) }
 	tests := []struct {
 		name string
@@ -133,11 +133,11 @@ func runSpec1_8Row(t *testing.T, body string, typed bool, invocations [][]int, d
 	}
 }
 
-// TestRecordAgeExceeded_Spec1_7 discards records older than
+// TestRecordAgeExceeded discards records older than
 // MaximumRecordAgeInSeconds before invoking, with the failure-record shape
 // (docs/semantics.md, "ESM on-failure destination") for that condition: no
 // responseContext and approximateInvokeCount 1.
-func TestRecordAgeExceeded_Spec1_7(t *testing.T) {
+func TestRecordAgeExceeded(t *testing.T) {
 	s := newScenario(t, "embedded", 1)
 	s.put(t, []string{"a", "b"}, []string{"k", "k"})
 	invoked := make(chan struct{}, 10)

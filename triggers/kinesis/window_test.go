@@ -14,11 +14,11 @@ import (
 	kt "github.com/sluice-dev/sluice/triggers/kinesis"
 )
 
-// TestTumblingWindow_Spec1_11: the state a function returns reaches its
+// TestTumblingWindow: the state a function returns reaches its
 // next invocation in the same window, the final invocation
 // (isFinalInvokeForWindow, no records) carries the aggregate, its output
 // reaches the sink, and the checkpoint moves after it.
-func TestTumblingWindow_Spec1_11(t *testing.T) {
+func TestTumblingWindow(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, backend string) {
 		s := newScenario(t, backend, 1)
 		data, keys := make([]string, 7), make([]string, 7)
