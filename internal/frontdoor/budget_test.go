@@ -10,9 +10,7 @@ import (
 )
 
 func TestBudgetWaitsForRoomThenRefuses(t *testing.T) {
-	b := NewBudget(100, 50*time.Millisecond)
-	fake := clock.NewFake(time.Unix(1000, 0))
-	b.Clock = fake
+	b, fake := newFakeBudget(100, 50*time.Millisecond)
 	var d time.Time
 	if err := b.acquire(context.Background(), 100, &d); err != nil {
 		t.Fatal(err)
@@ -23,11 +21,7 @@ func TestBudgetWaitsForRoomThenRefuses(t *testing.T) {
 		var d2 time.Time
 		refused <- b.acquire(context.Background(), 1, &d2)
 	}()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := fake.BlockUntilContext(ctx, 1); err != nil {
-		t.Fatalf("the body never waited: %v", err)
-	}
+	waitWaiters(t, fake, 1)
 	fake.Advance(50 * time.Millisecond)
 	if err := <-refused; !errors.Is(err, ErrBusy) {
 		t.Fatalf("over budget: err = %v, want ErrBusy", err)
@@ -53,7 +47,7 @@ func TestBudgetWaitsForRoomThenRefuses(t *testing.T) {
 }
 
 func TestBudgetFirstComeFirstServed(t *testing.T) {
-	b := NewBudget(100, time.Minute)
+	b, fake := newFakeBudget(100, time.Minute)
 	var d time.Time
 	b.acquire(context.Background(), 100, &d)
 	big, small := make(chan error), make(chan error)
@@ -61,12 +55,12 @@ func TestBudgetFirstComeFirstServed(t *testing.T) {
 		var d time.Time
 		big <- b.acquire(context.Background(), 80, &d)
 	}()
-	waitWaiters(t, b, 1)
+	waitWaiters(t, fake, 1)
 	go func() {
 		var d time.Time
 		small <- b.acquire(context.Background(), 10, &d)
 	}()
-	waitWaiters(t, b, 2)
+	waitWaiters(t, fake, 2)
 	// 30 free: the small body would fit, but the large one came first.
 	b.Release(30)
 	if got := b.InUse(); got != 70 {
@@ -82,7 +76,7 @@ func TestBudgetFirstComeFirstServed(t *testing.T) {
 }
 
 func TestBudgetGivesUpWithTheClient(t *testing.T) {
-	b := NewBudget(10, time.Minute)
+	b, fake := newFakeBudget(10, time.Minute)
 	var d time.Time
 	b.acquire(context.Background(), 10, &d)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -91,7 +85,7 @@ func TestBudgetGivesUpWithTheClient(t *testing.T) {
 		var d time.Time
 		done <- b.acquire(ctx, 5, &d)
 	}()
-	waitWaiters(t, b, 1)
+	waitWaiters(t, fake, 1)
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
@@ -102,20 +96,21 @@ func TestBudgetGivesUpWithTheClient(t *testing.T) {
 	}
 }
 
-// waitWaiters waits until n bodies are queued in b.
-func waitWaiters(t *testing.T, b *Budget, n int) {
+// newFakeBudget is NewBudget on a fake clock, so a test can wait for
+// bodies to queue (each waiting body arms one timer) instead of polling.
+func newFakeBudget(max int64, wait time.Duration) (*Budget, *clock.Fake) {
+	b := NewBudget(max, wait)
+	fake := clock.NewFake(time.Unix(1000, 0))
+	b.Clock = fake
+	return b, fake
+}
+
+// waitWaiters waits until n bodies are queued, waiting on fake.
+func waitWaiters(t *testing.T, fake *clock.Fake, n int) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		b.mu.Lock()
-		got := len(b.waiters)
-		b.mu.Unlock()
-		if got == n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d waiters, want %d", got, n)
-		}
-		time.Sleep(time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := fake.BlockUntilContext(ctx, n); err != nil {
+		t.Fatalf("waiting for %d bodies to queue: %v", n, err)
 	}
 }
