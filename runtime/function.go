@@ -6,8 +6,9 @@
 // error.
 //
 // Loaders live in sub-packages: runtime/plugin loads Go plugins,
-// runtime/wasm runs WASM modules; each supplies an Engine. The host knows
-// nothing of streams or sinks.
+// runtime/wasm runs WASM modules; each supplies an Engine and registers
+// itself by name with its build and load steps (RegisterLoader). The host
+// knows nothing of streams or sinks.
 package runtime
 
 import (
@@ -30,15 +31,37 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/sluice-dev/sluice/internal/clock"
 	"github.com/sluice-dev/sluice/sdk"
 	"github.com/sluice-dev/sluice/sdk/host"
 )
 
-// Invoker is the narrow interface triggers invoke through: a raw Lambda
-// payload in, the raw response out. The error, when non-nil, is an
-// *InvokeError.
+// Invoker is the one invoke contract, what triggers call: a raw Lambda
+// payload in and the raw response out (Invoke), or, for a caller that holds
+// a decoded batch already (an event-source mapping), the batch in and the
+// handler's StreamResponse out without JSON on the way (InvokeKinesis). The
+// error, when non-nil, is an *InvokeError. *Function implements it for
+// every loader; JSONInvoker adapts code that speaks JSON only.
 type Invoker interface {
 	Invoke(ctx context.Context, payload []byte) ([]byte, error)
+	// InvokeKinesis has Invoke's semantics; its result is what Invoke's
+	// JSON would decode to.
+	InvokeKinesis(ctx context.Context, e *events.KinesisEvent) (*KinesisResult, error)
+}
+
+// KinesisResult is what a typed Kinesis invocation returned.
+type KinesisResult struct {
+	// Response is the handler's response: its own value on the typed path,
+	// decoded from its JSON otherwise (anything that is not a
+	// StreamResponse reads as an empty one, as on Lambda).
+	Response sdk.StreamResponse
+	// JSON is the handler's JSON body when the call went through the JSON
+	// path (a handler of another signature, a guest without the binary
+	// ABI), nil on the typed path. A typed response cannot hold a null,
+	// numeric or malformed batch item identifier; a JSON one can, and a
+	// caller that must tell them apart as Lambda does
+	// (ReportBatchItemFailures) reads this.
+	JSON []byte
 }
 
 // Config is a function's identity and limits, as the template declares them.
@@ -62,6 +85,9 @@ type Config struct {
 	// Logs receives what the function logs, one line at a time, each
 	// prefixed with the invocation's request ID. Nil discards.
 	Logs io.Writer
+	// Clock times invocations and inits; nil is the wall clock. A fake one
+	// lets a test expire a timeout without waiting for it.
+	Clock clock.Clock
 }
 
 // ARN returns the function's ARN in Lambda's format.
@@ -94,13 +120,18 @@ func (c Config) LambdaEnv() map[string]string {
 // of already-loaded code. Function does everything loaders share (request
 // IDs, the deadline, the Lambda context, queuing, error shapes). Loaders
 // implement it: the Go engine here for plugins and in-process handlers,
-// runtime/wasm for WASM modules.
+// runtime/wasm for WASM modules. An engine with a JSON path only is made
+// one by JSONEngine.
 type Engine interface {
-	// Call runs inv. ctx carries inv's deadline, the Lambda context and the
-	// function's environment (sdk/host.WithEnv). An error that is not an
-	// *InvokeError is reported as the function's error; once ctx's deadline
-	// has passed any error becomes Sandbox.Timedout.
+	// Call runs inv with its raw payload. ctx carries inv's deadline, the
+	// Lambda context and the function's environment (sdk/host.WithEnv). An
+	// error that is not an *InvokeError is reported as the function's
+	// error; once ctx's deadline has passed any error becomes
+	// Sandbox.Timedout.
 	Call(ctx context.Context, inv *Invocation) ([]byte, error)
+	// CallKinesis is Call for a decoded Kinesis batch (inv.Payload is
+	// nil): the typed path, with Call's error rules.
+	CallKinesis(ctx context.Context, inv *Invocation, e *events.KinesisEvent) (*KinesisResult, error)
 }
 
 // Invocation is what an Engine needs to know about one call.
@@ -155,7 +186,12 @@ func New(cfg Config, handler any) (*Function, error) {
 		}
 	}
 	f := NewWithEngine(cfg, nil)
-	f.engine = &goEngine{handler: handler, f: f}
+	g := &goEngine{handler: handler, f: f}
+	if typed := kinesisHandler(handler); typed != nil {
+		f.engine = &goKinesisEngine{goEngine: g, typed: typed}
+	} else {
+		f.engine = JSONEngine(g)
+	}
 	return f, nil
 }
 
@@ -209,72 +245,18 @@ func (f *Function) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	return out, err
 }
 
-// KinesisInvoker is the typed fast path for a caller that holds a decoded
-// batch (an event-source mapping): no JSON encode/decode around the call. A
-// Go handler of the usual Kinesis signature is called directly, a WASM
-// guest gets the binary batch layout. *Function implements it for every
-// loader; the result is what Invoke's JSON would decode to.
-type KinesisInvoker interface {
-	InvokeKinesis(ctx context.Context, e *events.KinesisEvent) (*KinesisResult, error)
-}
-
-// KinesisResult is what a typed Kinesis invocation returned.
-type KinesisResult struct {
-	// Response is the handler's response: its own value on the typed path,
-	// decoded from its JSON otherwise (anything that is not a
-	// StreamResponse reads as an empty one, as on Lambda).
-	Response sdk.StreamResponse
-	// JSON is the handler's JSON body when the call went through the JSON
-	// path (a handler of another signature, a guest without the binary
-	// ABI), nil on the typed path. A typed response cannot hold a null,
-	// numeric or malformed batch item identifier; a JSON one can, and a
-	// caller that must tell them apart as Lambda does
-	// (ReportBatchItemFailures) reads this.
-	JSON []byte
-}
-
-// KinesisEngine is an Engine with a typed Kinesis path.
-type KinesisEngine interface {
-	CallKinesis(ctx context.Context, inv *Invocation, e *events.KinesisEvent) (*KinesisResult, error)
-}
-
-// InvokeKinesis implements KinesisInvoker with Invoke's semantics (queuing,
-// timeout, Lambda context, error shapes).
+// InvokeKinesis runs the function once with a decoded batch, with Invoke's
+// semantics (queuing, timeout, Lambda context, error shapes): a Go handler
+// of the usual Kinesis signature is called directly, a WASM guest gets the
+// binary batch layout, anything else goes through JSON.
 func (f *Function) InvokeKinesis(ctx context.Context, e *events.KinesisEvent) (*KinesisResult, error) {
-	ke, ok := f.engine.(KinesisEngine)
-	if !ok {
-		payload, err := json.Marshal(e)
-		if err != nil {
-			return nil, fmt.Errorf("function %s: encoding event: %w", f.cfg.Name, err)
-		}
-		out, err := f.Invoke(ctx, payload)
-		if err != nil {
-			return nil, err
-		}
-		return JSONKinesisResult(out), nil
-	}
 	var res *KinesisResult
 	err := f.run(ctx, nil, func(ctx context.Context, inv *Invocation) error {
 		var err error
-		res, err = ke.CallKinesis(ctx, inv, e)
+		res, err = f.engine.CallKinesis(ctx, inv, e)
 		return err
 	})
 	return res, err
-}
-
-// JSONKinesisResult is the result of a Kinesis invocation that answered
-// with the JSON body out.
-func JSONKinesisResult(out []byte) *KinesisResult {
-	res := &KinesisResult{JSON: out}
-	if res.JSON == nil {
-		res.JSON = []byte{} // answered through JSON, with an empty body
-	}
-	if len(out) > 0 && string(out) != "null" {
-		if json.Unmarshal(out, &res.Response) != nil {
-			res.Response = sdk.StreamResponse{}
-		}
-	}
-	return res
 }
 
 // run is what every invocation shares: a concurrency slot, a request ID,
@@ -309,10 +291,14 @@ func (f *Function) run(ctx context.Context, payload []byte, call func(context.Co
 			return handlerError(err, requestID)
 		}
 	}
-	start := time.Now()
-	ctx, cancel := context.WithTimeout(ctx, f.cfg.Timeout)
+	clk := clock.Or(f.cfg.Clock)
+	start := clk.Now()
+	ctx, cancel := clock.WithTimeout(ctx, clk, f.cfg.Timeout)
 	defer cancel()
-	deadline, _ := ctx.Deadline()
+	deadline, ok := ctx.Deadline()
+	if !ok { // on a fake clock the context has no deadline of its own
+		deadline = start.Add(f.cfg.Timeout)
+	}
 	ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{
 		AwsRequestID:       requestID,
 		InvokedFunctionArn: f.cfg.ARN(),
@@ -332,7 +318,7 @@ func (f *Function) run(ctx context.Context, payload []byte, call func(context.Co
 			// What Lambda reports when the retried init times out too
 			// (Sandbox.Timedout); its INIT_REPORT line says it was the
 			// init, and so does the message here.
-			WriteInitReport(log, time.Since(start), "invoke", "timeout")
+			WriteInitReport(log, clk.Since(start), "invoke", "timeout")
 			msg += fmt.Sprintf(": the function's init (main) did not finish, neither in the %.2f s init phase nor when retried within this invocation", f.cfg.InitPhaseTimeout().Seconds())
 		}
 		return &InvokeError{Message: msg, Type: "Sandbox.Timedout", RequestID: requestID}
@@ -388,23 +374,15 @@ func (g *goEngine) Call(ctx context.Context, inv *Invocation) ([]byte, error) {
 	})
 }
 
-// CallKinesis calls a handler of the usual Kinesis signature directly; any
-// other goes through the JSON path.
-func (g *goEngine) CallKinesis(ctx context.Context, inv *Invocation, e *events.KinesisEvent) (*KinesisResult, error) {
-	typed := kinesisHandler(g.handler)
-	if typed == nil {
-		payload, err := json.Marshal(e)
-		if err != nil {
-			return nil, err
-		}
-		inv.Payload = payload
-		out, err := g.Call(ctx, inv)
-		if err != nil {
-			return nil, err
-		}
-		return JSONKinesisResult(out), nil
-	}
-	resp, err := async(g, ctx, inv, func() (sdk.StreamResponse, error) { return typed(ctx, *e) })
+// goKinesisEngine is the Go engine of a handler of the usual Kinesis
+// signature: its typed path calls the handler directly.
+type goKinesisEngine struct {
+	*goEngine
+	typed func(context.Context, events.KinesisEvent) (sdk.StreamResponse, error)
+}
+
+func (g *goKinesisEngine) CallKinesis(ctx context.Context, inv *Invocation, e *events.KinesisEvent) (*KinesisResult, error) {
+	resp, err := async(g.goEngine, ctx, inv, func() (sdk.StreamResponse, error) { return g.typed(ctx, *e) })
 	if err != nil {
 		return nil, err
 	}

@@ -228,7 +228,7 @@ func (s *slowStart) Call(_ context.Context, inv *runtime.Invocation) ([]byte, er
 // after a crash timed out its next call on a loaded machine.)
 func TestColdStartIsNotPartOfTheTimeout(t *testing.T) {
 	eng := &slowStart{start: 150 * time.Millisecond}
-	fn := runtime.NewWithEngine(runtime.Config{Name: "Slow", Timeout: 50 * time.Millisecond}, eng)
+	fn := runtime.NewWithEngine(runtime.Config{Name: "Slow", Timeout: 50 * time.Millisecond}, runtime.JSONEngine(eng))
 	out, err := fn.Invoke(context.Background(), []byte(`{}`))
 	if err != nil || string(out) != `"ok"` {
 		t.Fatalf("got %s, %v; want the handler's answer", out, err)
@@ -272,7 +272,7 @@ func (e *initEngine) Call(ctx context.Context, inv *runtime.Invocation) ([]byte,
 func TestInitTimeoutIsRetriedInTheInvocation(t *testing.T) {
 	var logs strings.Builder
 	e := &initEngine{prepareErr: fmt.Errorf("function F: %w", &runtime.InitTimeoutError{After: time.Second, Phase: "init"})}
-	fn := runtime.NewWithEngine(runtime.Config{Name: "F", Timeout: 100 * time.Millisecond, InitTimeout: time.Second, Logs: &logs}, e)
+	fn := runtime.NewWithEngine(runtime.Config{Name: "F", Timeout: 100 * time.Millisecond, InitTimeout: time.Second, Logs: &logs}, runtime.JSONEngine(e))
 	_, err := fn.Invoke(context.Background(), []byte(`{}`))
 	var ie *runtime.InvokeError
 	if !errors.As(err, &ie) || ie.Type != "Sandbox.Timedout" || !strings.Contains(ie.Message, "Task timed out after 0.10 seconds: the function's init (main) did not finish, neither in the 1.00 s init phase nor when retried") {
@@ -286,7 +286,7 @@ func TestInitTimeoutIsRetriedInTheInvocation(t *testing.T) {
 	}
 
 	e = &initEngine{prepareErr: errors.New("instantiating module: bad magic")}
-	fn = runtime.NewWithEngine(runtime.Config{Name: "F", Timeout: time.Hour}, e)
+	fn = runtime.NewWithEngine(runtime.Config{Name: "F", Timeout: time.Hour}, runtime.JSONEngine(e))
 	if _, err := fn.Invoke(context.Background(), []byte(`{}`)); !errors.As(err, &ie) || !strings.Contains(ie.Message, "bad magic") || e.called.Load() != 0 {
 		t.Errorf("a failed init: %v after %d calls", err, e.called.Load())
 	}
@@ -294,7 +294,7 @@ func TestInitTimeoutIsRetriedInTheInvocation(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	e = &initEngine{prepareErr: context.Canceled}
-	fn = runtime.NewWithEngine(runtime.Config{Name: "F", Timeout: time.Hour}, e)
+	fn = runtime.NewWithEngine(runtime.Config{Name: "F", Timeout: time.Hour}, runtime.JSONEngine(e))
 	if _, err := fn.Invoke(ctx, []byte(`{}`)); !errors.As(err, &ie) || ie.Type != "Runtime.Cancelled" {
 		t.Errorf("cancelled during init: %v", err)
 	}

@@ -4,13 +4,15 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/sluice-dev/sluice/internal/clock"
 	"github.com/sluice-dev/sluice/runtime"
-	"github.com/sluice-dev/sluice/runtime/plugin"
-	"github.com/sluice-dev/sluice/runtime/wasm"
+	"github.com/sluice-dev/sluice/runtime/loader"
+	_ "github.com/sluice-dev/sluice/runtime/plugin" // registers the plugin loader
+	_ "github.com/sluice-dev/sluice/runtime/wasm"   // registers the wasm loader
 	"github.com/sluice-dev/sluice/template"
 )
 
@@ -63,20 +65,26 @@ type LoadOptions struct {
 	// CacheDir holds built plugins, WASM modules (wasm/) and compiled WASM
 	// code (wasm-compiled/); default: the user cache directory.
 	CacheDir string
-	// Loader overrides the template's Metadata.Sluice.Loader: plugin or
-	// wasm (`sluice local invoke --loader`).
+	// Loader overrides the template's Metadata.Sluice.Loader, naming one
+	// of Loaders() (`sluice local invoke --loader`).
 	Loader string
 	// Progress receives build progress; Logs the function's log lines.
 	Progress, Logs io.Writer
 	// InitTimeout bounds the function's init phase (0: Lambda's 10 s, or
 	// what runtime.SetDefaultInitTimeout set).
 	InitTimeout time.Duration
+	// Clock times the function's invocations, init and build; nil is the
+	// wall clock.
+	Clock clock.Clock
 }
 
-// Loaders are the values Metadata.Sluice.Loader and --loader accept.
-var Loaders = []string{"plugin", "wasm"}
+// Loaders are the values Metadata.Sluice.Loader and --loader accept: the
+// loaders this program links (runtime/plugin and runtime/wasm, imported
+// above for their registration).
+func Loaders() []string { return loader.Names() }
 
-// LoadFunctionWith is LoadFunction with options.
+// LoadFunctionWith is LoadFunction with options: the function's loader
+// (by name, from the registry) builds it and loads it.
 func LoadFunctionWith(ctx context.Context, plan *template.Plan, fn template.Function, opts LoadOptions) (*runtime.Function, error) {
 	env := map[string]string{}
 	for k, v := range fn.Environment {
@@ -90,59 +98,21 @@ func LoadFunctionWith(ctx context.Context, plan *template.Plan, fn template.Func
 		ReservedConcurrency: fn.ReservedConcurrency,
 		Logs:                opts.Logs,
 		InitTimeout:         opts.InitTimeout,
+		Clock:               opts.Clock,
 	}
-	loader := fn.Loader
+	name := fn.Loader
 	if opts.Loader != "" {
-		loader = opts.Loader
+		name = opts.Loader
 	}
-	switch loader {
-	case "", "plugin":
-		b := &plugin.Builder{CacheDir: opts.CacheDir, Progress: opts.Progress}
-		res, err := b.Build(ctx, fn.LogicalID, fn.CodeDir)
-		if err != nil {
-			return nil, err
-		}
-		// A plugin's init cannot be interrupted in-process: LoadContext
-		// stops waiting for it (at the init deadline, or on SIGTERM) and
-		// fails the load instead of holding start-up hostage.
-		handler, err := plugin.LoadContext(ctx, res.Path, cfg.InitTimeout)
-		if err != nil {
-			return nil, fmt.Errorf("function %s: %w", fn.LogicalID, err)
-		}
-		return runtime.New(cfg, handler)
-	case "wasm":
-		b := &wasm.Builder{Progress: opts.Progress}
-		wopts := wasm.Options{Mounts: fn.Mounts, SoftTimeout: fn.SoftTimeout}
-		for guest, host := range fn.Mounts {
-			if st, err := os.Stat(host); err != nil || !st.IsDir() {
-				return nil, fmt.Errorf("function %s: Metadata.Sluice.Mounts %s: %s is not a directory", fn.LogicalID, guest, host)
-			}
-		}
-		if opts.CacheDir != "" {
-			b.CacheDir = filepath.Join(opts.CacheDir, "wasm")
-			wopts.CompileCacheDir = filepath.Join(opts.CacheDir, "wasm-compiled")
-		}
-		res, err := b.Build(ctx, fn.LogicalID, fn.CodeDir)
-		if err != nil {
-			return nil, err
-		}
-		code, err := os.ReadFile(res.Path)
-		if err != nil {
-			return nil, fmt.Errorf("function %s: %w", fn.LogicalID, err)
-		}
-		m, err := wasm.NewModule(ctx, code, cfg, wopts)
-		if err != nil {
-			return nil, fmt.Errorf("function %s: %w", fn.LogicalID, err)
-		}
-		for _, note := range []string{m.StopNote(), m.InitNote()} {
-			if note != "" && opts.Progress != nil {
-				fmt.Fprintf(opts.Progress, "sluice: function %s: %s\n", fn.LogicalID, note)
-			}
-		}
-		return runtime.NewWithEngine(cfg, m), nil
-	default:
-		return nil, fmt.Errorf("function %s: unknown loader %q (want one of %v)", fn.LogicalID, loader, Loaders)
+	l, err := runtime.LookupLoader(name)
+	if err != nil {
+		return nil, fmt.Errorf("function %s: %w", fn.LogicalID, err)
 	}
+	art, err := l.Build(ctx, runtime.BuildRequest{Function: fn.LogicalID, Dir: fn.CodeDir, CacheDir: opts.CacheDir, Progress: opts.Progress, Clock: opts.Clock})
+	if err != nil {
+		return nil, err
+	}
+	return l.Load(ctx, art, runtime.LoadRequest{Config: cfg, Function: fn.LogicalID, CacheDir: opts.CacheDir, Mounts: fn.Mounts, SoftTimeout: fn.SoftTimeout, Progress: opts.Progress})
 }
 
 // FindFunction looks a function up by logical ID (or by name).
@@ -155,4 +125,13 @@ func FindFunction(plan *template.Plan, id string) (template.Function, error) {
 		names = append(names, fn.LogicalID)
 	}
 	return template.Function{}, fmt.Errorf("function %q is not in the template (functions: %v)", id, names)
+}
+
+// InvokeKinesis completes runningFunction (redrive.go) as a
+// runtime.Invoker: a redrive sends the failure record's JSON payload, so
+// its typed path is the JSON adapter over Invoke. It belongs beside
+// Invoke; it is here so that the invoke contract could grow without
+// editing redrive.go under its owner.
+func (f runningFunction) InvokeKinesis(ctx context.Context, e *events.KinesisEvent) (*runtime.KinesisResult, error) {
+	return runtime.JSONInvoker(f.Invoke).InvokeKinesis(ctx, e)
 }

@@ -12,8 +12,6 @@ package plugin
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"go/ast"
@@ -23,8 +21,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
+	"github.com/sluice-dev/sluice/internal/clock"
 	"github.com/sluice-dev/sluice/runtime/internal/gosrc"
 )
 
@@ -50,14 +48,12 @@ type Builder struct {
 	Progress io.Writer
 	// GoCommand is the go tool to run; default "go".
 	GoCommand string
+	// Clock times the build; nil is the wall clock.
+	Clock clock.Clock
 }
 
 // Result describes a built (or cached) plugin.
-type Result struct {
-	Path   string
-	Key    string
-	Cached bool
-}
+type Result = gosrc.Result
 
 // Build compiles the main package in dir (an absolute path inside a Go
 // module) unless a plugin for the same content and host is already cached.
@@ -67,52 +63,41 @@ func (b *Builder) Build(ctx context.Context, name, dir string) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	modRoot, modPath, err := gosrc.FindModule(dir)
-	if err != nil {
-		return Result{}, fmt.Errorf("function %s: %w", name, err)
+	t := gosrc.Target{
+		CacheSub:  "plugins",
+		As:        "a Go plugin",
+		Ext:       ".so",
+		Toolchain: host.key(),
+		Command: func(dir, tmpDir, out string) ([]string, []string, error) {
+			return pluginCommand(host, dir, tmpDir, out)
+		},
+		Failed: "go build",
 	}
-	srcKey, err := gosrc.SourceKey(modRoot, modPath, dir)
-	if err != nil {
-		return Result{}, fmt.Errorf("function %s: hashing sources: %w", name, err)
-	}
-	sum := sha256.Sum256([]byte(host.key() + srcKey))
-	key := hex.EncodeToString(sum[:])[:24]
-	cacheDir, err := gosrc.CacheDir(b.CacheDir, "plugins")
-	if err != nil {
-		return Result{}, err
-	}
-	out := filepath.Join(cacheDir, gosrc.SafeName(name)+"-"+key+".so")
-	if _, err := os.Stat(out); err == nil {
-		return Result{Path: out, Key: key, Cached: true}, nil
-	}
+	return gosrc.Builder{CacheDir: b.CacheDir, Progress: b.Progress, GoCommand: b.GoCommand, Clock: b.Clock}.Build(ctx, t, name, dir)
+}
 
-	start := time.Now()
-	gosrc.Progress(b.Progress, "building %s (%s) as a Go plugin", name, gosrc.RelOrAbs(modRoot, dir))
-	tmpDir, err := os.MkdirTemp(cacheDir, ".build-*")
-	if err != nil {
-		return Result{}, fmt.Errorf("function %s: %w", name, err)
-	}
-	defer os.RemoveAll(tmpDir)
+// pluginCommand is the plugin's part of the build: SluiceMain added to
+// the file that declares main(), and the host's own build flags.
+func pluginCommand(host Fingerprint, dir, tmpDir, out string) (args, env []string, err error) {
 	// The overlay replaces the file that declares main() with itself plus
 	// SluiceMain, without touching the user's tree. (Adding a new file
 	// through the overlay does not work when the files are named on the
 	// command line, see below.)
 	mainFile, src, err := findMain(dir)
 	if err != nil {
-		return Result{}, fmt.Errorf("function %s: %w", name, err)
+		return nil, nil, err
 	}
 	entry := filepath.Join(tmpDir, filepath.Base(mainFile))
 	if err := os.WriteFile(entry, append(src, []byte(entrySource)...), 0o644); err != nil {
-		return Result{}, err
+		return nil, nil, err
 	}
 	overlay, _ := json.Marshal(map[string]map[string]string{
 		"Replace": {mainFile: entry},
 	})
 	overlayPath := filepath.Join(tmpDir, "overlay.json")
 	if err := os.WriteFile(overlayPath, overlay, 0o644); err != nil {
-		return Result{}, err
+		return nil, nil, err
 	}
-	tmpOut := filepath.Join(tmpDir, "fn.so")
 	// The files are named on the command line rather than the package by
 	// import path: for a package given by path the plugin path is its import
 	// path, the same for every version, and Go refuses to open a second
@@ -121,18 +106,10 @@ func (b *Builder) Build(ctx context.Context, name, dir string) (Result, error) {
 	// their content, so a changed function loads beside the old one.
 	files, err := goFiles(dir)
 	if err != nil {
-		return Result{}, fmt.Errorf("function %s: %w", name, err)
+		return nil, nil, err
 	}
-	args := append([]string{"build", "-buildmode=plugin", "-o", tmpOut, "-overlay", overlayPath}, buildFlags(host)...)
-	args = append(args, files...)
-	if err := gosrc.GoBuild(ctx, b.GoCommand, dir, buildEnv(host), args); err != nil {
-		return Result{}, fmt.Errorf("function %s: go build failed: %w", name, err)
-	}
-	if err := os.Rename(tmpOut, out); err != nil {
-		return Result{}, fmt.Errorf("function %s: %w", name, err)
-	}
-	gosrc.Progress(b.Progress, "built %s in %s", name, time.Since(start).Round(10*time.Millisecond))
-	return Result{Path: out, Key: key}, nil
+	args = append([]string{"build", "-buildmode=plugin", "-o", out, "-overlay", overlayPath}, buildFlags(host)...)
+	return append(args, files...), buildEnv(host), nil
 }
 
 // findMain returns the file of dir that declares func main() and its

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluice-dev/sluice/internal/clock"
 	"github.com/sluice-dev/sluice/runtime"
 	"github.com/sluice-dev/sluice/sdk/host"
 )
@@ -38,6 +39,11 @@ func Load(path string) (any, error) {
 // later plugin loads wait for it too and fail the same way, naming it. The
 // WASM loader stops a stuck init for real.
 func LoadContext(ctx context.Context, path string, initTimeout time.Duration) (any, error) {
+	return loadOn(ctx, clock.Real(), path, initTimeout)
+}
+
+// loadOn is LoadContext with the init deadline timed on clk.
+func loadOn(ctx context.Context, clk clock.Clock, path string, initTimeout time.Duration) (any, error) {
 	if initTimeout <= 0 {
 		initTimeout = runtime.Config{}.InitPhaseTimeout()
 	}
@@ -51,13 +57,13 @@ func LoadContext(ctx context.Context, path string, initTimeout time.Duration) (a
 		h, err := open(path)
 		done <- result{h, err}
 	}()
-	t := time.NewTimer(initTimeout)
+	t := clk.NewTimer(initTimeout)
 	defer t.Stop()
 	var cause error
 	select {
 	case r := <-done:
 		return r.handler, r.err
-	case <-t.C:
+	case <-t.Chan():
 		cause = &runtime.InitTimeoutError{After: initTimeout, Phase: "init"}
 	case <-ctx.Done():
 		cause = fmt.Errorf("stopped waiting for its init: %w", ctx.Err())

@@ -2,16 +2,13 @@ package wasm
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
-	"time"
 
+	"github.com/sluice-dev/sluice/internal/clock"
 	"github.com/sluice-dev/sluice/runtime/internal/gosrc"
 )
 
@@ -46,14 +43,12 @@ type Builder struct {
 	Progress io.Writer
 	// GoCommand is the go tool to run; default "go".
 	GoCommand string
+	// Clock times the build; nil is the wall clock.
+	Clock clock.Clock
 }
 
 // Result describes a built (or cached) module.
-type Result struct {
-	Path   string
-	Key    string
-	Cached bool
-}
+type Result = gosrc.Result
 
 // Build compiles the main package in dir (an absolute path inside a Go
 // module) unless a module for the same content is already cached. The key
@@ -61,51 +56,31 @@ type Result struct {
 // package of the same module it imports (the sdk and its ABI included), and
 // the host's Go version as a proxy for the toolchain that builds it.
 func (b *Builder) Build(ctx context.Context, name, dir string) (Result, error) {
-	modRoot, modPath, err := gosrc.FindModule(dir)
-	if err != nil {
-		return Result{}, fmt.Errorf("function %s: %w", name, err)
+	t := gosrc.Target{
+		CacheSub:  "wasm",
+		As:        "a WASM module",
+		Ext:       ".wasm",
+		Toolchain: "wasip1/wasm c-shared GOWASM=" + goWASM + " " + goruntime.Version() + " ",
+		Command:   wasmCommand,
+		Failed:    "go build (wasip1/wasm)",
 	}
-	srcKey, err := gosrc.SourceKey(modRoot, modPath, dir)
-	if err != nil {
-		return Result{}, fmt.Errorf("function %s: hashing sources: %w", name, err)
-	}
-	sum := sha256.Sum256([]byte("wasip1/wasm c-shared GOWASM=" + goWASM + " " + goruntime.Version() + " " + srcKey))
-	key := hex.EncodeToString(sum[:])[:24]
-	cacheDir, err := gosrc.CacheDir(b.CacheDir, "wasm")
-	if err != nil {
-		return Result{}, err
-	}
-	out := filepath.Join(cacheDir, gosrc.SafeName(name)+"-"+key+".wasm")
-	if _, err := os.Stat(out); err == nil {
-		return Result{Path: out, Key: key, Cached: true}, nil
-	}
+	return gosrc.Builder{CacheDir: b.CacheDir, Progress: b.Progress, GoCommand: b.GoCommand, Clock: b.Clock}.Build(ctx, t, name, dir)
+}
 
-	start := time.Now()
-	gosrc.Progress(b.Progress, "building %s (%s) as a WASM module", name, gosrc.RelOrAbs(modRoot, dir))
-	tmpDir, err := os.MkdirTemp(cacheDir, ".build-*")
-	if err != nil {
-		return Result{}, fmt.Errorf("function %s: %w", name, err)
-	}
-	defer os.RemoveAll(tmpDir)
+// wasmCommand is the module's part of the build: the sluice_main export
+// added to the package, a reactor for WASI.
+func wasmCommand(dir, tmpDir, out string) (args, env []string, err error) {
 	entry := filepath.Join(tmpDir, "entry.go")
 	if err := os.WriteFile(entry, []byte(entrySource), 0o644); err != nil {
-		return Result{}, err
+		return nil, nil, err
 	}
 	overlay, _ := json.Marshal(map[string]map[string]string{
 		"Replace": {filepath.Join(dir, "zz_sluice_wasm_entry.go"): entry},
 	})
 	overlayPath := filepath.Join(tmpDir, "overlay.json")
 	if err := os.WriteFile(overlayPath, overlay, 0o644); err != nil {
-		return Result{}, err
+		return nil, nil, err
 	}
-	tmpOut := filepath.Join(tmpDir, "fn.wasm")
-	args := []string{"build", "-buildmode=c-shared", "-trimpath", "-o", tmpOut, "-overlay", overlayPath, "."}
-	if err := gosrc.GoBuild(ctx, b.GoCommand, dir, []string{"GOOS=wasip1", "GOARCH=wasm", "GOWASM=" + goWASM, "CGO_ENABLED=0"}, args); err != nil {
-		return Result{}, fmt.Errorf("function %s: go build (wasip1/wasm) failed: %w", name, err)
-	}
-	if err := os.Rename(tmpOut, out); err != nil {
-		return Result{}, fmt.Errorf("function %s: %w", name, err)
-	}
-	gosrc.Progress(b.Progress, "built %s in %s", name, time.Since(start).Round(10*time.Millisecond))
-	return Result{Path: out, Key: key}, nil
+	args = []string{"build", "-buildmode=c-shared", "-trimpath", "-o", out, "-overlay", overlayPath, "."}
+	return args, []string{"GOOS=wasip1", "GOARCH=wasm", "GOWASM=" + goWASM, "CGO_ENABLED=0"}, nil
 }

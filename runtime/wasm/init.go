@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/tetratelabs/wazero/api"
 
+	"github.com/sluice-dev/sluice/internal/clock"
 	"github.com/sluice-dev/sluice/runtime"
 	"github.com/sluice-dev/sluice/runtime/wasm/internal/interrupt"
 	"github.com/sluice-dev/sluice/sdk/abi"
@@ -31,12 +31,12 @@ func (m *Module) InitNote() string { return m.initNote }
 // When the limit ends the init it returns an *runtime.InitTimeoutError and
 // writes Lambda's INIT_REPORT line to log.
 func (m *Module) initPhase(ctx context.Context, log io.Writer) (*instance, error) {
-	start := time.Now()
-	ictx, cancel := context.WithTimeout(ctx, m.initTimeout)
+	start := m.clock.Now()
+	ictx, cancel := clock.WithTimeout(ctx, m.clock, m.initTimeout)
 	defer cancel()
 	inst, err := m.start(ictx)
 	if err != nil && ctx.Err() == nil && errors.Is(ictx.Err(), context.DeadlineExceeded) {
-		runtime.WriteInitReport(log, time.Since(start), "init", "timeout")
+		runtime.WriteInitReport(log, m.clock.Since(start), "init", "timeout")
 		return nil, &runtime.InitTimeoutError{Function: m.cfg.Name, After: m.initTimeout, Phase: "init"}
 	}
 	return inst, err
@@ -192,7 +192,7 @@ var initExports = []string{interrupt.StartExport, "_initialize", EntryExport}
 // stopped, is closed, never used.
 func (m *Module) instantiate(ctx context.Context) (*instance, error) {
 	out := &switchWriter{}
-	inst := &instance{out: out, hard: m.stop != StopAbandon, wake: make(chan struct{})}
+	inst := &instance{out: out, hard: m.stop != StopAbandon, wake: make(chan struct{}), clock: m.clock}
 	mc := m.modCfg.WithStdout(out).WithStderr(out)
 	var disarm func() bool
 	if inst.hard {

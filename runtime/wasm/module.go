@@ -36,6 +36,7 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
 
+	"github.com/sluice-dev/sluice/internal/clock"
 	"github.com/sluice-dev/sluice/runtime"
 	"github.com/sluice-dev/sluice/runtime/wasm/internal/interrupt"
 	"github.com/sluice-dev/sluice/sdk"
@@ -132,6 +133,7 @@ type Module struct {
 	initTimeout time.Duration
 	suppressed  atomic.Bool
 	initNote    string
+	clock       clock.Clock // Config.Clock: init deadlines, guest sleeps
 
 	mu     sync.Mutex
 	idle   []*instance
@@ -173,7 +175,7 @@ func NewModule(ctx context.Context, code []byte, cfg runtime.Config, opts Option
 	if err != nil {
 		return nil, err
 	}
-	m := &Module{cfg: cfg, opts: opts, maxPages: uint32(cfg.MemoryMB) * (1 << 20 / pageSize), initTimeout: cfg.InitPhaseTimeout()}
+	m := &Module{cfg: cfg, opts: opts, maxPages: uint32(cfg.MemoryMB) * (1 << 20 / pageSize), initTimeout: cfg.InitPhaseTimeout(), clock: clock.Or(cfg.Clock)}
 	fail := func(err error) (*Module, error) {
 		if m.rt != nil {
 			m.rt.Close(context.WithoutCancel(ctx))
@@ -372,6 +374,7 @@ type instance struct {
 	interrupt api.MutableGlobal
 	wakeOnce  sync.Once
 	wake      chan struct{}
+	clock     clock.Clock // the module's, for the guest's sleeps
 }
 
 // stopGuest makes an instrumented guest trap at its next loop iteration,
@@ -402,10 +405,10 @@ func (inst *instance) setInterrupt(g api.MutableGlobal) {
 // invocation is stopped, so a sleeping guest is stopped as promptly as a
 // spinning one.
 func (inst *instance) sleep(ns int64) {
-	t := time.NewTimer(time.Duration(ns))
+	t := inst.clock.NewTimer(time.Duration(ns))
 	defer t.Stop()
 	select {
-	case <-t.C:
+	case <-t.Chan():
 	case <-inst.wake:
 	}
 }
@@ -483,6 +486,11 @@ func (m *Module) Call(ctx context.Context, inv *runtime.Invocation) ([]byte, err
 	if err != nil {
 		return nil, err
 	}
+	return m.callJSON(ctx, inst, inv)
+}
+
+// callJSON runs inv's raw payload on inst.
+func (m *Module) callJSON(ctx context.Context, inst *instance, inv *runtime.Invocation) ([]byte, error) {
 	h := abi.Header{Kind: abi.KindJSON, RequestID: inv.RequestID, FunctionARN: inv.FunctionARN, DeadlineMs: inv.Deadline.UnixMilli()}
 	req := inst.req[:0]
 	if ev, ok := kinesisEvent(inst, inv.Payload); ok {
@@ -504,17 +512,19 @@ func (m *Module) CallKinesis(ctx context.Context, inv *runtime.Invocation, ev *e
 	}
 	h := abi.Header{Kind: abi.KindKinesis, RequestID: inv.RequestID, FunctionARN: inv.FunctionARN, DeadlineMs: inv.Deadline.UnixMilli()}
 	if !inst.kinesis || !abi.CanEncodeKinesis(ev) {
-		m.release(ctx, inst)
-		payload, err := json.Marshal(ev)
-		if err != nil {
-			return nil, err
+		// A guest without the binary batch ABI, or a batch the layout
+		// cannot carry: the JSON path, on this same instance (which goes
+		// back to the pool unused if the batch cannot even be encoded).
+		called := false
+		res, err := runtime.KinesisViaJSON(ev, func(payload []byte) ([]byte, error) {
+			called = true
+			inv.Payload = payload
+			return m.callJSON(ctx, inst, inv)
+		})
+		if !called {
+			m.release(ctx, inst)
 		}
-		inv.Payload = payload
-		out, err := m.Call(ctx, inv)
-		if err != nil {
-			return nil, err
-		}
-		return runtime.JSONKinesisResult(out), nil
+		return res, err
 	}
 	inst.req = abi.AppendKinesis(abi.AppendHeader(inst.req[:0], h), ev)
 	resp, err := m.roundTrip(ctx, inst, inv, inst.req)

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -254,26 +253,18 @@ func (m *Mapping) invokeContext(ctx context.Context) (context.Context, context.C
 	}
 }
 
-// call invokes the function with ev. A function that takes the decoded batch
-// directly (runtime.KinesisInvoker: a Go handler in a plugin, or a WASM guest
-// through the binary ABI) skips the event's JSON encoding and the handler's
-// reflection decoding — most of an invocation's cost — and its StreamResponse
-// is used as it is, without a JSON round trip; under ReportBatchItemFailures
-// too, since a typed response holds nothing the partial-response rules read
-// differently from its JSON (a handler that answered through JSON after all
-// hands its body over to those rules).
+// call invokes the function with ev on the typed path: a function that
+// takes the decoded batch directly (a Go handler in a plugin, or a WASM
+// guest through the binary ABI) skips the event's JSON encoding and the
+// handler's reflection decoding — most of an invocation's cost — and its
+// StreamResponse is used as it is, without a JSON round trip; under
+// ReportBatchItemFailures too, since a typed response holds nothing the
+// partial-response rules read differently from its JSON. A function that
+// answered through JSON after all hands its body over to those rules.
 func (m *Mapping) call(ctx context.Context, ev *events.KinesisEvent) (response, error) {
-	if ki, ok := m.fn.(runtime.KinesisInvoker); ok {
-		res, err := ki.InvokeKinesis(ctx, ev)
-		if err != nil {
-			return response{}, err
-		}
-		return response{typed: &res.Response, body: res.JSON}, nil
-	}
-	payload, err := json.Marshal(ev)
+	res, err := m.fn.InvokeKinesis(ctx, ev)
 	if err != nil {
-		return response{}, fmt.Errorf("encoding event: %w", err)
+		return response{}, err
 	}
-	body, err := m.fn.Invoke(ctx, payload)
-	return response{body: body}, err
+	return response{typed: &res.Response, body: res.JSON}, nil
 }
