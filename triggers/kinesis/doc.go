@@ -7,7 +7,7 @@
 //
 // Where things happen:
 //
-//	mapping.go   Config (every ESM parameter, AWS ranges and defaults), Options, shard discovery, parents before children
+//	mapping.go   Config (every ESM parameter; ranges and defaults from esmparam, shared with the template), Options, shard discovery, parents before children
 //	shard.go     one shard: claim (fenced) → resume from the later of sink and store → gather (BatchSize, window, filters)
 //	lanes.go     ParallelizationFactor: key lanes fed by pipelined reads, the safe shard checkpoint across them, hand-over to the sink
 //	cpwriter.go  a shard's checkpoint writes: in the background, paced, the latest one always
@@ -46,4 +46,8 @@
 //     the throttle types in throttleTypes) are retried without counting
 //     toward MaximumRetryAttempts (docs/semantics.md, "ESM invocation
 //     outcomes").
+//   - Every timer and reading of the time goes through Options.Clock
+//     (internal/clock), so a test or a replay on a clock.Fake moves polls,
+//     batching windows, checkpoint pacing, back-off and drain deadlines by
+//     advancing it.
 package kinesis
