@@ -63,7 +63,8 @@ type Function struct {
 	CodeDir string `json:"codeDir"`
 	Handler string `json:"handler"`
 	Runtime string `json:"runtime"`
-	// Loader is "plugin" (default) or "wasm", from Metadata.Sluice.Loader.
+	// Loader is Metadata.Sluice.Loader: the name of a registered loader
+	// (runtime/loader), the default loader's when absent.
 	Loader string `json:"loader"`
 	// MemorySize is in MB, 128 (default) to 10240.
 	MemorySize int `json:"memorySize"`

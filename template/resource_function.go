@@ -1,11 +1,14 @@
 package template
 
 import (
+	"fmt"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/sluice-dev/sluice/runtime/loader"
 )
 
 // functionKeys are the AWS::Serverless::Function properties SAM defines.
@@ -22,8 +25,8 @@ var functionKeys = []string{"Architectures", "AssumeRolePolicyDocument", "AutoPu
 	"SourceKMSKeyArn", "Tags", "TenancyConfig", "Timeout", "Tracing", "VersionDeletionPolicy",
 	"VersionDescription", "VpcConfig"}
 
-// goRuntimes are the runtimes whose code Sluice's plugin loader can build:
-// Go compiled to a bootstrap executable.
+// goRuntimes are the runtimes whose code a Go-only loader (loader.Spec.GoOnly,
+// the plugin loader) can build: Go compiled to a bootstrap executable.
 var goRuntimes = []string{"provided.al2023", "provided.al2", "provided", "go1.x"}
 
 // lambdaRuntimes are the other Lambda runtime identifiers, so a typo gets a
@@ -46,7 +49,7 @@ var (
 
 func (p *parser) function(r *resource) {
 	o := p.object(r.props, r.propsAt, r.path(), functionKeys)
-	f := Function{LogicalID: r.id, Line: r.keyPos.line, Loader: "plugin"}
+	f := Function{LogicalID: r.id, Line: r.keyPos.line, Loader: loader.Default()}
 	f.Name, _ = p.physicalName(r)
 	if _, at, ok := o.str("FunctionName", false); ok && !functionName.MatchString(f.Name) {
 		o.errorf(at, "FunctionName", "must be 1 to 64 letters, digits, - or _, got %s", quote(f.Name))
@@ -80,11 +83,13 @@ func (p *parser) function(r *resource) {
 
 	meta := p.object(r.body.get("Metadata").valOrNil(), r.keyPos, "Resources."+r.id+".Metadata", nil)
 	sluice := meta.child("Sluice", []string{"Loader", "DeliveryStream", "Mounts", "SoftTimeout"})
-	f.Loader = sluice.enum("Loader", false, "plugin", "plugin", "wasm")
-	if f.Loader == "plugin" && f.Runtime != "" && !contains(goRuntimes, f.Runtime) {
-		o.errorf(o.get("Runtime").val.pos, "Runtime", "the plugin loader runs Go functions only (%s); set Metadata.Sluice.Loader: wasm for other languages", oneOf(goRuntimes))
+	f.Loader = p.loaderName(sluice)
+	spec, _ := loader.Lookup(f.Loader)
+	if spec.GoOnly && f.Runtime != "" && !contains(goRuntimes, f.Runtime) {
+		others := loader.Matching(func(s loader.Spec) bool { return !s.GoOnly })
+		o.errorf(o.get("Runtime").val.pos, "Runtime", "the %s loader runs Go functions only (%s); set Metadata.Sluice.Loader: %s for other languages", f.Loader, oneOf(goRuntimes), oneOf(others))
 	}
-	p.wasmGrants(sluice, &f)
+	p.loaderSettings(sluice, spec, &f)
 
 	deliveries := p.environment(o, &f)
 	f.DeliveryStream = p.pickDelivery(sluice, deliveries)
@@ -167,22 +172,45 @@ func (p *parser) environment(o *object, f *Function) []string {
 	return deliveries
 }
 
-// wasmGrants reads what a WASM guest may reach beyond its sandbox:
-// read-only directory mounts, and SoftTimeout. Both mean nothing to a plugin,
-// which shares the host's process, file system and network.
-func (p *parser) wasmGrants(sluice *object, f *Function) {
+// loaderName reads Metadata.Sluice.Loader: one of the registered loaders
+// (runtime/loader), the default one when absent. A program that links no
+// loader cannot check the name, and takes it as it is.
+func (p *parser) loaderName(sluice *object) string {
+	names := loader.Names()
+	if len(names) == 0 {
+		name, _, _ := sluice.str("Loader", false)
+		return name
+	}
+	return sluice.enum("Loader", false, loader.Default(), names...)
+}
+
+// loaderSettings reads the settings only some loaders honour — what a
+// sandboxed guest may reach beyond its sandbox: read-only directory
+// mounts, and SoftTimeout — and refuses them for a loader that does not
+// (a plugin shares the host's process, file system and network), saying
+// why.
+func (p *parser) loaderSettings(sluice *object, spec loader.Spec, f *Function) {
+	// refusal is the error for setting under a loader that ignores it.
+	refusal := func(setting string) string {
+		honouring := loader.Matching(func(s loader.Spec) bool { return s.Honours(setting) })
+		msg := fmt.Sprintf("applies to the %s loader only", oneOf(honouring))
+		if why := spec.Refusals[setting]; why != "" {
+			msg += ": " + why
+		}
+		return msg
+	}
 	if sluice.has("SoftTimeout") {
 		f.SoftTimeout = sluice.boolean("SoftTimeout", false)
-		if f.Loader != "wasm" {
-			sluice.errorf(sluice.get("SoftTimeout").keyPos, "SoftTimeout", "applies to the wasm loader only: a plugin's timeout is always soft (its call is abandoned, not stopped)")
+		if !spec.Honours("SoftTimeout") {
+			sluice.errorf(sluice.get("SoftTimeout").keyPos, "SoftTimeout", "%s", refusal("SoftTimeout"))
 		}
 	}
 	mounts := sluice.child("Mounts", nil)
 	if !mounts.present() {
 		return
 	}
-	if f.Loader != "wasm" {
-		mounts.p.errorf(mounts.at, "%s: applies to the wasm loader only: a plugin shares the host's process and sees its whole file system", mounts.path)
+	if !spec.Honours("Mounts") {
+		mounts.p.errorf(mounts.at, "%s: %s", mounts.path, refusal("Mounts"))
 		return
 	}
 	for _, e := range mounts.v.entries {
