@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/sluice-dev/sluice/runtime"
 )
 
 // TestMain points every test at one plugin cache, so the sample functions
@@ -263,7 +261,6 @@ func TestLocalInvokeStuckInit(t *testing.T) {
 	if err := os.WriteFile(tmpl, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	defer runtime.SetDefaultInitTimeout(0)
 	code, stdout, stderr := sluice(t, "", "local", "invoke", "Stuck", "-t", tmpl, "--init-timeout", "300ms")
 	if code != 1 {
 		t.Fatalf("exit %d, want 1\nstdout %s\nstderr %s", code, stdout, stderr)
