@@ -103,12 +103,18 @@ func (d *DeliveryStream) schedule() {
 			wait = max(next.Sub(now), 0)
 		}
 		t.Reset(wait)
-		select {
-		case <-d.ctx.Done():
+		if next.IsZero() || d.clk.Now().Before(next) {
+			select {
+			case <-d.ctx.Done():
+				return
+			case <-d.kick:
+			case <-t.Chan():
+			}
+		} else if d.ctx.Err() != nil {
 			return
-		case <-d.kick:
-		case <-t.Chan():
-		}
+		} // else the clock passed the deadline while the timer was being
+		// armed, relative to a now already stale (a fake clock advanced
+		// meanwhile), and the timer could fire late: look at once.
 		now = d.clk.Now()
 		if err := d.detachPicked(ReasonInterval, func(b *buffer) bool { return d.buffers.dueLocked(b, now) }); err != nil {
 			// The log is poisoned: nothing can be flushed until reopen, and

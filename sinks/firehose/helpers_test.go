@@ -17,28 +17,15 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/sluice-dev/sluice/handover"
+	"github.com/sluice-dev/sluice/internal/clock"
 )
 
-// fakeClock is the injectable clock; tests move it explicitly.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *fakeClock {
-	return &fakeClock{t: time.Date(2018, 8, 27, 10, 30, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
+// newClock is the tests' clock. openTest gives it to a stream as
+// Options.Now, so the background scheduler keeps wall-clock timers and
+// tests flush on fake time themselves (FlushDue, Flush); tests of the
+// scheduler give it as Options.Clock instead.
+func newClock() *clock.Fake {
+	return clock.NewFake(time.Date(2018, 8, 27, 10, 30, 0, 0, time.UTC))
 }
 
 // memDest is an in-memory Destination with fault injection. It outlives
@@ -116,7 +103,7 @@ func (m *memDest) body(t testing.TB, key string) string {
 	return string(b)
 }
 
-func openTest(t testing.TB, cfg Config, dir string, dst Destination, clk *fakeClock, mod ...func(*Options)) *DeliveryStream {
+func openTest(t testing.TB, cfg Config, dir string, dst Destination, clk *clock.Fake, mod ...func(*Options)) *DeliveryStream {
 	t.Helper()
 	o := Options{StateDir: dir, Destination: dst, Now: clk.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	for _, f := range mod {
