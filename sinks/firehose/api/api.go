@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/handover"
+	"github.com/sluice-dev/sluice/internal/clock"
 	"github.com/sluice-dev/sluice/internal/frontdoor"
 	"github.com/sluice-dev/sluice/sinks/firehose"
 )
@@ -60,13 +61,13 @@ type Stream struct {
 type Handler struct {
 	region, account string
 	streams         map[string]Stream
-	now             func() time.Time
+	now             func() time.Time // arrival time of the records put
 }
 
 // New returns a handler for streams (by DeliveryStreamName) in the given
 // region and account (used in ARNs and messages).
 func New(region, account string, streams map[string]Stream) *Handler {
-	return &Handler{region: region, account: account, streams: streams, now: time.Now}
+	return &Handler{region: region, account: account, streams: streams, now: clock.Real().Now}
 }
 
 // apiError is an AWS JSON error.
