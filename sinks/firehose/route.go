@@ -117,7 +117,7 @@ type routeKey struct{ part, em string }
 
 // routeCache remembers, within one batch, the data route of each distinct
 // tuple of partition key values, so that the records of a partition
-// already seen skip building key maps, rendering the prefix (rule 6's
+// already seen skip building key maps, measuring the prefix (rule 6's
 // length check) and naming the partition. The check depends on the
 // arrival time too, so an entry holds for the second it was made in (the
 // nanosecond when the prefix formats fractions of a second). Behind it,
