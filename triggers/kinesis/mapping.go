@@ -49,9 +49,9 @@ type Config struct {
 	// FunctionName and Region when empty.
 	FunctionARN string
 
-	BatchSize                 int           // 1–10,000; default 100
-	MaximumBatchingWindow     time.Duration // 0–300 s
-	StartingPosition          string        // TRIM_HORIZON | LATEST | AT_TIMESTAMP
+	BatchSize                 int           // esmparam.BatchSize
+	MaximumBatchingWindow     time.Duration // esmparam.MaximumBatchingWindowInSeconds
+	StartingPosition          string        // esmparam.StartingPosition
 	StartingPositionTimestamp *time.Time
 
 	// Failure handling (docs/semantics.md, "ESM invocation outcomes" to "ESM
@@ -60,16 +60,17 @@ type Config struct {
 	// BisectBatchOnFunctionError halves a batch on a function error
 	// without spending a retry (docs/semantics.md, "ESM bisect on error").
 	BisectBatchOnFunctionError bool
-	// MaximumRetryAttempts is -1 (retry forever, the default when
-	// RetryAttemptsSet is false) or 0–10,000: a batch is invoked at most
-	// N+1 times (docs/semantics.md, "ESM retries and record age").
+	// MaximumRetryAttempts (esmparam.MaximumRetryAttempts) is -1 to retry
+	// forever, the default when RetryAttemptsSet is false; else a batch is
+	// invoked at most N+1 times (docs/semantics.md, "ESM retries and record
+	// age").
 	MaximumRetryAttempts int
 	// RetryAttemptsSet distinguishes an explicit MaximumRetryAttempts 0
 	// from the zero value (which means the AWS default, -1).
 	RetryAttemptsSet bool
-	// MaximumRecordAge is zero (the default), -1 s or the plan's -1 ns for
-	// no limit, else 60 s–604,800 s: older records are discarded before each
-	// invocation.
+	// MaximumRecordAge (esmparam.MaximumRecordAgeInSeconds): older records
+	// are discarded before each invocation. Zero (the default), -1 s and the
+	// plan's -1 ns mean no limit.
 	MaximumRecordAge time.Duration
 	// ReportBatchItemFailures enables partial-batch responses
 	// (docs/semantics.md, "ESM partial batch responses").
@@ -78,14 +79,15 @@ type Config struct {
 	// (docs/semantics.md, "ESM on-failure destination"); empty means discarded
 	// records are skipped silently, as on AWS.
 	OnFailureBucket string
-	// ParallelizationFactor is 1–10 concurrent key lanes per shard
-	// (docs/semantics.md, "ESM parallelization factor").
+	// ParallelizationFactor (esmparam.ParallelizationFactor) is the number
+	// of concurrent key lanes per shard (docs/semantics.md, "ESM
+	// parallelization factor").
 	ParallelizationFactor int
 	// FilterPatterns are FilterCriteria patterns (docs/semantics.md, "ESM
 	// event filtering"), ORed.
 	FilterPatterns []string
-	// TumblingWindow is 0 (none) or 1–900 s (docs/semantics.md, "ESM tumbling
-	// windows").
+	// TumblingWindow (esmparam.TumblingWindowInSeconds) is 0 for none
+	// (docs/semantics.md, "ESM tumbling windows").
 	TumblingWindow time.Duration
 }
 
