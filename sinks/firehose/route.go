@@ -113,7 +113,7 @@ func (ro *router) route(recs []handover.Record) []*route {
 	return out
 }
 
-type routeKey struct{ part, em string }
+type routeKey struct{ part, errMsg string }
 
 // routeCache remembers, within one batch, the data route of each distinct
 // tuple of partition key values, so that the records of a partition
