@@ -73,7 +73,8 @@ func testControl(t *testing.T, token string) http.Handler {
 	if _, err := engine.EnsureStream(t.Context(), streams.StreamSpec{Name: "s", ShardCount: 1}); err != nil {
 		t.Fatal(err)
 	}
-	i := &instance{token: token, plan: &template.Plan{}, procReg: prometheus.NewRegistry()}
+	i := &instance{token: token, procReg: prometheus.NewRegistry()}
+	i.gen = &generation{proc: i, plan: &template.Plan{}}
 	i.stream.engine = engine
 	i.routes = append(i.routes, i.streamRoutes, func(mux *http.ServeMux) {
 		mux.HandleFunc("GET /console", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "console") })

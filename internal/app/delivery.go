@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/sluice-dev/sluice/internal/clock"
 	"github.com/sluice-dev/sluice/sinks/dest"
 	"github.com/sluice-dev/sluice/sinks/firehose"
 	firehoseapi "github.com/sluice-dev/sluice/sinks/firehose/api"
@@ -30,30 +30,35 @@ type deliveryStage struct {
 	where func(bucket string) string
 }
 
-func (i *instance) openDeliveryStreams(ctx context.Context) error {
-	store, where, err := i.objectStore(ctx)
+// openDeliveryStreams opens the generation's delivery streams from their
+// write-ahead logs, their Firehose API, and the mappings that feed those
+// with a Kinesis stream as source.
+func (g *generation) openDeliveryStreams(ctx context.Context) error {
+	p := g.proc
+	store, where, err := objectStore(ctx, p.cfg, p.stateDir, g.plan)
 	if err != nil {
 		return err
 	}
-	i.delivery = deliveryStage{store: store, streams: map[string]*firehose.DeliveryStream{}, where: where}
-	for _, b := range i.plan.Buckets {
-		i.buckets[b.Name] = where(b.Name)
+	g.delivery = deliveryStage{store: store, streams: map[string]*firehose.DeliveryStream{}, where: where}
+	for _, b := range g.plan.Buckets {
+		p.buckets[b.Name] = where(b.Name)
 	}
-	for _, ds := range i.plan.DeliveryStreams {
+	for _, ds := range g.plan.DeliveryStreams {
 		opts := firehose.Options{
-			StateDir:          filepath.Join(i.stateDir, "delivery", ds.Name),
+			StateDir:          filepath.Join(p.stateDir, "delivery", ds.Name),
 			Destination:       store,
-			MaxBufferInterval: i.cfg.MaxBufferInterval,
-			MaxLogBytes:       i.cfg.MaxLogBytes,
-			Logger:            i.log, // the delivery stream tags its own lines
+			MaxBufferInterval: p.cfg.MaxBufferInterval,
+			MaxLogBytes:       p.cfg.MaxLogBytes,
+			Logger:            p.log, // the delivery stream tags its own lines
+			Now:               p.clock.Now,
 		}
 		if ds.TransformFunction != "" {
 			// Only functions with Kinesis events are loaded today; a
 			// transformation-only function needs loadFunctions to load it.
-			if lf, ok := i.funcs.loaded[ds.TransformFunction]; ok {
+			if lf, ok := g.funcs.loaded[ds.TransformFunction]; ok {
 				opts.Transform = lf.fn.Invoke
 			} else {
-				i.log.Warn("transformation function is not loaded; records are delivered untransformed",
+				p.log.Warn("transformation function is not loaded; records are delivered untransformed",
 					"delivery_stream", ds.Name, "function", ds.TransformFunction)
 			}
 		}
@@ -61,30 +66,30 @@ func (i *instance) openDeliveryStreams(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("delivery stream %s: %w", ds.Name, err)
 		}
-		i.onStop(func() {
+		g.onStop(func() {
 			// Shutdown flushes every buffer: give it its own deadline.
-			fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			fctx, cancel := clock.WithTimeout(context.Background(), p.clock, 5*time.Second)
 			defer cancel()
 			if err := d.Close(fctx); err != nil {
-				i.log.Error("closing delivery stream", "name", ds.Name, "err", err)
+				p.log.Error("closing delivery stream", "name", ds.Name, "err", err)
 			}
 		})
-		i.reg.MustRegister(d.Collectors()...)
-		i.delivery.streams[ds.LogicalID] = d
-		i.buckets[ds.Bucket] = where(ds.Bucket)
+		g.reg.MustRegister(d.Collectors()...)
+		g.delivery.streams[ds.LogicalID] = d
+		p.buckets[ds.Bucket] = where(ds.Bucket)
 	}
-	i.api[firehoseapi.TargetPrefix] = i.firehoseAPI()
-	return i.startStreamSources(ctx)
+	g.firehose = g.firehoseAPI()
+	return g.startStreamSources(ctx)
 }
 
 // firehoseAPI serves PutRecord / PutRecordBatch / DescribeDeliveryStream /
 // ListDeliveryStreams for this generation's delivery streams on the API
 // port (routed by X-Amz-Target).
-func (i *instance) firehoseAPI() *firehoseapi.Handler {
-	now := time.Now()
+func (g *generation) firehoseAPI() *firehoseapi.Handler {
+	now := g.proc.clock.Now()
 	byName := map[string]firehoseapi.Stream{}
-	for _, ds := range i.plan.DeliveryStreams {
-		s := firehoseapi.Stream{DS: i.delivery.streams[ds.LogicalID], Created: now}
+	for _, ds := range g.plan.DeliveryStreams {
+		s := firehoseapi.Stream{DS: g.delivery.streams[ds.LogicalID], Created: now}
 		if ds.SourceStream != "" {
 			s.SourceStreamARN = "arn:aws:kinesis:us-east-1:000000000000:stream/" + ds.SourceStream
 		}
@@ -99,9 +104,10 @@ func (i *instance) firehoseAPI() *firehoseapi.Handler {
 // unchanged. Its checkpoints are durable: the delivery stream logs each batch
 // with the checkpoint it completes, so a restart resumes where delivery left
 // off. It starts at LATEST, as Firehose does at creation.
-func (i *instance) startStreamSources(ctx context.Context) error {
+func (g *generation) startStreamSources(ctx context.Context) error {
+	p := g.proc
 	var sourced []template.DeliveryStream
-	for _, ds := range i.plan.DeliveryStreams {
+	for _, ds := range g.plan.DeliveryStreams {
 		if ds.SourceStream != "" {
 			sourced = append(sourced, ds)
 		}
@@ -109,14 +115,14 @@ func (i *instance) startStreamSources(ctx context.Context) error {
 	if len(sourced) == 0 {
 		return nil
 	}
-	if i.stream.reader == nil {
+	if p.stream.reader == nil {
 		return errors.New("KinesisStreamAsSource delivery streams need a stream to read")
 	}
-	cps, err := checkpoint.Open("file", filepath.Join(i.stateDir, "checkpoints-firehose"))
+	cps, err := checkpoint.Open("file", filepath.Join(p.stateDir, "checkpoints-firehose"))
 	if err != nil {
 		return err
 	}
-	i.onStop(func() { cps.Close() })
+	g.onStop(func() { cps.Close() })
 	var ms []*kinesistrigger.Mapping
 	for _, ds := range sourced {
 		cfg := kinesistrigger.Config{
@@ -128,44 +134,35 @@ func (i *instance) startStreamSources(ctx context.Context) error {
 		}
 		// The trigger's metrics are registered once, by the mappings stage;
 		// these mappings keep their own, unregistered.
-		m, err := kinesistrigger.New(cfg, i.stream.reader, passthrough{}, i.delivery.streams[ds.LogicalID], cps,
-			kinesistrigger.Options{Logger: i.log})
+		m, err := kinesistrigger.New(cfg, p.stream.reader, passthrough{}, g.delivery.streams[ds.LogicalID], cps,
+			kinesistrigger.Options{Logger: p.log, Now: p.clock.Now})
 		if err != nil {
 			return fmt.Errorf("delivery stream %s source %s: %w", ds.Name, ds.SourceStream, err)
 		}
 		ms = append(ms, m)
 	}
-	mctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	var wg sync.WaitGroup
-	for _, m := range ms {
-		wg.Go(func() {
-			if err := m.Run(mctx); err != nil {
-				i.log.Error("delivery stream source stopped", "mapping", m.Config().ID, "err", err)
-			}
-		})
-	}
-	// Registered after the delivery streams' Close, so it runs before it.
-	i.onStop(func() { stop(); wg.Wait() })
+	// Stopped before the delivery streams' Close, registered earlier.
+	g.run(ctx, "delivery stream source", ms)
 	// They start at LATEST: a record put after `ready` must be read.
-	return i.waitPositioned(ctx, ms)
+	return g.waitPositioned(ctx, ms)
 }
 
 // objectStore opens the buckets: the local directory by default, S3 (or an
-// S3-compatible store) with --s3-endpoint, creating the template's buckets
+// S3-compatible store) with --s3-endpoint, creating the plan's buckets
 // there when they are missing. where says where a bucket's objects land,
 // for endpoints.json.
-func (i *instance) objectStore(ctx context.Context) (dest.Destination, func(string) string, error) {
-	if ep := i.cfg.S3Endpoint; ep != "" {
+func objectStore(ctx context.Context, cfg Config, stateDir string, plan *template.Plan) (dest.Destination, func(string) string, error) {
+	if ep := cfg.S3Endpoint; ep != "" {
 		store, err := s3.New(ctx, s3.Config{Endpoint: ep})
 		if err != nil {
 			return nil, nil, fmt.Errorf("object store %s: %w", ep, err)
 		}
 		seen := map[string]bool{}
 		var names []string
-		for _, b := range i.plan.Buckets {
+		for _, b := range plan.Buckets {
 			names = append(names, b.Name)
 		}
-		for _, ds := range i.plan.DeliveryStreams {
+		for _, ds := range plan.DeliveryStreams {
 			names = append(names, ds.Bucket)
 		}
 		for _, n := range names {
@@ -183,8 +180,8 @@ func (i *instance) objectStore(ctx context.Context) (dest.Destination, func(stri
 		}
 		return store, func(b string) string { return base + "/" + b }, nil
 	}
-	bucketsDir := filepath.Join(i.stateDir, "buckets")
-	store, err := localdir.New(bucketsDir, filepath.Join(i.stateDir, "tmp"), filepath.Join(i.stateDir, "objects-meta"))
+	bucketsDir := filepath.Join(stateDir, "buckets")
+	store, err := localdir.New(bucketsDir, filepath.Join(stateDir, "tmp"), filepath.Join(stateDir, "objects-meta"))
 	if err != nil {
 		return nil, nil, fmt.Errorf("bucket directory: %w", err)
 	}

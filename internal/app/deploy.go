@@ -54,11 +54,11 @@ func (i *instance) serveDeploy(w http.ResponseWriter, r *http.Request) {
 }
 
 // deploy computes the change set from the running plan to the requested
-// template and, unless it is a dry run, applies it: the new generation's
-// functions are built first (a build error changes nothing), then the
-// running pipeline drains and flushes and the new one starts from the same
-// checkpoints. If the new generation fails to start, the previous plan is
-// started again.
+// template and, unless it is a dry run, applies it: the new generation is
+// provisioned first (a function that does not build changes nothing), then
+// swapped in: the running pipeline drains and flushes and the new one
+// starts from the same checkpoints. If the new generation fails to start,
+// the previous one is started again.
 func (i *instance) deploy(ctx context.Context, req DeployRequest) (DeployResponse, int) {
 	i.genMu.Lock()
 	defer i.genMu.Unlock()
@@ -66,44 +66,32 @@ func (i *instance) deploy(ctx context.Context, req DeployRequest) (DeployRespons
 	if err != nil {
 		return DeployResponse{Error: err.Error()}, http.StatusBadRequest
 	}
-	changes := template.Diff(i.plan, next, template.DiffOptions{OldCode: i.genCode, NewCode: codeHashes(next)})
-	resp := DeployResponse{Changes: changes, ChangeSet: template.FormatChangeSet(changes), Generation: i.generation}
+	changes := template.Diff(i.gen.plan, next, template.DiffOptions{OldCode: i.gen.code, NewCode: codeHashes(next)})
+	resp := DeployResponse{Changes: changes, ChangeSet: template.FormatChangeSet(changes), Generation: i.started}
 	if req.DryRun || len(changes) == 0 {
 		return resp, http.StatusOK
 	}
 	// Build before stopping anything: a function that does not compile
 	// leaves the running pipeline untouched.
-	for _, fn := range next.Functions {
-		if len(fn.Events) == 0 {
-			continue
-		}
-		if _, err := LoadFunction(ctx, next, fn, i.cfg.CacheDir, i.cfg.Stderr); err != nil {
-			resp.Error = fmt.Sprintf("deploy failed, nothing changed: %v", err)
-			resp.RolledBack = true
-			return resp, http.StatusConflict
-		}
-	}
-	prev := i.plan
-	i.log.Info("deploy: draining the running pipeline", "generation", i.generation)
-	i.stopGeneration()
-	err = i.applyStreams(ctx, changes, next)
-	if err == nil {
-		err = i.startGeneration(context.WithoutCancel(ctx), next)
-	}
+	g, err := i.provision(ctx, next)
 	if err != nil {
-		i.log.Error("deploy failed; rolling back", "err", err)
+		resp.Error = fmt.Sprintf("deploy failed, nothing changed: %v", err)
+		resp.RolledBack = true
+		return resp, http.StatusConflict
+	}
+	if err, rerr := i.swap(ctx, g, changes); err != nil {
 		resp.Error = fmt.Sprintf("deploy failed and was rolled back: %v", err)
 		resp.RolledBack = true
-		if rerr := i.startGeneration(context.WithoutCancel(ctx), prev); rerr != nil {
+		if rerr != nil {
 			resp.Error += fmt.Sprintf("; rollback failed too: %v", rerr)
 			return resp, http.StatusInternalServerError
 		}
-		resp.Generation = i.generation
+		resp.Generation = i.started
 		return resp, http.StatusConflict
 	}
 	resp.Applied = true
-	resp.Generation = i.generation
-	i.log.Info("deploy applied", "generation", i.generation, "changes", len(changes))
+	resp.Generation = i.started
+	i.log.Info("deploy applied", "generation", i.started, "changes", len(changes))
 	return resp, http.StatusOK
 }
 
@@ -202,10 +190,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // carry over. It polls file contents: portable, and a function directory is
 // small.
 func (i *instance) watch(ctx context.Context) {
-	tick := time.NewTicker(500 * time.Millisecond)
+	tick := i.clock.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
 	i.genMu.Lock()
-	last := i.genCode
+	last := i.gen.code
 	tmplPath := i.cfg.Template
 	i.genMu.Unlock()
 	lastTmpl := fileHash(tmplPath)
@@ -213,22 +201,22 @@ func (i *instance) watch(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C:
+		case <-tick.Chan():
 		}
 		i.genMu.Lock()
-		now := codeHashes(i.plan)
+		now := codeHashes(i.gen.plan)
 		i.genMu.Unlock()
 		tmpl := fileHash(tmplPath)
 		if mapsEqual(now, last) && tmpl == lastTmpl {
 			continue
 		}
-		started := time.Now()
+		started := i.clock.Now()
 		resp, _ := i.deploy(ctx, DeployRequest{Template: tmplPath, ParameterOverrides: i.cfg.ParameterOverrides})
 		switch {
 		case resp.Error != "":
 			fmt.Fprintf(i.cfg.Stderr, "sluice: watch: %s\n", resp.Error)
 		case resp.Applied:
-			fmt.Fprintf(i.cfg.Stderr, "sluice: watch: generation %d serving after %s\n%s", resp.Generation, time.Since(started).Round(time.Millisecond), resp.ChangeSet)
+			fmt.Fprintf(i.cfg.Stderr, "sluice: watch: generation %d serving after %s\n%s", resp.Generation, i.clock.Since(started).Round(time.Millisecond), resp.ChangeSet)
 		}
 		last, lastTmpl = now, tmpl
 	}

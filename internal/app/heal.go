@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/handover"
+	"github.com/sluice-dev/sluice/internal/clock"
 )
 
 // A delivery stream's write-ahead log refuses every write after one failed
@@ -72,20 +73,14 @@ func (i *instance) superviseStorage(ctx context.Context) {
 		i.log.Error("the state dir refused a write; the pipeline waits for it to accept writes again, then reopens its logs", "err", cause)
 		for backoff := 250 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
 			if err := probeWritable(filepath.Join(i.stateDir, "tmp")); err == nil {
-				i.genMu.Lock()
-				i.stopGeneration()
-				err = i.startGeneration(context.WithoutCancel(ctx), i.plan)
-				i.genMu.Unlock()
-				if err == nil {
-					i.log.Info("the state dir accepts writes again; pipeline reopened", "generation", i.generation)
+				if err = i.restartGeneration(ctx); err == nil {
 					break
 				}
 				i.log.Error("reopening the pipeline failed; retrying", "err", err)
 			}
-			select {
-			case <-ctx.Done():
+			// Waiting for space, not for an event.
+			if clock.Sleep(ctx, i.clock, backoff) != nil {
 				return
-			case <-time.After(backoff): // waiting for space, not for an event
 			}
 		}
 		select { // reports from the old generation's last moments are stale
@@ -93,6 +88,21 @@ func (i *instance) superviseStorage(ctx context.Context) {
 		default:
 		}
 	}
+}
+
+// restartGeneration stops the running generation and starts it again:
+// its delivery streams reopen their logs from disk, its mappings resume from
+// their checkpoints, with the same functions.
+func (i *instance) restartGeneration(ctx context.Context) error {
+	i.genMu.Lock()
+	defer i.genMu.Unlock()
+	g := i.gen
+	g.stop()
+	if err := i.activate(context.WithoutCancel(ctx), g); err != nil {
+		return err
+	}
+	i.log.Info("the state dir accepts writes again; pipeline reopened", "generation", g.number)
+	return nil
 }
 
 // probeWritable writes and fsyncs a 1 MiB file in dir and removes it: the

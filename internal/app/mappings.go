@@ -33,22 +33,23 @@ type mappingStage struct {
 }
 
 // startMappings creates one event-source mapping per enabled Kinesis event
-// and runs them. They stop before the delivery streams flush, because
-// clean-ups run in reverse order.
-func (i *instance) startMappings(ctx context.Context) error {
-	cps, err := checkpoint.Open("file", filepath.Join(i.stateDir, "checkpoints"))
+// of the generation's functions and runs them. They stop before the
+// delivery streams flush, because a generation stops in reverse order.
+func (g *generation) startMappings(ctx context.Context) error {
+	p := g.proc
+	cps, err := checkpoint.Open("file", filepath.Join(p.stateDir, "checkpoints"))
 	if err != nil {
 		return err
 	}
-	i.onStop(func() { cps.Close() })
-	i.mappings = mappingStage{checkpoints: cps, metrics: kinesistrigger.NewMetrics()}
-	i.reg.MustRegister(i.mappings.metrics.Collectors()...)
+	g.onStop(func() { cps.Close() })
+	g.mappings = mappingStage{checkpoints: cps, metrics: kinesistrigger.NewMetrics()}
+	g.reg.MustRegister(g.mappings.metrics.Collectors()...)
 
-	for _, id := range sortedKeys(i.funcs.loaded) {
-		lf := i.funcs.loaded[id]
+	for _, id := range sortedKeys(g.funcs.loaded) {
+		lf := g.funcs.loaded[id]
 		var sink handover.Acceptor // stays a nil interface when there is none
-		if d := i.delivery.streams[lf.tmpl.DeliveryStream]; d != nil {
-			sink = faultReporting{d, i.reportStorageFault}
+		if d := g.delivery.streams[lf.tmpl.DeliveryStream]; d != nil {
+			sink = faultReporting{d, p.reportStorageFault}
 		}
 		for _, ev := range lf.tmpl.Events {
 			if !ev.Enabled {
@@ -73,40 +74,45 @@ func (i *instance) startMappings(ctx context.Context) error {
 				FilterPatterns:             ev.FilterPatterns,
 				TumblingWindow:             ev.TumblingWindow,
 			}
-			if _, listed := i.buckets[ev.OnFailureBucket]; ev.OnFailureBucket != "" && !listed {
+			if _, listed := p.buckets[ev.OnFailureBucket]; ev.OnFailureBucket != "" && !listed {
 				// Failure records land in the same object store as the
 				// delivery streams' objects, so `sluice up` lists the bucket
 				// and `sluice redrive` finds it. (A bucket declared in the
 				// template is already listed, with its S3 location if any.)
-				i.buckets[ev.OnFailureBucket] = i.delivery.where(ev.OnFailureBucket)
+				p.buckets[ev.OnFailureBucket] = g.delivery.where(ev.OnFailureBucket)
 			}
-			opts := kinesistrigger.Options{Logger: i.log, Metrics: i.mappings.metrics, OnFailure: failureObjects{put: i.delivery.store}}
+			opts := kinesistrigger.Options{Logger: p.log, Metrics: g.mappings.metrics, OnFailure: failureObjects{put: g.delivery.store}, Now: p.clock.Now}
 			if ev.Consumer != "" {
-				if cfg.ConsumerARN, opts.Subscriber, err = i.fanOut(ctx, ev.Stream, ev.Consumer); err != nil {
+				if cfg.ConsumerARN, opts.Subscriber, err = g.fanOut(ctx, ev.Stream, ev.Consumer); err != nil {
 					return fmt.Errorf("function %s event %s: %w", id, ev.Name, err)
 				}
 			}
-			m, err := kinesistrigger.New(cfg, i.stream.reader, lf.fn, sink, cps, opts)
+			m, err := kinesistrigger.New(cfg, p.stream.reader, lf.fn, sink, cps, opts)
 			if err != nil {
 				return fmt.Errorf("function %s event %s: %w", id, ev.Name, err)
 			}
-			i.mappings.running = append(i.mappings.running, m)
+			g.mappings.running = append(g.mappings.running, m)
 		}
 	}
+	g.run(ctx, "mapping", g.mappings.running)
+	return g.waitPositioned(ctx, g.mappings.running)
+}
 
+// run runs the mappings until the generation stops; stopping waits for
+// each to finish its in-flight batch.
+func (g *generation) run(ctx context.Context, what string, ms []*kinesistrigger.Mapping) {
+	// Not cancelled with ctx: a deploy's request context ends with its
+	// answer, the generation runs on.
 	mctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	for _, m := range i.mappings.running {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	for _, m := range ms {
+		wg.Go(func() {
 			if err := m.Run(mctx); err != nil {
-				i.log.Error("mapping stopped", "mapping", m.Config().ID, "err", err)
+				g.proc.log.Error(what+" stopped", "mapping", m.Config().ID, "err", err)
 			}
-		}()
+		})
 	}
-	i.onStop(func() { stop(); wg.Wait() })
-	return i.waitPositioned(ctx, i.mappings.running)
+	g.onStop(func() { stop(); wg.Wait() })
 }
 
 // waitPositioned returns once every mapping has a read position on each
@@ -114,14 +120,14 @@ func (i *instance) startMappings(ctx context.Context) error {
 // put from then on is read, even by a mapping that starts at LATEST. It
 // says what it waits for when that takes long (an unreachable external
 // Kinesis), and gives up only when ctx ends.
-func (i *instance) waitPositioned(ctx context.Context, ms []*kinesistrigger.Mapping) error {
+func (g *generation) waitPositioned(ctx context.Context, ms []*kinesistrigger.Mapping) error {
 	const patience = 5 * time.Second
 	for _, m := range ms {
-		t := time.NewTimer(patience)
+		t := g.proc.clock.NewTimer(patience)
 		select {
 		case <-m.Positioned():
-		case <-t.C:
-			i.log.Warn("waiting for a mapping to take its position on every shard", "mapping", m.Config().ID,
+		case <-t.Chan():
+			g.proc.log.Warn("waiting for a mapping to take its position on every shard", "mapping", m.Config().ID,
 				"function", m.Config().FunctionName, "stream", m.Config().StreamName)
 			select {
 			case <-m.Positioned():

@@ -292,8 +292,7 @@ func RedriveDirect(ctx context.Context, cfg Config, req RedriveRequest, opts Red
 	if cfg.LogLevel == "" || cfg.LogLevel == "info" {
 		log = slog.New(slog.NewTextHandler(cfg.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	i := &instance{cfg: cfg, log: log, clock: cfg.Clock, plan: plan, stateDir: stateDir, buckets: map[string]string{}}
-	store, _, err := i.objectStore(ctx)
+	store, _, err := objectStore(ctx, cfg, stateDir, plan)
 	if err != nil {
 		return err
 	}
@@ -433,11 +432,12 @@ func writeLine(w http.ResponseWriter, status int, l RedriveLine) {
 func (i *instance) redriveJob(req RedriveRequest) (*redriveJob, int, error) {
 	i.genMu.Lock()
 	defer i.genMu.Unlock()
-	fn, err := FindFunction(i.plan, req.Function)
+	g := i.gen
+	fn, err := FindFunction(g.plan, req.Function)
 	if err != nil {
 		return nil, http.StatusNotFound, err
 	}
-	if _, ok := i.funcs.loaded[fn.LogicalID]; !ok {
+	if _, ok := g.funcs.loaded[fn.LogicalID]; !ok {
 		return nil, http.StatusConflict, fmt.Errorf("function %s is not running", fn.LogicalID)
 	}
 	if req.Template != "" {
@@ -448,18 +448,18 @@ func (i *instance) redriveJob(req RedriveRequest) (*redriveJob, int, error) {
 		if err != nil {
 			return nil, http.StatusBadRequest, err
 		}
-		if got, runs := codeHashes(plan)[fn.LogicalID], i.genCode[fn.LogicalID]; got != runs {
+		if got, runs := codeHashes(plan)[fn.LogicalID], g.code[fn.LogicalID]; got != runs {
 			return nil, http.StatusConflict, fmt.Errorf("function %s in %s differs from the version sluice up runs (code %s, running %s): run `sluice deploy` first, redrive replays through the running version",
 				fn.LogicalID, req.Template, got, runs)
 		}
 	}
-	store, err := failureStore(i.delivery.store)
+	store, err := failureStore(g.delivery.store)
 	if err != nil {
 		return nil, http.StatusInternalServerError, err
 	}
 	j := &redriveJob{fn: fn, req: req, store: store, invoker: runningFunction{i, fn.LogicalID}, via: "through sluice up", clock: i.clock}
 	if fn.DeliveryStream != "" {
-		if d := i.delivery.streams[fn.DeliveryStream]; d != nil {
+		if d := g.delivery.streams[fn.DeliveryStream]; d != nil {
 			j.sink, j.sinkName = runningDelivery{i, fn.DeliveryStream}, d.Config().Name
 		}
 	}
@@ -474,7 +474,7 @@ type runningFunction struct {
 
 func (f runningFunction) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	f.i.genMu.Lock()
-	lf, ok := f.i.funcs.loaded[f.id]
+	lf, ok := f.i.gen.funcs.loaded[f.id]
 	f.i.genMu.Unlock()
 	if !ok {
 		return nil, fmt.Errorf("function %s is no longer running (removed by a deploy)", f.id)
@@ -491,7 +491,7 @@ type runningDelivery struct {
 }
 
 func (d runningDelivery) stream() (*firehose.DeliveryStream, error) {
-	if s := d.i.delivery.streams[d.id]; s != nil {
+	if s := d.i.gen.delivery.streams[d.id]; s != nil {
 		return s, nil
 	}
 	return nil, fmt.Errorf("delivery stream %s is no longer running (removed by a deploy)", d.id)

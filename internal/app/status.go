@@ -56,7 +56,7 @@ type DeliveryStatus struct {
 func (i *instance) status() Status {
 	i.genMu.Lock()
 	defer i.genMu.Unlock()
-	st := Status{Generation: i.generation}
+	st := Status{Generation: i.started}
 	if i.stream.engine != nil {
 		st.Streams = i.stream.engine.Streams()
 		sort.Slice(st.Streams, func(a, b int) bool { return st.Streams[a].Name < st.Streams[b].Name })
@@ -66,15 +66,16 @@ func (i *instance) status() Status {
 		fams, _ = g.Gather()
 	}
 	byMapping := map[string]*MappingStatus{}
-	for _, m := range i.mappings.running {
+	g := i.gen
+	for _, m := range g.mappings.running {
 		c := m.Config()
 		ms := &MappingStatus{ID: c.ID, Function: c.FunctionName, Stream: c.StreamName, IteratorAgeMs: map[string]float64{}}
 		byMapping[c.ID] = ms
 	}
 	byStream := map[string]*DeliveryStatus{}
-	for _, ds := range i.plan.DeliveryStreams {
+	for _, ds := range g.plan.DeliveryStreams {
 		st := &DeliveryStatus{Name: ds.Name, Bucket: ds.Bucket, Objects: map[string]float64{}}
-		if d := i.delivery.streams[ds.LogicalID]; d != nil {
+		if d := g.delivery.streams[ds.LogicalID]; d != nil {
 			b := d.Backlog()
 			st.PendingObjects, st.OldestPendingMs = b.PendingObjects, b.OldestPending.Milliseconds()
 			st.FailingObjects, st.LastError, st.LastErrorKey = b.FailingObjects, b.LastError, b.LastErrorKey

@@ -27,10 +27,9 @@ type streamStage struct {
 	// consumerARNs are the template's enhanced fan-out consumers'
 	// registered ARNs, by "stream/consumer name".
 	consumerARNs map[string]string
-	sdk          *awskinesis.Client // the embedded API in memory, for SubscribeToShard
 }
 
-func (i *instance) startStream(ctx context.Context) error {
+func (i *instance) startStream(ctx context.Context, plan *template.Plan) error {
 	if i.cfg.KinesisEndpoint != "" {
 		r, err := externalKinesis(ctx, i.cfg.KinesisEndpoint)
 		if err != nil {
@@ -40,7 +39,7 @@ func (i *instance) startStream(ctx context.Context) error {
 		i.log.Info("mappings read from an existing Kinesis", "endpoint", i.cfg.KinesisEndpoint)
 		return nil
 	}
-	engine, err := streams.Open(filepath.Join(i.stateDir, "streams"), streams.Options{Limits: i.cfg.Limits == "on", Logger: i.log, Credentials: i.cfg.kinesisKeys()})
+	engine, err := streams.Open(filepath.Join(i.stateDir, "streams"), streams.Options{Limits: i.cfg.Limits == "on", Logger: i.log, Credentials: i.cfg.kinesisKeys(), Clock: i.clock.Now})
 	if err != nil {
 		return fmt.Errorf("embedded stream: %w", err)
 	}
@@ -49,21 +48,21 @@ func (i *instance) startStream(ctx context.Context) error {
 			i.log.Error("closing stream", "err", err)
 		}
 	})
-	if err := i.provisionStreams(ctx, engine); err != nil {
+	if err := i.provisionStreams(ctx, engine, plan); err != nil {
 		return err
 	}
-	i.reg.MustRegister(engine.Collectors()...)
+	i.procReg.MustRegister(engine.Collectors()...)
 	i.api[kinesisTarget] = engine.Handler()
 	i.routes = append(i.routes, i.streamRoutes)
 	i.stream = streamStage{engine: engine, reader: engine.Client(), consumerARNs: i.stream.consumerARNs}
 	return nil
 }
 
-// provisionStreams creates the template's streams as written (shard
-// count, capacity mode, retention) and registers its enhanced fan-out
-// consumers, or brings existing ones to what the template says.
-func (i *instance) provisionStreams(ctx context.Context, engine *streams.Engine) error {
-	for _, s := range i.plan.Streams {
+// provisionStreams creates the plan's streams as written (shard count,
+// capacity mode, retention) and registers its enhanced fan-out consumers,
+// or brings existing ones to what the plan says.
+func (i *instance) provisionStreams(ctx context.Context, engine *streams.Engine, plan *template.Plan) error {
+	for _, s := range plan.Streams {
 		changes, err := engine.EnsureStream(ctx, streamSpec(s))
 		if err != nil {
 			return fmt.Errorf("stream %s (%s): %w", s.Name, s.LogicalID, err)
@@ -73,7 +72,7 @@ func (i *instance) provisionStreams(ctx context.Context, engine *streams.Engine)
 		}
 	}
 	consumerARNs := map[string]string{}
-	for _, c := range i.plan.Consumers {
+	for _, c := range plan.Consumers {
 		arn, err := engine.EnsureConsumer(ctx, c.Stream, c.Name)
 		if err != nil {
 			return fmt.Errorf("stream consumer %s: %w", c.LogicalID, err)
@@ -84,31 +83,33 @@ func (i *instance) provisionStreams(ctx context.Context, engine *streams.Engine)
 }
 
 // fanOut returns the ARN of stream's enhanced fan-out consumer name and
-// a client that subscribes through it: the embedded stream's API over
-// in-memory connections, or the external Kinesis client (where the
-// consumer is registered if it is not yet, as the template asks).
-func (i *instance) fanOut(ctx context.Context, stream, name string) (string, kinesistrigger.Subscriber, error) {
-	if e := i.stream.engine; e != nil {
-		arn, ok := i.stream.consumerARNs[stream+"/"+name]
+// a client that subscribes through it: the embedded stream's API on a
+// loopback listener of the generation's own, or the external Kinesis
+// client (where the consumer is registered if it is not yet, as the
+// template asks).
+func (g *generation) fanOut(ctx context.Context, stream, name string) (string, kinesistrigger.Subscriber, error) {
+	p := g.proc
+	if e := p.stream.engine; e != nil {
+		arn, ok := p.stream.consumerARNs[stream+"/"+name]
 		if !ok {
 			var err error
 			if arn, err = e.EnsureConsumer(ctx, stream, name); err != nil {
 				return "", nil, err
 			}
 		}
-		if i.stream.sdk == nil {
+		if g.sdk == nil {
 			client, closeClient, err := e.SDKClient()
 			if err != nil {
 				return "", nil, err
 			}
-			i.stream.sdk = client
-			// Closed with the generation that opened it (deploys start
-			// generations, each with its mappings).
-			i.onStop(func() { closeClient(); i.stream.sdk = nil })
+			g.sdk = client
+			// Closed with the generation that opened it, after its
+			// mappings (a generation stops in reverse order).
+			g.onStop(func() { closeClient(); g.sdk = nil })
 		}
-		return arn, i.stream.sdk, nil
+		return arn, g.sdk, nil
 	}
-	client, ok := i.stream.reader.(*awskinesis.Client)
+	client, ok := p.stream.reader.(*awskinesis.Client)
 	if !ok {
 		return "", nil, fmt.Errorf("consumer %s of %s: the Kinesis client cannot subscribe", name, stream)
 	}
@@ -124,7 +125,7 @@ func (i *instance) fanOut(ctx context.Context, stream, name string) (string, kin
 		if err != nil {
 			return "", nil, fmt.Errorf("registering consumer %s of %s: %w", name, stream, err)
 		}
-		i.log.Info("registered enhanced fan-out consumer", "stream", stream, "consumer", name)
+		p.log.Info("registered enhanced fan-out consumer", "stream", stream, "consumer", name)
 		return aws.ToString(reg.Consumer.ConsumerARN), client, nil
 	}
 	if err != nil {

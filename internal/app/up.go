@@ -40,28 +40,29 @@ type Endpoints struct {
 }
 
 // instance is one running `sluice up`. Each start-up stage lives in its own
-// file (stream.go, functions.go, delivery.go, mappings.go, control.go) and
-// adds what it started to the instance, with its clean-up.
+// file (stream.go, functions.go, delivery.go, mappings.go, control.go).
 //
-// The process-level parts (the embedded stream, the listeners) start once.
-// The pipeline — functions, delivery streams, mappings — runs as a
-// generation that `sluice deploy` and `up --watch` replace: the old
-// generation drains and flushes, the new one resumes from the durable
-// checkpoints and write-ahead logs, so a redeploy loses nothing.
+// The process-level parts (the embedded stream, the listeners) start once
+// and add their clean-up to the instance. The pipeline — functions,
+// delivery streams, mappings — runs as a generation (generation.go) that
+// `sluice deploy` and `up --watch` replace: the old generation drains and
+// flushes, the new one resumes from the durable checkpoints and write-ahead
+// logs, so a redeploy loses nothing.
 type instance struct {
 	cfg      Config
 	log      *slog.Logger
 	clock    clock.Clock // cfg.Clock, for every component built
-	plan     *template.Plan
 	stateDir string
-	// reg is the registry the current stage registers with: the process
-	// registry for process-level stages, a fresh one per generation.
-	reg     *prometheus.Registry
+	// plan is the input of loadFunctions (functions.go): the plan of the
+	// generation last provisioned. The running one's is gen.plan.
+	plan    *template.Plan
+	funcs   functionStage // loadFunctions' output, taken over by provision
 	procReg *prometheus.Registry
-	genReg  atomic.Pointer[prometheus.Registry]
+	// genReg is the running generation's registry, for /metrics.
+	genReg atomic.Pointer[prometheus.Registry]
 
 	// cleanups run in reverse order of start-up; each is safe after a
-	// partial start. Stages append with onStop.
+	// partial start. Process-level stages append with onStop.
 	cleanups []func()
 	// api routes requests on the Kinesis address by the X-Amz-Target
 	// prefix ("Kinesis_20131202.", "Firehose_20150804."): one port serves
@@ -74,17 +75,17 @@ type instance struct {
 	// buckets maps bucket names to their local directories.
 	buckets map[string]string
 
-	stream   streamStage
-	delivery deliveryStage
-	funcs    functionStage
-	mappings mappingStage
+	stream streamStage
 
-	// gen is the running pipeline generation's clean-up; genMu serialises
-	// deploys.
-	genMu      sync.Mutex
-	genCleanup []func()
-	generation int
-	genCode    map[string]string // code hashes of the running generation
+	// gen is the running generation (or, after a deploy whose rollback
+	// failed too, the stopped one it replaced); started counts the
+	// generations started. genMu serialises deploys, and guards both.
+	genMu   sync.Mutex
+	gen     *generation
+	started int
+	// loadFuncs replaces loadPlanFunctions in tests, which load stand-ins
+	// instead of building functions.
+	loadFuncs func(ctx context.Context, plan *template.Plan) (functionStage, error)
 	// storageFault carries a sink's storage failure to superviseStorage.
 	storageFault chan error
 	logs         logFiles // functions' captured output, for `sluice logs`
@@ -123,29 +124,31 @@ func Up(ctx context.Context, cfg Config) error {
 		return err
 	}
 
-	i := &instance{
-		cfg: cfg, log: newLogger(cfg), clock: cfg.Clock, plan: plan, stateDir: stateDir, token: token,
-		procReg: prometheus.NewRegistry(), api: map[string]http.Handler{}, buckets: map[string]string{},
-		storageFault: make(chan error, 1),
-	}
-	i.reg = i.procReg
-	i.refusals = frontdoor.NewRefusals(i.log)
-	i.procReg.MustRegister(i.refusals.Collector())
+	i := newInstance(cfg, stateDir)
+	i.token = token
 	defer func() {
 		i.genMu.Lock() // a deploy or a storage recovery may be starting one
-		i.stopGeneration()
+		if i.gen != nil {
+			i.gen.stop()
+		}
 		i.genMu.Unlock()
 		for k := len(i.cleanups) - 1; k >= 0; k-- {
 			i.cleanups[k]()
 		}
 		i.logs.close()
 	}()
-	i.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	i.procReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	if err := i.startStream(ctx); err != nil {
+	if err := i.startStream(ctx, plan); err != nil {
 		return err
 	}
-	if err := i.startGeneration(ctx, plan); err != nil {
+	i.genMu.Lock()
+	g, err := i.provision(ctx, plan)
+	if err == nil {
+		err = i.activate(ctx, g)
+	}
+	i.genMu.Unlock()
+	if err != nil {
 		return err
 	}
 	if cfg.Watch {
@@ -155,47 +158,17 @@ func Up(ctx context.Context, cfg Config) error {
 	return i.serve(ctx)
 }
 
-// startGeneration builds and starts the pipeline of plan: functions first
-// (a build error stops us before anything changes), then delivery streams,
-// then mappings. On error everything it started is stopped again.
-func (i *instance) startGeneration(ctx context.Context, plan *template.Plan) error {
-	i.apiMu.Lock()
-	defer i.apiMu.Unlock()
-	procCleanups := i.cleanups
-	i.cleanups = nil
-	i.reg = prometheus.NewRegistry()
-	i.plan = plan
-	defer func() {
-		i.genCleanup = i.cleanups
-		i.cleanups = procCleanups
-		i.reg = i.procReg
-	}()
-	for _, stage := range []func(context.Context) error{
-		i.loadFunctions,
-		i.openDeliveryStreams,
-		i.startMappings,
-	} {
-		if err := stage(ctx); err != nil {
-			for k := len(i.cleanups) - 1; k >= 0; k-- {
-				i.cleanups[k]()
-			}
-			i.cleanups = nil
-			return err
-		}
+// newInstance is an instance of cfg (validated) on stateDir with nothing
+// started yet.
+func newInstance(cfg Config, stateDir string) *instance {
+	i := &instance{
+		cfg: cfg, log: newLogger(cfg), clock: cfg.Clock, stateDir: stateDir,
+		procReg: prometheus.NewRegistry(), api: map[string]http.Handler{}, buckets: map[string]string{},
+		storageFault: make(chan error, 1),
 	}
-	i.genReg.Store(i.reg)
-	i.genCode = codeHashes(plan)
-	i.generation++
-	return nil
-}
-
-// stopGeneration drains the running pipeline: mappings stop after their
-// in-flight batches, delivery streams flush.
-func (i *instance) stopGeneration() {
-	for k := len(i.genCleanup) - 1; k >= 0; k-- {
-		i.genCleanup[k]()
-	}
-	i.genCleanup = nil
+	i.refusals = frontdoor.NewRefusals(i.log)
+	i.procReg.MustRegister(i.refusals.Collector())
+	return i
 }
 
 // serve opens the listeners, announces readiness and waits for ctx.
@@ -239,7 +212,7 @@ func (i *instance) serve(ctx context.Context) error {
 	i.log.Info("shutting down: draining in-flight batches and flushing buffers")
 	if apiSrv != nil {
 		// Stop taking records first; in-flight requests finish.
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		sctx, cancel := clock.WithTimeout(context.Background(), i.clock, 2*time.Second)
 		_ = apiSrv.Shutdown(sctx)
 		cancel()
 	}
