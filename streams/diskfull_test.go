@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/smithy-go"
 
-	"github.com/sluice-dev/sluice/streams/internal/shardlog"
+	"github.com/sluice-dev/sluice/internal/seglog"
 )
 
 // Disk full on the state dir (issue 8): writes are refused with a clear,
@@ -83,7 +83,7 @@ func wantStorageError(t *testing.T, err error, what string) {
 
 func TestDiskFull(t *testing.T) {
 	dir := t.TempDir()
-	ffs := shardlog.NewFaultFS()
+	ffs := seglog.NewFaultFS()
 	e, err := Open(dir, Options{CreateDelay: -1, storage: ffs})
 	if err != nil {
 		t.Fatal(err)

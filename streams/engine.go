@@ -31,8 +31,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
+	"github.com/sluice-dev/sluice/internal/clock"
 	"github.com/sluice-dev/sluice/internal/fsutil"
-	"github.com/sluice-dev/sluice/streams/internal/shardlog"
+	"github.com/sluice-dev/sluice/internal/seglog"
 )
 
 // Options configures an Engine. The zero value is usable.
@@ -49,7 +50,13 @@ type Options struct {
 	CreateDelay time.Duration
 	// Logger receives operational messages; default discards them.
 	Logger *slog.Logger
-	// Clock overrides time.Now, for tests of iterator expiry and retention.
+	// Time is the source of time: arrival times, iterator expiry,
+	// retention, timers and subscription deadlines. Default the wall clock;
+	// tests pass a clock.Fake.
+	Time clock.Clock
+	// Clock, when set and Time is not, tells the time of day instead of
+	// the wall clock (timers still run on the wall clock). It predates
+	// Time and is kept for the callers that set it; prefer Time.
 	Clock func() time.Time
 	// Region and AccountID appear in stream ARNs and error messages.
 	// Defaults us-east-1 and 000000000000, like kinesalite.
@@ -64,8 +71,8 @@ type Options struct {
 	Credentials map[string]string
 
 	// storage is the file layer of shard logs (default: the OS); tests put
-	// a shardlog.FaultFS here to fill the disk or fail fsyncs.
-	storage shardlog.FS
+	// a seglog.FaultFS here to fill the disk or fail fsyncs.
+	storage seglog.FS
 }
 
 // ErrStreamExists is returned (wrapped) by Engine.CreateStream when the
@@ -76,7 +83,8 @@ var ErrStreamExists = errors.New("stream already exists")
 type Engine struct {
 	dir     string
 	opts    Options
-	now     func() time.Time
+	clk     clock.Clock
+	now     func() time.Time // clk.Now
 	log     *slog.Logger
 	iterKey []byte
 	metrics *metrics
@@ -140,7 +148,7 @@ type shard struct {
 	end       u128
 	createdMs int64
 	seq       seqKey
-	log       *shardlog.Log
+	log       *shardLog
 	lim       *limiter // nil when limits are off
 	heat      heat     // recent writes and heaviest keys, for Hot
 
@@ -204,8 +212,9 @@ func Open(dir string, opts Options) (*Engine, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.Clock == nil {
-		opts.Clock = time.Now
+	clk := clock.Or(opts.Time)
+	if opts.Time == nil && opts.Clock != nil {
+		clk = nowClock{Clock: clk, now: opts.Clock}
 	}
 	if opts.Region == "" {
 		opts.Region = "us-east-1"
@@ -222,7 +231,8 @@ func Open(dir string, opts Options) (*Engine, error) {
 	e := &Engine{
 		dir:      dir,
 		opts:     opts,
-		now:      opts.Clock,
+		clk:      clk,
+		now:      clk.Now,
 		log:      opts.Logger,
 		metrics:  newMetrics(),
 		streams:  map[string]*stream{},
@@ -248,6 +258,17 @@ func Open(dir string, opts Options) (*Engine, error) {
 	go e.every(autoscaleEvery, e.autoscale) // split hot ON_DEMAND shards
 	return e, nil
 }
+
+// nowClock is the wall clock with another source for the time of day:
+// Options.Clock without Options.Time.
+type nowClock struct {
+	clock.Clock
+	now func() time.Time
+}
+
+func (c nowClock) Now() time.Time                  { return c.now() }
+func (c nowClock) Since(t time.Time) time.Duration { return c.now().Sub(t) }
+func (c nowClock) Until(t time.Time) time.Duration { return t.Sub(c.now()) }
 
 // loadOrCreateKey returns the per-engine iterator signing key. It is
 // persisted so iterators stay valid across a restart.
@@ -342,7 +363,7 @@ func (e *Engine) openShard(s *stream, m shardMeta) (*shard, error) {
 	if err1 != nil || err2 != nil {
 		return nil, fmt.Errorf("stream %s shard %d: bad hash range in metadata", s.name, m.Index)
 	}
-	lg, err := shardlog.Open(filepath.Join(s.dir, strconv.FormatUint(uint64(m.Index), 10)), shardlog.Options{Now: e.now, FS: e.opts.storage})
+	lg, err := openShardLog(filepath.Join(s.dir, strconv.FormatUint(uint64(m.Index), 10)), shardLogOptions{Clock: e.clk, FS: e.opts.storage})
 	if err != nil {
 		return nil, fmt.Errorf("open stream %s shard %d: %w", s.name, m.Index, err)
 	}

@@ -5,8 +5,6 @@ import (
 	"unsafe"
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
-
-	"github.com/sluice-dev/sluice/streams/internal/shardlog"
 )
 
 // fastRecords converts stored records to the API's, returning also their
@@ -17,7 +15,7 @@ import (
 // scratch; all sequence numbers share one string, and the pointers one
 // slab each: four allocations per read, none per record (the keys are
 // already strings).
-func fastRecords(k seqKey, recs []shardlog.Record) ([]types.Record, int) {
+func fastRecords(k seqKey, recs []shardRecord) ([]types.Record, int) {
 	if len(recs) == 0 {
 		return []types.Record{}, 0
 	}

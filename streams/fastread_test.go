@@ -11,8 +11,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
-
-	"github.com/sluice-dev/sluice/streams/internal/shardlog"
 )
 
 // decimalAddDigits replaces a 188-bit conversion per sequence number;
@@ -62,12 +60,12 @@ func TestFastRecordsMatchesAPIRecords(t *testing.T) {
 	}
 	for name, counters := range cases {
 		t.Run(name, func(t *testing.T) {
-			recs := make([]shardlog.Record, len(counters))
+			recs := make([]shardRecord, len(counters))
 			for i, c := range counters {
 				// Arrival seconds go up, repeat and (a clock stepping
 				// back) go down.
 				ms := 1_700_000_000_000 + int64([]int{0, 1500, 1600, 900, 5000, 5000, -3000, 0, 1, 2, 70000}[i%11])
-				recs[i] = shardlog.Record{Counter: c, ArrivalMillis: ms, Key: fmt.Sprint("k", i), Data: []byte{byte(i)}}
+				recs[i] = shardRecord{Counter: c, ArrivalMillis: ms, Key: fmt.Sprint("k", i), Data: []byte{byte(i)}}
 			}
 			sh := &shard{seq: key}
 			want, wantBytes := apiRecords(sh, recs)
@@ -92,7 +90,7 @@ func seqs(recs []types.Record) []string {
 // bytes of key and data. One backing string holds all sequence numbers and
 // one slab the times and keys: three allocations instead of three per
 // record.
-func apiRecords(sh *shard, recs []shardlog.Record) ([]types.Record, int) {
+func apiRecords(sh *shard, recs []shardRecord) ([]types.Record, int) {
 	out := make([]types.Record, len(recs))
 	var buf []byte
 	ends := make([]int, len(recs))

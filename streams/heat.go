@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/streams/capacity"
-	"github.com/sluice-dev/sluice/streams/internal/shardlog"
 	"github.com/sluice-dev/sluice/streams/internal/topk"
 )
 
@@ -56,7 +55,7 @@ func (h *heat) sketchLocked(sec int64) *topk.Sketch {
 }
 
 // observe counts acknowledged entries.
-func (h *heat) observe(now time.Time, entries []shardlog.Entry) {
+func (h *heat) observe(now time.Time, entries []shardEntry) {
 	sec := now.Unix()
 	h.mu.Lock()
 	b := h.bucketLocked(sec)

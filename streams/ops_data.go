@@ -13,8 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
-
-	"github.com/sluice-dev/sluice/streams/internal/shardlog"
 )
 
 // The data plane: PutRecord(s), GetShardIterator, GetRecords and the
@@ -285,9 +283,9 @@ func (e *Engine) throttledMsg(s *stream, sh *shard) string {
 type putGroup struct {
 	sh      *shard
 	n       int // records routed here
-	entries []shardlog.Entry
+	entries []shardEntry
 	idx     []int // positions in the request
-	pending *shardlog.Pending
+	pending *shardPending
 }
 
 func (e *Engine) putRecords(ctx context.Context, in *kinesis.PutRecordsInput) (*kinesis.PutRecordsOutput, error) {
@@ -370,7 +368,7 @@ func (e *Engine) putRecords(ctx context.Context, in *kinesis.PutRecordsInput) (*
 		group[i] = int32(g)
 		groups[g].n++
 	}
-	entries := make([]shardlog.Entry, n-int(failed))
+	entries := make([]shardEntry, n-int(failed))
 	idx := make([]int, n-int(failed))
 	off := 0
 	for gi := range groups {
@@ -383,7 +381,7 @@ func (e *Engine) putRecords(ctx context.Context, in *kinesis.PutRecordsInput) (*
 			continue
 		}
 		g := &groups[gi]
-		g.entries = append(g.entries, shardlog.Entry{Key: *in.Records[i].PartitionKey, Data: in.Records[i].Data})
+		g.entries = append(g.entries, shardEntry{Key: *in.Records[i].PartitionKey, Data: in.Records[i].Data})
 		g.idx = append(g.idx, i)
 	}
 	// Queue while holding the read lock: a reshard (write lock) then knows
@@ -523,14 +521,14 @@ func (e *Engine) putRecord(ctx context.Context, in *kinesis.PutRecordInput) (*ki
 		s.m.throttled.Inc()
 		return nil, &types.ProvisionedThroughputExceededException{Message: aws.String(e.throttledMsg(s, sh))}
 	}
-	p := sh.log.Append([]shardlog.Entry{{Key: *in.PartitionKey, Data: in.Data}})
+	p := sh.log.Append([]shardEntry{{Key: *in.PartitionKey, Data: in.Data}})
 	s.mu.RUnlock()
 	first, millis, err := p.Wait()
 	if err != nil {
 		e.log.Error("append record", "stream", s.name, "shard", sh.id, "err", err)
 		return nil, errStorage(err)
 	}
-	sh.heat.observe(e.now(), []shardlog.Entry{{Key: *in.PartitionKey, Data: in.Data}})
+	sh.heat.observe(e.now(), []shardEntry{{Key: *in.PartitionKey, Data: in.Data}})
 	s.m.putRecords.Inc()
 	s.m.putBytes.Add(float64(len(in.Data) + len(*in.PartitionKey)))
 	return &kinesis.PutRecordOutput{

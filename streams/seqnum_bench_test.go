@@ -2,17 +2,15 @@ package streams
 
 import (
 	"testing"
-
-	"github.com/sluice-dev/sluice/streams/internal/shardlog"
 )
 
 // BenchmarkFastRead converts 1,000 stored records of one shard (arrival
 // seconds changing every 100 records) to API records: GetRecords' and
 // SubscribeToShard's per-record cost of sequence numbers.
 func BenchmarkFastRead(b *testing.B) {
-	recs := make([]shardlog.Record, 1000)
+	recs := make([]shardRecord, 1000)
 	for i := range recs {
-		recs[i] = shardlog.Record{Counter: uint64(1_000_000 + i), ArrivalMillis: 1_700_000_000_000 + int64(i)*10, Key: "k", Data: []byte("d")}
+		recs[i] = shardRecord{Counter: uint64(1_000_000 + i), ArrivalMillis: 1_700_000_000_000 + int64(i)*10, Key: "k", Data: []byte("d")}
 	}
 	k := newSeqKey(3, 7, 1_699_000_000_000)
 	b.ReportAllocs()

@@ -7,13 +7,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluice-dev/sluice/streams/internal/shardlog"
+	"github.com/sluice-dev/sluice/internal/clock"
 )
 
 // testdata/shardlog-v1 is one shard's log as the release before
 // internal/seglog wrote it, with small segments so it has sealed segments
 // (and their index sidecars) as well as the active one. The format did not
-// change; this proves it.
+// change; this proves it. (TestWriteShardLogFixture wrote it with the
+// shardlog package of that release; it now writes the same bytes through
+// the code that replaced it.)
 
 func fixtureShardRecord(i int) string { return fmt.Sprintf("record-%03d", i) }
 
@@ -25,14 +27,14 @@ func TestWriteShardLogFixture(t *testing.T) {
 	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
 	}
-	at := fixtureTime
-	l, err := shardlog.Open(dir, shardlog.Options{SegmentBytes: 512, IndexEvery: 100, Now: func() time.Time { return at }})
+	clk := clock.NewFake(fixtureTime)
+	l, err := openShardLog(dir, shardLogOptions{SegmentBytes: 512, IndexEvery: 100, Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range 100 {
-		at = fixtureTime.Add(time.Duration(i) * time.Second)
-		if _, _, err := l.Append([]shardlog.Entry{{Key: fmt.Sprint(i % 3), Data: []byte(fixtureShardRecord(i))}}).Wait(); err != nil {
+		clk.Advance(fixtureTime.Add(time.Duration(i) * time.Second).Sub(clk.Now()))
+		if _, _, err := l.Append([]shardEntry{{Key: fmt.Sprint(i % 3), Data: []byte(fixtureShardRecord(i))}}).Wait(); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -46,7 +48,7 @@ func TestOpenShardLogFromPreviousRelease(t *testing.T) {
 	if err := os.CopyFS(dir, os.DirFS(filepath.Join("testdata", "shardlog-v1"))); err != nil {
 		t.Fatal(err)
 	}
-	l, err := shardlog.Open(dir, shardlog.Options{SegmentBytes: 512, IndexEvery: 100})
+	l, err := openShardLog(dir, shardLogOptions{SegmentBytes: 512, IndexEvery: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +78,7 @@ func TestOpenShardLogFromPreviousRelease(t *testing.T) {
 	if err != nil || first != 51 {
 		t.Fatalf("SeekTime = %d, %v; want 51", first, err)
 	}
-	if _, _, err := l.Append([]shardlog.Entry{{Key: "k", Data: []byte("after")}}).Wait(); err != nil {
+	if _, _, err := l.Append([]shardEntry{{Key: "k", Data: []byte("after")}}).Wait(); err != nil {
 		t.Fatal(err)
 	}
 	if l.Next() != 102 {

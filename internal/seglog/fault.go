@@ -1,4 +1,4 @@
-package shardlog
+package seglog
 
 import (
 	"io/fs"

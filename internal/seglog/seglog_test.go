@@ -1,51 +1,163 @@
-package shardlog
+package seglog
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 )
 
-// Storage failures (issue 8, disk full): a failed append fails exactly the
-// appends of its group commit, leaves nothing of them readable (now or
-// after a reopen), keeps every acknowledged record, and the log accepts
-// appends again once the fault clears, without a restart.
+// The log's crash and storage-failure tests: a failed append fails
+// exactly the appends of its group commit, leaves nothing of them
+// readable (now or after a reopen), keeps every acknowledged frame, and
+// the log accepts appends again once the fault clears, without a restart.
+// A crash at any point leaves what was acknowledged and nothing else.
+//
+// They run on counterLog, a consumer numbering frames the way the shard
+// log does (consecutive counters, a failed append's numbers reused), so
+// "exactly the acknowledged frames" is checkable.
 
-func entries(prefix string, n int) []Entry {
-	out := make([]Entry, n)
-	for i := range out {
-		out[i] = Entry{Key: "k", Data: []byte(fmt.Sprintf("%s-%03d", prefix, i))}
+// Record is one frame of a counterLog.
+type Record struct {
+	Counter uint64
+	Data    []byte
+}
+
+// counterLog stores records as frames of body counter u64 | data.
+type counterLog struct {
+	*Log
+	appendNext uint64 // under the log's append lock
+
+	mu      sync.Mutex
+	next    uint64 // counter after the last durable record
+	durable []framePos
+	pend    []framePos
+}
+
+type framePos struct {
+	end     uint64
+	counter uint64
+	pos     Pos
+	n       int
+}
+
+func openCounterLog(dir string, opts Options) (*counterLog, error) {
+	c := &counterLog{next: 1}
+	opts.NextID = func() uint64 { return c.appendNext }
+	opts.Visit = func(f Frame) error {
+		if len(f.Body) < 8 {
+			return ErrInvalid
+		}
+		n := binary.LittleEndian.Uint64(f.Body)
+		if n < c.next {
+			return ErrInvalid
+		}
+		c.durable = append(c.durable, framePos{counter: n, pos: Pos{f.Seg, f.Off}, n: len(f.Body)})
+		c.next = n + 1
+		return nil
+	}
+	opts.OnDurable = func(end uint64) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		i := sort.Search(len(c.pend), func(i int) bool { return c.pend[i].end > end })
+		for _, p := range c.pend[:i] {
+			c.durable = append(c.durable, p)
+			c.next = p.counter + 1
+		}
+		c.pend = append(c.pend[:0], c.pend[i:]...)
+	}
+	opts.OnDiscard = func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.pend = c.pend[:0]
+		c.appendNext = c.next
+	}
+	l, err := Open(dir, opts)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range l.Segments() {
+		c.next = max(c.next, s.ID)
+	}
+	c.appendNext = c.next
+	c.Log = l
+	return c, nil
+}
+
+// Append appends records with consecutive counters and waits until they
+// are durable; it returns the first counter.
+func (c *counterLog) Append(data []string) (uint64, error) {
+	size := 0
+	for _, d := range data {
+		size += FrameHeader + 8 + len(d)
+	}
+	var first uint64
+	end, err := c.Log.Append(size, func(a *Appender) {
+		first = c.appendNext
+		c.mu.Lock()
+		start := len(c.pend)
+		for _, d := range data {
+			b, pos := a.Frame(8 + len(d))
+			binary.LittleEndian.PutUint64(b, c.appendNext)
+			copy(b[8:], d)
+			c.pend = append(c.pend, framePos{counter: c.appendNext, pos: pos, n: len(b)})
+			c.appendNext++
+		}
+		for i := start; i < len(c.pend); i++ {
+			c.pend[i].end = a.End()
+		}
+		c.mu.Unlock()
+	})
+	if err != nil {
+		return first, err
+	}
+	return first, c.Sync(end)
+}
+
+// Next is the counter after the last durable record.
+func (c *counterLog) Next() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.next
+}
+
+// readAll reads back every durable record through ReadAt.
+func readAll(t *testing.T, c *counterLog) []Record {
+	t.Helper()
+	c.mu.Lock()
+	frames := append([]framePos(nil), c.durable...)
+	c.mu.Unlock()
+	var out []Record
+	for _, f := range frames {
+		b := make([]byte, f.n+FrameHeader)
+		if _, err := c.ReadAt(f.pos.Seg, b, f.pos.Off-FrameHeader); err != nil {
+			t.Fatalf("read frame at %+v: %v", f.pos, err)
+		}
+		if Checksum(b[FrameHeader:]) != binary.LittleEndian.Uint32(b[4:]) {
+			t.Fatalf("frame at %+v: checksum mismatch", f.pos)
+		}
+		out = append(out, Record{Counter: binary.LittleEndian.Uint64(b[FrameHeader:]), Data: b[FrameHeader+8:]})
 	}
 	return out
 }
 
-// readAll reads every record in pages of 7, so reads cross index entries
-// and segment boundaries.
-func readAll(t *testing.T, l *Log) []Record {
-	t.Helper()
-	var all []Record
-	pos := uint64(0)
-	for {
-		recs, next, err := l.Read(pos, 0, 7, 1<<20, nil)
-		if err != nil {
-			t.Fatalf("read from %d: %v", pos, err)
-		}
-		if len(recs) == 0 {
-			return all
-		}
-		all = append(all, recs...)
-		pos = next
+func entries(prefix string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s-%03d", prefix, i)
 	}
+	return out
 }
 
 // checkExactly asserts the log holds exactly want, in order, with
 // consecutive counters from 1: acknowledged records once each and nothing
 // of a failed append.
-func checkExactly(t *testing.T, l *Log, want []string) {
+func checkExactly(t *testing.T, l *counterLog, want []string) {
 	t.Helper()
 	got := readAll(t, l)
 	if len(got) != len(want) {
@@ -105,11 +217,11 @@ func TestAppendFailureRecovers(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			ffs := NewFaultFS()
-			opts := Options{FS: ffs, SegmentBytes: 1 << 20, IndexEvery: 256}
+			opts := Options{FS: ffs, SegmentBytes: 1 << 20}
 			if tc.roll {
 				opts.SegmentBytes = 1024
 			}
-			l, err := Open(dir, opts)
+			l, err := openCounterLog(dir, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -117,7 +229,7 @@ func TestAppendFailureRecovers(t *testing.T) {
 			ack := func(prefix string, n int) {
 				t.Helper()
 				es := entries(prefix, n)
-				first, _, err := l.Append(es).Wait()
+				first, err := l.Append(es)
 				if err != nil {
 					t.Fatalf("append %s: %v", prefix, err)
 				}
@@ -125,14 +237,14 @@ func TestAppendFailureRecovers(t *testing.T) {
 					t.Fatalf("append %s got counter %d, want %d", prefix, first, len(want)+1)
 				}
 				for _, e := range es {
-					want = append(want, string(e.Data))
+					want = append(want, e)
 				}
 			}
 			// Enough to fill the first segment when tc.roll.
 			ack("before", 40)
 			tc.fault(ffs)
 			for i := 0; tc.failures < 0 || i < tc.failures; i++ {
-				_, _, err := l.Append(entries(fmt.Sprintf("failed%d", i), 10)).Wait()
+				_, err := l.Append(entries(fmt.Sprintf("failed%d", i), 10))
 				if !errors.Is(err, tc.want) {
 					t.Fatalf("failing append %d: err %v, want %v", i, err, tc.want)
 				}
@@ -155,7 +267,7 @@ func TestAppendFailureRecovers(t *testing.T) {
 				t.Fatal(err)
 			}
 			// The failed appends stay gone across a reopen on the plain OS.
-			l, err = Open(dir, Options{SegmentBytes: opts.SegmentBytes, IndexEvery: 256})
+			l, err = openCounterLog(dir, Options{SegmentBytes: opts.SegmentBytes})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -174,7 +286,7 @@ func TestAppendFailureRecovers(t *testing.T) {
 func TestConcurrentAppendFailures(t *testing.T) {
 	dir := t.TempDir()
 	ffs := NewFaultFS()
-	l, err := Open(dir, Options{FS: ffs, SegmentBytes: 8 << 10, IndexEvery: 512})
+	l, err := openCounterLog(dir, Options{FS: ffs, SegmentBytes: 8 << 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,13 +303,13 @@ func TestConcurrentAppendFailures(t *testing.T) {
 			defer wg.Done()
 			for b := range 30 {
 				es := entries(fmt.Sprintf("w%d-b%02d", w, b), 3)
-				_, _, err := l.Append(es).Wait()
+				_, err := l.Append(es)
 				mu.Lock()
 				for _, e := range es {
 					if err == nil {
-						acked[string(e.Data)] = true
+						acked[e] = true
 					} else {
-						failed[string(e.Data)] = true
+						failed[e] = true
 					}
 				}
 				mu.Unlock()
@@ -208,7 +320,7 @@ func TestConcurrentAppendFailures(t *testing.T) {
 	if len(failed) == 0 || len(acked) == 0 {
 		t.Fatalf("%d acked, %d failed: the faults should fail some appends and not others", len(acked), len(failed))
 	}
-	check := func(l *Log) {
+	check := func(l *counterLog) {
 		t.Helper()
 		got := readAll(t, l)
 		last := map[string]string{}
@@ -234,7 +346,7 @@ func TestConcurrentAppendFailures(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	l, err = Open(dir, Options{SegmentBytes: 8 << 10, IndexEvery: 512})
+	l, err = openCounterLog(dir, Options{SegmentBytes: 8 << 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,39 +389,39 @@ func TestCrashAfterFailedAppend(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			ffs := NewFaultFS()
-			l, err := Open(dir, Options{FS: ffs, IndexEvery: 256})
+			l, err := openCounterLog(dir, Options{FS: ffs})
 			if err != nil {
 				t.Fatal(err)
 			}
 			var want []string
 			for i := range 3 {
 				es := entries(fmt.Sprintf("acked%d", i), 5)
-				if _, _, err := l.Append(es).Wait(); err != nil {
+				if _, err := l.Append(es); err != nil {
 					t.Fatal(err)
 				}
 				for _, e := range es {
-					want = append(want, string(e.Data))
+					want = append(want, e)
 				}
 			}
-			seg := l.Segments()[0]
+			seg := l.Segments()[0].Path
 			before, _ := os.Stat(seg)
 			ffs.SetFree(tc.free)
 			tc.fault(ffs)
-			_, _, err = l.Append(entries("failed", 10)).Wait()
+			_, err = l.Append(entries("failed", 10))
 			if !errors.Is(err, syscall.ENOSPC) {
 				t.Fatalf("failing append: %v, want ENOSPC", err)
 			}
 			// Still refusing: the failed batch's bytes could not be cut.
-			if _, _, err := l.Append(entries("refused", 1)).Wait(); err == nil {
+			if _, err := l.Append(entries("refused", 1)); err == nil {
 				t.Fatal("append accepted while a failed batch's bytes are still in the segment")
 			}
 			after, _ := os.Stat(seg)
 			if after.Size() <= before.Size() {
 				t.Fatalf("segment %d bytes after the failure, %d before: the test needs leftover bytes", after.Size(), before.Size())
 			}
-			l.abandon()
+			l.Abandon()
 
-			l, err = Open(dir, Options{IndexEvery: 256})
+			l, err = openCounterLog(dir, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -319,10 +431,103 @@ func TestCrashAfterFailedAppend(t *testing.T) {
 				t.Fatalf("segment is %d bytes after recovery, want the committed %d", st.Size(), before.Size())
 			}
 			es := entries("after", 2)
-			if first, _, err := l.Append(es).Wait(); err != nil || first != uint64(len(want)+1) {
+			if first, err := l.Append(es); err != nil || first != uint64(len(want)+1) {
 				t.Fatalf("append after recovery: counter %d, %v", first, err)
 			}
-			checkExactly(t, l, append(want, string(es[0].Data), string(es[1].Data)))
+			checkExactly(t, l, append(want, es...))
 		})
+	}
+}
+
+// TestTornTailCut: what a crash mid-write leaves at the end of the newest
+// segment (a partial frame, garbage, a zeroed header) is cut at Open, and
+// appends continue right after the last intact frame.
+func TestTornTailCut(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		tail func(size int64) (data []byte, at int64)
+	}{
+		{"partial frame", func(size int64) ([]byte, int64) { return []byte{40, 0, 0, 0, 1, 2}, size }},
+		{"garbage", func(size int64) ([]byte, int64) { return []byte("not a frame at all, just bytes"), size }},
+		{"bad checksum", func(size int64) ([]byte, int64) {
+			return []byte{12, 0, 0, 0, 9, 9, 9, 9, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, size
+		}},
+		{"zeroed header", func(size int64) ([]byte, int64) { return make([]byte, 64), size }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			l, err := openCounterLog(dir, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := entries("acked", 5)
+			if _, err := l.Append(want); err != nil {
+				t.Fatal(err)
+			}
+			seg := l.Segments()[0]
+			l.Close()
+			data, at := tc.tail(seg.Size)
+			f, err := os.OpenFile(seg.Path, os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.WriteAt(data, at)
+			f.Close()
+
+			l, err = openCounterLog(dir, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			if st, _ := os.Stat(seg.Path); st.Size() != seg.Size {
+				t.Fatalf("segment is %d bytes after recovery, want %d", st.Size(), seg.Size)
+			}
+			checkExactly(t, l, want)
+			more := entries("after", 2)
+			if _, err := l.Append(more); err != nil {
+				t.Fatal(err)
+			}
+			checkExactly(t, l, append(want, more...))
+		})
+	}
+}
+
+// TestDamageBeforeNewestSegment: damage in a sealed segment is not a crash
+// tail. By default Open refuses the log; with RepairSealed it cuts the
+// segment at its last intact frame and opens.
+func TestDamageBeforeNewestSegment(t *testing.T) {
+	dir := t.TempDir()
+	l, err := openCounterLog(dir, Options{SegmentBytes: 256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		if _, err := l.Append(entries(fmt.Sprint("r", i), 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	segs := l.Segments()
+	l.Close()
+	if len(segs) < 2 {
+		t.Fatalf("%d segments; the test needs a sealed one", len(segs))
+	}
+	b, err := os.ReadFile(segs[0].Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-3] ^= 0xff // the last frame's body
+	if err := os.WriteFile(segs[0].Path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := openCounterLog(dir, Options{SegmentBytes: 256}); err == nil || !strings.Contains(err.Error(), "damaged") {
+		t.Fatalf("open with a damaged sealed segment: %v, want an error naming the damage", err)
+	}
+	l, err = openCounterLog(dir, Options{SegmentBytes: 256, RepairSealed: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if st, _ := os.Stat(segs[0].Path); st.Size() >= int64(len(b)) {
+		t.Fatalf("damaged segment not cut: %d bytes", st.Size())
 	}
 }

@@ -1,10 +1,11 @@
-package shardlog
+package streams
 
 import (
 	"encoding/binary"
 	"errors"
-	"hash/crc32"
 	"os"
+
+	"github.com/sluice-dev/sluice/internal/seglog"
 )
 
 // Sealed-segment index files. When appends roll to a new segment, the old
@@ -29,8 +30,8 @@ const (
 func idxPath(segPath string) string { return segPath + ".idx" }
 
 // writeSealedIndex records s's bookkeeping. Callers own s's fields (the
-// writer goroutine, after the segment's last commit).
-func writeSealedIndex(s *segment) error {
+// append lock, after the segment was sealed).
+func writeSealedIndex(s *shardSegment) error {
 	b := make([]byte, idxHeader, idxHeader+len(s.index)*idxEntry+4)
 	binary.LittleEndian.PutUint32(b[0:], idxMagic)
 	binary.LittleEndian.PutUint32(b[4:], idxVersion)
@@ -45,7 +46,7 @@ func writeSealedIndex(s *segment) error {
 		b = binary.LittleEndian.AppendUint64(b, uint64(e.millis))
 		b = binary.LittleEndian.AppendUint64(b, uint64(e.off))
 	}
-	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+	b = binary.LittleEndian.AppendUint32(b, seglog.Checksum(b))
 	tmp := idxPath(s.path) + ".tmp"
 	if err := os.WriteFile(tmp, b, 0o644); err != nil {
 		return err
@@ -53,23 +54,23 @@ func writeSealedIndex(s *segment) error {
 	return os.Rename(tmp, idxPath(s.path))
 }
 
-var errNoIndex = errors.New("no usable sealed index")
+var errNoSealedIndex = errors.New("no usable sealed index")
 
 // loadSealedIndex fills s from its index file if that matches a segment of
 // fileSize bytes whose records all follow next.
-func loadSealedIndex(s *segment, fileSize int64, next uint64) error {
+func loadSealedIndex(s *shardSegment, fileSize int64, next uint64) error {
 	b, err := os.ReadFile(idxPath(s.path))
 	if err != nil || len(b) < idxHeader+4 {
-		return errNoIndex
+		return errNoSealedIndex
 	}
 	body, sum := b[:len(b)-4], binary.LittleEndian.Uint32(b[len(b)-4:])
-	if crc32.Checksum(body, castagnoli) != sum ||
+	if seglog.Checksum(body) != sum ||
 		binary.LittleEndian.Uint32(b[0:]) != idxMagic || binary.LittleEndian.Uint32(b[4:]) != idxVersion {
-		return errNoIndex
+		return errNoSealedIndex
 	}
 	n := int(binary.LittleEndian.Uint32(b[48:]))
 	if len(body) != idxHeader+n*idxEntry || int64(binary.LittleEndian.Uint64(b[8:])) != fileSize {
-		return errNoIndex
+		return errNoSealedIndex
 	}
 	index := make([]indexEntry, n)
 	for i := range index {
@@ -81,8 +82,8 @@ func loadSealedIndex(s *segment, fileSize int64, next uint64) error {
 		}
 	}
 	last := binary.LittleEndian.Uint64(b[16:])
-	if n == 0 || last == 0 || index[0].counter < next || index[0].counter < s.first || last < index[n-1].counter {
-		return errNoIndex
+	if n == 0 || last == 0 || index[0].counter < next || index[0].counter < s.id || last < index[n-1].counter {
+		return errNoSealedIndex
 	}
 	s.size = fileSize
 	s.last = last

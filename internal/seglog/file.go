@@ -1,4 +1,4 @@
-package shardlog
+package seglog
 
 import (
 	"io"
@@ -20,8 +20,7 @@ type File interface {
 }
 
 // FS opens segment files and makes directory entries durable. The zero
-// Options use the operating system; sealed-segment index files bypass it
-// (they are a cache whose loss only costs a scan).
+// Options use the operating system.
 type FS interface {
 	OpenFile(name string, flag int, perm os.FileMode) (File, error)
 	SyncDir(dir string) error
