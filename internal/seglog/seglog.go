@@ -65,6 +65,14 @@ var ErrInvalid = errors.New("frame does not follow its predecessors")
 // back themselves.
 func Checksum(body []byte) uint32 { return crc32.Checksum(body, castagnoli) }
 
+// AppendFrame appends a frame holding body to dst, for a consumer that
+// writes a segment file outside a Log (a format upgrade).
+func AppendFrame(dst, body []byte) []byte {
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(body)))
+	dst = binary.LittleEndian.AppendUint32(dst, Checksum(body))
+	return append(dst, body...)
+}
+
 // Frame is one frame read back at recovery.
 type Frame struct {
 	Seg  uint64 // segment ID

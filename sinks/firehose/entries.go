@@ -1,10 +1,8 @@
 package firehose
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/sluice-dev/sluice/handover"
@@ -70,14 +68,7 @@ func encodeBatch(firstSeq uint64, now time.Time, b handover.Batch, routes []*rou
 	e.str(b.Source.Checkpoint)
 	e.uvarint(uint64(len(table)))
 	for _, rt := range table {
-		if rt.ErrType == "" && strings.HasPrefix(rt.part, "data:") {
-			// A data route's JSON is its partition id's: the same q and l
-			// maps, marshalled the same way.
-			e.bytes([]byte(rt.part[len("data:"):]))
-			continue
-		}
-		j, _ := json.Marshal(rt)
-		e.bytes(j)
+		encodeRoute(&e, rt)
 	}
 	e.uvarint(uint64(len(b.Records)))
 	offs := make([]int, len(b.Records))
@@ -110,13 +101,9 @@ func decodeBatch(e walEntry) (decodedBatch, error) {
 	}
 	table := make([]*route, 0, nr)
 	for range nr {
-		j, _ := dc.bytes()
-		if dc.err != nil {
-			break
-		}
-		rt := &route{}
-		if err := json.Unmarshal(j, rt); err != nil {
-			return out, fmt.Errorf("batch entry: decode route: %w", err)
+		rt, err := decodeRoute(&dc)
+		if err != nil {
+			return out, fmt.Errorf("batch entry: %w", err)
 		}
 		rt.part = rt.partID()
 		rt.endedMs = out.accepted / int64(time.Millisecond)

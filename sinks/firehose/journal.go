@@ -1,7 +1,6 @@
 package firehose
 
 import (
-	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
@@ -49,8 +48,7 @@ func newJournal(segSize, maxBytes int64) *journal {
 // headPayload is written at the start of every segment. The log calls it
 // inside an append, with j.mu held (or before the stream is shared).
 func (j *journal) headPayload() []byte {
-	b, _ := json.Marshal(headRec{Next: j.nextSeq, Checkpoints: j.appendedCps})
-	return b
+	return encodeHead(headRec{Next: j.nextSeq, Checkpoints: j.appendedCps})
 }
 
 // appendBatch logs a batch and its routes (not yet synced). It returns
@@ -81,7 +79,7 @@ func (j *journal) appendBatch(now time.Time, b handover.Batch, routes []*route) 
 // appendIntent logs a flush intent (not yet synced: a flush syncs before
 // it writes). For a reroute, replaced is the intent the new one resolves.
 func (j *journal) appendIntent(in intentRec, replaced *walPos) (walPos, error) {
-	payload, _ := json.Marshal(in)
+	payload := encodeIntent(in)
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	pos, err := j.w.append(entryIntent, payload)
@@ -100,7 +98,7 @@ func (j *journal) appendIntent(in intentRec, replaced *walPos) (walPos, error) {
 // records and intent. A failed append means the log is poisoned; replay
 // then rewrites the same object, harmlessly.
 func (j *journal) appendDone(jb *job) {
-	done, _ := json.Marshal(doneRec{Key: jb.Key})
+	done := encodeDone(doneRec{Key: jb.Key})
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if pos, err := j.w.append(entryDone, done); err == nil {

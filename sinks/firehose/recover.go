@@ -1,7 +1,6 @@
 package firehose
 
 import (
-	"encoding/json"
 	"fmt"
 	"sort"
 	"time"
@@ -20,9 +19,9 @@ func (d *DeliveryStream) recover(dir string, segs []uint64) error {
 		err := readSegment(dir, s, i == len(segs)-1, func(e walEntry) error {
 			switch e.typ {
 			case entryHead:
-				var h headRec
-				if err := json.Unmarshal(e.payload, &h); err != nil {
-					return fmt.Errorf("decode head: %w", err)
+				h, err := decodeHead(e.payload)
+				if err != nil {
+					return err
 				}
 				jn.nextSeq = max(jn.nextSeq, h.Next)
 				for k, v := range h.Checkpoints {
@@ -42,17 +41,19 @@ func (d *DeliveryStream) recover(dir string, segs []uint64) error {
 				}
 			case entryIntent:
 				j := &job{pos: walPos{seg: e.seg, off: e.off}}
-				if err := json.Unmarshal(e.payload, &j.intentRec); err != nil {
-					return fmt.Errorf("decode flush intent: %w", err)
+				in, err := decodeIntent(e.payload)
+				if err != nil {
+					return err
 				}
+				j.intentRec = in
 				if j.Replaces != "" {
 					done[j.Replaces] = true // rerouted: resolved by this object
 				}
 				intents = append(intents, j)
 			case entryDone:
-				var k doneRec
-				if err := json.Unmarshal(e.payload, &k); err != nil {
-					return fmt.Errorf("decode flush done: %w", err)
+				k, err := decodeDone(e.payload)
+				if err != nil {
+					return err
 				}
 				done[k.Key] = true
 			default:
