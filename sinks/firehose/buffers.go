@@ -36,8 +36,9 @@ type buffer struct {
 // Its lock is held from the moment a batch is logged until its records are
 // in their buffers, and while a buffer becomes a flush, so a buffer's
 // records stay in sequence order and a flush's intent names exactly the
-// records it takes. Lock order: this lock, then the journal's or the
-// object queue's; never the other way round.
+// records it takes. Holding it, the stream takes the journal's lock (to log
+// a flush intent) or the object queue's (to queue the flush); neither of
+// those is ever held while this one is taken.
 type bufferSet struct {
 	size      int64         // BufferSize: a partition flushes when its bytes reach it
 	interval  time.Duration // BufferInterval, capped by Options.MaxBufferInterval

@@ -34,8 +34,8 @@ const maxRetryGap = 30 * time.Second
 
 // objectQueue holds the pending objects. A job is claimed by the goroutine
 // that writes it, so two never write one object at once. Its lock may be
-// taken with the buffer set's held (a flush queues its job), and it may
-// take the journal's; it never takes the buffer set's.
+// taken with the buffer set's held (a flush queues its job); holding it,
+// nothing takes another of the stream's locks.
 type objectQueue struct {
 	m *metrics
 

@@ -93,8 +93,9 @@ var ErrLogFull = errors.New("write-ahead log is full: the destination is behind"
 // (routing, no shared state but a memo), the buffer set (buffers and
 // active partitions), the object queue (pending objects and retries), the
 // journal (the write-ahead log's sequence, checkpoints and segments) and
-// the small-file alarm. Lock order: buffer set, then object queue, then
-// journal; the alarm's and the router's locks are leaves.
+// the small-file alarm. The buffer set's lock is the only one held while
+// another is taken (the journal's to log a flush intent, the object
+// queue's to queue it); every other lock is a leaf.
 type DeliveryStream struct {
 	cc   *compiled
 	opts Options
