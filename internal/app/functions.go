@@ -44,7 +44,7 @@ func (i *instance) loadFunctions(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("function %s: logs: %w", fn.LogicalID, err)
 		}
-		f, err := LoadFunctionWith(ctx, i.plan, fn, LoadOptions{CacheDir: i.cfg.CacheDir, Progress: i.cfg.Stderr, Logs: logs})
+		f, err := LoadFunctionWith(ctx, i.plan, fn, LoadOptions{CacheDir: i.cfg.CacheDir, Progress: i.cfg.Stderr, Logs: logs, Clock: i.cfg.Clock})
 		if err != nil {
 			return err
 		}

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -112,7 +111,7 @@ func (m *Mapping) runBatch(ctx context.Context, r *round, l int, recs []types.Re
 			return false // not done: read again after a restart
 		case outThrottled:
 			throttles++
-			if !sleep(ctx, m.backoff(throttles-1)) {
+			if !m.sleep(ctx, m.backoff(throttles-1)) {
 				return false
 			}
 			continue
@@ -148,7 +147,7 @@ func (m *Mapping) runBatch(ctx context.Context, r *round, l int, recs []types.Re
 			return m.discard(ctx, r.shardID, recs, ConditionRetryAttemptsExhausted, last) && m.complete(ctx, r, l, len(recs), nil)
 		}
 		m.m.retries.WithLabelValues(m.cfg.ID).Inc()
-		if !sleep(ctx, m.backoff(attempts-1)) {
+		if !m.sleep(ctx, m.backoff(attempts-1)) {
 			return false
 		}
 	}
@@ -245,7 +244,7 @@ var errDrainTimeout = errors.New("still running at the end of the drain timeout"
 func (m *Mapping) invokeContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	ictx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	stop := context.AfterFunc(ctx, func() {
-		time.AfterFunc(m.opts.DrainTimeout, func() { cancel(errDrainTimeout) })
+		m.opts.Clock.AfterFunc(m.opts.DrainTimeout, func() { cancel(errDrainTimeout) })
 	})
 	return ictx, func() {
 		stop()
