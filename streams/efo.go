@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream/eventstreamapi"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/sluice-dev/sluice/internal/clock"
 )
 
 // Enhanced fan-out (docs/semantics.md, "Enhanced fan-out"): registered
@@ -374,35 +376,35 @@ func (e *Engine) prepareSubscribe(in *kinesis.SubscribeToShardInput) (*stream, *
 // streamShard pushes records from pos until the subscription's time is up,
 // the shard ends, the client goes away or a newer subscription takes over.
 func (e *Engine) streamShard(ctx context.Context, es *eventWriter, s *stream, cons *consumer, sh *shard, pos uint64, sub *subscription) {
-	deadline := time.NewTimer(e.opts.SubscribeDuration)
+	deadline := e.clk.NewTimer(e.opts.SubscribeDuration)
 	defer deadline.Stop()
-	heartbeat := time.NewTimer(efoHeartbeat)
+	heartbeat := e.clk.NewTimer(efoHeartbeat)
 	defer heartbeat.Stop()
 	// lastSecs is the arrival second of the last record sent, for the
 	// continuation number (its counter is what a resume reads).
 	lastSecs := int64(sh.seq.created)
 	// 2 MiB/s per subscription: a bucket of one second's worth.
 	tokens := float64(efoBytesPerSec)
-	last := time.Now()
+	last := e.clk.Now()
 	for {
 		changed := sh.log.Changed()
-		now := e.now()
-		el := time.Since(last).Seconds()
-		last = time.Now()
+		now := e.clk.Now()
+		el := now.Sub(last).Seconds()
+		last = now
 		tokens = min(efoBytesPerSec, tokens+el*efoBytesPerSec)
 		if tokens <= 0 {
 			// Over the rate: wait for the bucket to refill (a rate,
 			// not a synchronisation).
 			wait := time.Duration(-tokens / efoBytesPerSec * float64(time.Second))
 			select {
-			case <-time.After(wait + time.Millisecond):
+			case <-e.clk.After(wait + time.Millisecond):
 				continue
 			case <-ctx.Done():
 				return
 			case <-sub.kicked:
 				e.endKicked(es, s, cons)
 				return
-			case <-deadline.C:
+			case <-deadline.Chan():
 				return
 			}
 		}
@@ -456,7 +458,7 @@ func (e *Engine) streamShard(ctx context.Context, es *eventWriter, s *stream, co
 		}
 		select {
 		case <-changed:
-		case <-heartbeat.C:
+		case <-heartbeat.Chan():
 			heartbeat.Reset(0) // make heartbeatDue true on the next round
 		case <-ctx.Done():
 			return
@@ -465,16 +467,16 @@ func (e *Engine) streamShard(ctx context.Context, es *eventWriter, s *stream, co
 		case <-sub.kicked:
 			e.endKicked(es, s, cons)
 			return
-		case <-deadline.C:
+		case <-deadline.Chan():
 			return
 		}
 	}
 }
 
 // heartbeatDue reports whether the heartbeat timer has fired, consuming it.
-func heartbeatDue(t *time.Timer) bool {
+func heartbeatDue(t clock.Timer) bool {
 	select {
-	case <-t.C:
+	case <-t.Chan():
 		return true
 	default:
 		return false
@@ -534,7 +536,9 @@ func (es *eventWriter) send(m eventstream.Message) error {
 // Servers without deadlines (tests' recorders) report ErrNotSupported,
 // which is harmless.
 func (es *eventWriter) extendDeadlines() {
-	d := time.Now().Add(efoEventWindow)
+	// Socket deadlines are on the wall clock, whatever clock the engine
+	// runs on.
+	d := clock.Real().Now().Add(efoEventWindow)
 	_ = es.rc.SetWriteDeadline(d)
 	_ = es.rc.SetReadDeadline(d)
 }

@@ -97,7 +97,7 @@ type Engine struct {
 	goneNames map[uint32]string
 	nextInc   uint32
 	closed    bool
-	timers    map[*time.Timer]struct{}
+	timers    map[clock.Timer]struct{}
 
 	// metaMu serialises metadata writes; lock order is e.mu, stream.mu,
 	// metaMu.
@@ -238,7 +238,7 @@ func Open(dir string, opts Options) (*Engine, error) {
 		streams:  map[string]*stream{},
 		byInc:    map[uint32]*stream{},
 		nextInc:  1,
-		timers:   map[*time.Timer]struct{}{},
+		timers:   map[clock.Timer]struct{}{},
 		metaSnap: map[string]streamMeta{},
 		subs:     map[subKey]*subscription{},
 		done:     make(chan struct{}),
@@ -623,8 +623,8 @@ func (e *Engine) createStream(name string, n int, mode types.StreamMode, tags ma
 // afterLocked runs f after d unless the engine closes first. Callers hold
 // e.mu.
 func (e *Engine) afterLocked(d time.Duration, f func()) {
-	var t *time.Timer
-	t = time.AfterFunc(d, func() {
+	var t clock.Timer
+	t = e.clk.AfterFunc(d, func() {
 		e.mu.Lock()
 		_, live := e.timers[t]
 		delete(e.timers, t)
@@ -722,13 +722,13 @@ func (e *Engine) deleteStream(s *stream) error {
 // neither has an event to wait for.
 func (e *Engine) every(d time.Duration, fn func()) {
 	defer e.wg.Done()
-	t := time.NewTicker(d)
+	t := e.clk.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-e.done:
 			return
-		case <-t.C:
+		case <-t.Chan():
 			fn()
 		}
 	}

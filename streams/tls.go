@@ -12,6 +12,8 @@ import (
 	"math/big"
 	"net"
 	"time"
+
+	"github.com/sluice-dev/sluice/internal/clock"
 )
 
 // SelfSignedTLS returns a TLS configuration with a freshly generated
@@ -52,7 +54,8 @@ func NewTLSCertificate(validFor time.Duration, hosts ...string) (certPEM, keyPEM
 	if err != nil {
 		return nil, nil, fmt.Errorf("generate tls serial: %w", err)
 	}
-	now := time.Now()
+	// TLS clients check validity on their wall clock.
+	now := clock.Real().Now()
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
 		Subject:               pkix.Name{CommonName: "sluice embedded kinesis"},
