@@ -140,10 +140,49 @@ func TestOpenWALFromPreviousRelease(t *testing.T) {
 	if len(exp.Pending) != 2 {
 		t.Fatalf("fixture expects pending flushes %v", exp.Pending)
 	}
+	t.Run("upgrade", func(t *testing.T) { checkWALFixture(t, exp, copyWALFixture(t)) })
+	t.Run("upgrade interrupted", func(t *testing.T) {
+		// A crash during an earlier upgrade left a scratch directory and
+		// the first segment already renamed into place, beside every
+		// legacy segment: the upgrade runs again from the legacy ones.
+		done := copyWALFixture(t)
+		wal := filepath.Join(done, "clicks", "wal")
+		if _, err := listSegments(wal); err != nil {
+			t.Fatal(err)
+		}
+		dir := copyWALFixture(t)
+		into := filepath.Join(dir, "clicks", "wal")
+		b, err := os.ReadFile(filepath.Join(wal, segName(1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(into, segName(1)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Join(into, upgradeScratch), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(into, upgradeScratch, segName(2)), []byte("half written"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		checkWALFixture(t, exp, dir)
+	})
+}
+
+func copyWALFixture(t *testing.T) string {
+	t.Helper()
 	dir := t.TempDir()
 	if err := os.CopyFS(dir, os.DirFS(filepath.Join("testdata", "statedir-v1"))); err != nil {
 		t.Fatal(err)
 	}
+	return dir
+}
+
+// checkWALFixture opens the fixture copied to dir and checks that every
+// checkpoint, pending flush and buffered record came back, and that no
+// legacy segment is left.
+func checkWALFixture(t *testing.T, exp walFixtureExpect, dir string) {
+	t.Helper()
 	clk, m := newClock(), newMemDest()
 	clk.Advance(2 * time.Second)
 	d := openTest(t, walFixtureConfig(), dir, m, clk)
@@ -187,5 +226,14 @@ func TestOpenWALFromPreviousRelease(t *testing.T) {
 	}
 	if rerouted != 1 {
 		t.Errorf("%d rerouted objects, want 1 (bucket: %v)", rerouted, keys)
+	}
+	ents, err := os.ReadDir(filepath.Join(dir, "clicks", "wal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if !strings.HasSuffix(e.Name(), segmentSuffix) {
+			t.Errorf("%s left in the log directory after the upgrade", e.Name())
+		}
 	}
 }
