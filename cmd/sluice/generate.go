@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/sluice-dev/sluice/internal/app"
 )
 
 // samArrival is the fixed arrival time SAM's generated events carry; the
@@ -65,7 +67,8 @@ func cmdGenerateEvent(args []string, stdout, stderr io.Writer) error {
 	}
 	arrival := samArrival
 	if *now {
-		arrival = time.Now().UTC().Truncate(time.Millisecond)
+		var cfg app.Config // the default clock
+		arrival = cfg.Now().UTC().Truncate(time.Millisecond)
 	}
 	streamARN := fmt.Sprintf("arn:%s:kinesis:EXAMPLE", *partition)
 	if *stream != "" {

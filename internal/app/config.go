@@ -230,6 +230,10 @@ func readKeysFile(path string) ([]string, error) {
 	return keys, nil
 }
 
+// Now reads the configured clock (the wall clock by default), for a
+// command that stamps what it prints.
+func (c Config) Now() time.Time { return clock.Or(c.Clock).Now() }
+
 // parseSince reads `sluice redrive --since`: RFC 3339, or a duration back
 // from now; "" is the epoch (every failure record).
 func parseSince(s string, now time.Time) (time.Time, error) {

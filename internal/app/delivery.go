@@ -50,7 +50,7 @@ func (g *generation) openDeliveryStreams(ctx context.Context) error {
 			MaxBufferInterval: p.cfg.MaxBufferInterval,
 			MaxLogBytes:       p.cfg.MaxLogBytes,
 			Logger:            p.log, // the delivery stream tags its own lines
-			Now:               p.clock.Now,
+			Clock:             p.clock,
 		}
 		if ds.TransformFunction != "" {
 			// Only functions with Kinesis events are loaded today; a

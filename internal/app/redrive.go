@@ -343,7 +343,7 @@ func RedriveDirect(ctx context.Context, cfg Config, req RedriveRequest, opts Red
 			MaxBufferInterval: cfg.MaxBufferInterval,
 			MaxLogBytes:       cfg.MaxLogBytes,
 			Logger:            log,
-			Now:               cfg.Clock.Now,
+			Clock:             cfg.Clock,
 		}
 		if ds.TransformFunction != "" {
 			tf, err := FindFunction(plan, ds.TransformFunction)

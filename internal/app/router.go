@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/sluice-dev/sluice/internal/frontdoor"
 	firehoseapi "github.com/sluice-dev/sluice/sinks/firehose/api"
@@ -79,7 +78,7 @@ func (i *instance) readBody(r *http.Request, max int) *frontdoor.Stashed {
 	}
 	b, err := frontdoor.ReadBody(r, max, i.front.budget)
 	if err == nil && i.front.keys != nil {
-		if err = frontdoor.VerifySigV4(r, b.Bytes(), i.front.keys, time.Now()); err != nil {
+		if err = frontdoor.VerifySigV4(r, b.Bytes(), i.front.keys, i.clock.Now()); err != nil {
 			b.Release()
 		}
 	}

@@ -32,6 +32,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/sluice-dev/sluice/internal/clock"
 	"github.com/sluice-dev/sluice/internal/frontdoor"
 	"github.com/sluice-dev/sluice/sinks/firehose"
 	firehoseapi "github.com/sluice-dev/sluice/sinks/firehose/api"
@@ -76,7 +77,7 @@ func newRouter(t *testing.T, cfg Config) *routerFixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ds.Close(context.Background()) })
-	i := &instance{cfg: cfg, log: quiet, refusals: frontdoor.NewRefusals(quiet), api: map[string]http.Handler{
+	i := &instance{cfg: cfg, log: quiet, clock: clock.Real(), refusals: frontdoor.NewRefusals(quiet), api: map[string]http.Handler{
 		kinesisTarget:            engine.Handler(),
 		firehoseapi.TargetPrefix: firehoseapi.New("us-east-1", "000000000000", map[string]firehoseapi.Stream{"events": {DS: ds}}),
 	}}

@@ -39,7 +39,7 @@ func (i *instance) startStream(ctx context.Context, plan *template.Plan) error {
 		i.log.Info("mappings read from an existing Kinesis", "endpoint", i.cfg.KinesisEndpoint)
 		return nil
 	}
-	engine, err := streams.Open(filepath.Join(i.stateDir, "streams"), streams.Options{Limits: i.cfg.Limits == "on", Logger: i.log, Credentials: i.cfg.kinesisKeys(), Clock: i.clock.Now})
+	engine, err := streams.Open(filepath.Join(i.stateDir, "streams"), streams.Options{Limits: i.cfg.Limits == "on", Logger: i.log, Credentials: i.cfg.kinesisKeys(), Time: i.clock})
 	if err != nil {
 		return fmt.Errorf("embedded stream: %w", err)
 	}

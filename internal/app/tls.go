@@ -31,7 +31,7 @@ const (
 // in the state dir (see tlsCertificate).
 func (i *instance) serveTLS(eps *Endpoints) (*frontdoor.Server, error) {
 	names := tlsNames(i.cfg.KinesisTLSAddr, i.cfg.Listen.AllowedHosts)
-	certPEM, keyPEM, fresh, err := tlsCertificate(i.stateDir, names, time.Now())
+	certPEM, keyPEM, fresh, err := tlsCertificate(i.stateDir, names, i.clock.Now())
 	if err != nil {
 		return nil, fmt.Errorf("kinesis tls: %w", err)
 	}
