@@ -135,7 +135,7 @@ func (g *generation) startStreamSources(ctx context.Context) error {
 		// The trigger's metrics are registered once, by the mappings stage;
 		// these mappings keep their own, unregistered.
 		m, err := kinesistrigger.New(cfg, p.stream.reader, passthrough{}, g.delivery.streams[ds.LogicalID], cps,
-			kinesistrigger.Options{Logger: p.log, Now: p.clock.Now})
+			kinesistrigger.Options{Logger: p.log, Clock: p.clock})
 		if err != nil {
 			return fmt.Errorf("delivery stream %s source %s: %w", ds.Name, ds.SourceStream, err)
 		}

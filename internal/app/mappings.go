@@ -81,7 +81,7 @@ func (g *generation) startMappings(ctx context.Context) error {
 				// template is already listed, with its S3 location if any.)
 				p.buckets[ev.OnFailureBucket] = g.delivery.where(ev.OnFailureBucket)
 			}
-			opts := kinesistrigger.Options{Logger: p.log, Metrics: g.mappings.metrics, OnFailure: failureObjects{put: g.delivery.store}, Now: p.clock.Now}
+			opts := kinesistrigger.Options{Logger: p.log, Metrics: g.mappings.metrics, OnFailure: failureObjects{put: g.delivery.store}, Clock: p.clock}
 			if ev.Consumer != "" {
 				if cfg.ConsumerARN, opts.Subscriber, err = g.fanOut(ctx, ev.Stream, ev.Consumer); err != nil {
 					return fmt.Errorf("function %s event %s: %w", id, ev.Name, err)

@@ -207,6 +207,7 @@ func (j *redriveJob) redrive(ctx context.Context, all []mappingKeys, total int) 
 			Sink:                    j.sink,
 			SinkName:                j.sinkName,
 			AfterAccept:             j.opts.afterAccept,
+			Clock:                   j.clock,
 			OnOutcome: func(o kinesistrigger.RedriveOutcome) {
 				p.Done++
 				p.Records += o.Records

@@ -30,6 +30,7 @@ func (i *instance) initFront() {
 			max = defaultMaxInflight
 		}
 		i.front.budget = frontdoor.NewBudget(max, i.cfg.Listen.InflightWait)
+		i.front.budget.Clock = i.clock
 		i.front.keys = i.cfg.kinesisKeys()
 	})
 }

@@ -167,6 +167,7 @@ func newInstance(cfg Config, stateDir string) *instance {
 		storageFault: make(chan error, 1),
 	}
 	i.refusals = frontdoor.NewRefusals(i.log)
+	i.refusals.Clock = i.clock
 	i.procReg.MustRegister(i.refusals.Collector())
 	return i
 }
