@@ -1,6 +1,7 @@
 // Package plugin builds user functions as Go plugins with the host's own
 // toolchain and flags, caches them by content hash, checks their build
-// fingerprint and loads them into the host process.
+// fingerprint and loads them into the host process. Linking it registers
+// the "plugin" loader, the default (register.go).
 //
 // # Notes
 //

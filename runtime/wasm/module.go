@@ -13,6 +13,8 @@
 // single-threaded, so a Module keeps a pool of them: concurrent invocations
 // take one each, and an instance that trapped, ran out of memory or timed
 // out is thrown away, never reused.
+//
+// Linking the package registers the "wasm" loader (register.go).
 package wasm
 
 import (
