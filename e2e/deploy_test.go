@@ -137,8 +137,8 @@ func TestDeployChangesFunctionAndBatchSizeWithoutLoss(t *testing.T) {
 
 	// Change the function's code and the mapping's BatchSize while records flow.
 	edit(t, filepath.Join(dir, "functions", "enrich", "enrich.go"),
-		`class := deviceClass(ua)`,
-		`class := deviceClass(ua) + "-v2"`)
+		`Value: deviceClass(ua)}`,
+		`Value: deviceClass(ua) + "-v2"}`)
 	edit(t, tmpl, "BatchSize: 500", "BatchSize: 250")
 	code, out, stderr := sluiceCmd(t, "deploy", "-t", tmpl, "--state-dir", state, "--parameter-overrides", "AnomalyWindowSeconds=2", "--no-confirm")
 	if code != 0 {
@@ -222,8 +222,8 @@ func TestWatchSwapsAChangedFunction(t *testing.T) {
 	defer s.Kill()
 	saved := time.Now()
 	edit(t, filepath.Join(dir, "functions", "enrich", "enrich.go"),
-		`class := deviceClass(ua)`,
-		`class := deviceClass(ua) + "-watched"`)
+		`Value: deviceClass(ua)}`,
+		`Value: deviceClass(ua) + "-watched"}`)
 	deadline := time.Now().Add(2 * time.Minute)
 	for !strings.Contains(s.Log(), "generation 2 serving") {
 		if time.Now().After(deadline) {

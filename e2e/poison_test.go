@@ -95,7 +95,7 @@ func TestPoisonRecordIsIsolatedAndRedriven(t *testing.T) {
 
 	// Fix Enrich to file malformed clicks as such instead of failing.
 	edit(t, filepath.Join(dir, "functions", "enrich", "enrich.go"), "buf, err = appendEnriched(buf, r.Kinesis.Data)",
-		"data := r.Kinesis.Data\n\t\tif fastjson.ValidateBytes(data) != nil { // the fix: keep malformed clicks, marked as such\n"+
+		"data := r.Kinesis.Data\n\t\tif _, perr := jsonobj.Parse(data); perr != nil { // the fix: keep malformed clicks, marked as such\n"+
 			"\t\t\tdata = []byte(`{\"event_id\":\"quarantined-` + r.Kinesis.SequenceNumber + `\",\"event_type\":\"malformed\",\"timestamp\":\"2026-11-26T10:00:00.000Z\"}`)\n"+
 			"\t\t}\n\t\tbuf, err = appendEnriched(buf, data)")
 	redrive(1, "differs from the version sluice up runs", "sluice deploy")

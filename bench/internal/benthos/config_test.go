@@ -15,9 +15,9 @@ func TestMarkersMatchEnrich(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	calls := regexp.MustCompile(`containsAny\(ua, ([^)]*)\)`).FindAllStringSubmatch(string(src), -1)
+	calls := regexp.MustCompile(`(?s)markers\(("[^)]*)\)`).FindAllStringSubmatch(string(src), -1)
 	if len(calls) != 3 {
-		t.Fatalf("found %d containsAny calls in enrich.go, want 3 (bot, tablet, mobile): update this package", len(calls))
+		t.Fatalf("found %d marker lists in enrich.go, want 3 (bot, tablet, mobile): update this package", len(calls))
 	}
 	for i, want := range [][]string{BotMarkers, TabletMarkers, MobileMarkers} {
 		var got []string
