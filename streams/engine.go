@@ -225,7 +225,7 @@ func Open(dir string, opts Options) (*Engine, error) {
 	if opts.SubscribeDuration <= 0 {
 		opts.SubscribeDuration = 5 * time.Minute
 	}
-	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o755); err != nil {
+	if err := fsutil.MkdirAll(filepath.Join(dir, "data"), 0o755); err != nil {
 		return nil, fmt.Errorf("create stream dir: %w", err)
 	}
 	e := &Engine{

@@ -105,7 +105,7 @@ func New(root, tmpDir, metaDir string) (*Dir, error) {
 		}
 	}
 	for _, p := range abs {
-		if err := os.MkdirAll(p, 0o755); err != nil {
+		if err := fsutil.MkdirAll(p, 0o755); err != nil {
 			return nil, fmt.Errorf("localdir: create %s: %w", p, err)
 		}
 	}

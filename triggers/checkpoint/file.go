@@ -28,7 +28,7 @@ var safeID = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 
 // OpenFileStore opens (creating) a file store in dir.
 func OpenFileStore(dir string) (*FileStore, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := fsutil.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("checkpoint store %s: %w", dir, err)
 	}
 	return &FileStore{dir: dir}, nil
