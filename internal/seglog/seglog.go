@@ -50,6 +50,10 @@ import (
 // FrameHeader is the size of a frame's header: body length and checksum.
 const FrameHeader = 8
 
+// maxSpare bounds the append buffer kept for the next group, so one burst
+// does not pin its memory for good.
+const maxSpare = 16 << 20
+
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // ErrClosed is returned for appends to, syncs of, or reads from a closed
@@ -600,7 +604,9 @@ func (l *Log) Sync(end uint64) error {
 		s.tail = s.durable
 	}
 	s.durable = s.written
-	l.spare = buf[:0]
+	if cap(buf) <= maxSpare {
+		l.spare = buf[:0]
+	}
 	l.mu.Unlock()
 	l.synced.Store(cur)
 	return l.outcome(end)
