@@ -363,7 +363,7 @@ func (e *Engine) openShard(s *stream, m shardMeta) (*shard, error) {
 	if err1 != nil || err2 != nil {
 		return nil, fmt.Errorf("stream %s shard %d: bad hash range in metadata", s.name, m.Index)
 	}
-	lg, err := openShardLog(filepath.Join(s.dir, strconv.FormatUint(uint64(m.Index), 10)), shardLogOptions{Clock: e.clk, FS: e.opts.storage})
+	lg, err := openShardLog(filepath.Join(s.dir, strconv.FormatUint(uint64(m.Index), 10)), shardLogOptions{Clock: e.clk, FS: e.opts.storage, Logger: e.log})
 	if err != nil {
 		return nil, fmt.Errorf("open stream %s shard %d: %w", s.name, m.Index, err)
 	}

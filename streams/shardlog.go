@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -74,6 +75,9 @@ type shardLogOptions struct {
 	NoSync bool
 	// FS is the file layer; tests pass a seglog.FaultFS.
 	FS seglog.FS
+	// Logger receives warnings (a damaged segment cut at Open, a sealed
+	// index not written); default slog.Default().
+	Logger *slog.Logger
 }
 
 type indexEntry struct {
@@ -112,6 +116,7 @@ type shardLog struct {
 	log        *seglog.Log
 	dir        string
 	clock      clock.Clock
+	logger     *slog.Logger
 	indexEvery int64
 
 	// Numbering of appends: guarded by the seglog's append lock (Append's
@@ -140,9 +145,13 @@ func openShardLog(dir string, opts shardLogOptions) (*shardLog, error) {
 	if opts.IndexEvery <= 0 {
 		opts.IndexEvery = 32 << 10
 	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
 	l := &shardLog{
 		dir:        dir,
 		clock:      clock.Or(opts.Clock),
+		logger:     opts.Logger,
 		indexEvery: opts.IndexEvery,
 		syncs:      make(chan *shardPending, shardSyncBatch),
 		quit:       make(chan struct{}),
@@ -165,6 +174,7 @@ func openShardLog(dir string, opts shardLogOptions) (*shardLog, error) {
 		MaxFrame:     maxRecordFrame,
 		NoSync:       opts.NoSync,
 		FS:           opts.FS,
+		Logger:       opts.Logger,
 		RepairSealed: true,
 		Skip: func(info seglog.SegmentInfo) bool {
 			if info.Last {
@@ -398,7 +408,7 @@ func (l *shardLog) sealed(info seglog.SegmentInfo) {
 		if s.id == info.ID && s.last != 0 {
 			if err := writeSealedIndex(s); err != nil {
 				// Only a cache: Open scans the segment instead.
-				fmt.Fprintf(os.Stderr, "shard log: index of sealed %s: %v\n", s.path, err)
+				l.logger.Warn("sealed segment's index not written; the next open scans it", "segment", s.path, "err", err)
 			}
 		}
 	}
