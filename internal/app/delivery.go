@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"time"
@@ -44,14 +45,7 @@ func (g *generation) openDeliveryStreams(ctx context.Context) error {
 		p.buckets[b.Name] = where(b.Name)
 	}
 	for _, ds := range g.plan.DeliveryStreams {
-		opts := firehose.Options{
-			StateDir:          filepath.Join(p.stateDir, "delivery", ds.Name),
-			Destination:       store,
-			MaxBufferInterval: p.cfg.MaxBufferInterval,
-			MaxLogBytes:       p.cfg.MaxLogBytes,
-			Logger:            p.log, // the delivery stream tags its own lines
-			Clock:             p.clock,
-		}
+		opts := deliveryOptions(p.cfg, p.stateDir, ds, store, p.log)
 		if ds.TransformFunction != "" {
 			// Only functions with Kinesis events are loaded today; a
 			// transformation-only function needs loadFunctions to load it.
@@ -186,6 +180,19 @@ func objectStore(ctx context.Context, cfg Config, stateDir string, plan *templat
 		return nil, nil, fmt.Errorf("bucket directory: %w", err)
 	}
 	return store, func(b string) string { return filepath.Join(bucketsDir, b) }, nil
+}
+
+// deliveryOptions open a delivery stream of the state dir, the same way
+// for `sluice up` and a direct redrive, which recovers the same log.
+func deliveryOptions(cfg Config, stateDir string, ds template.DeliveryStream, store dest.Destination, log *slog.Logger) firehose.Options {
+	return firehose.Options{
+		StateDir:          filepath.Join(stateDir, "delivery", ds.Name),
+		Destination:       store,
+		MaxBufferInterval: cfg.MaxBufferInterval,
+		MaxLogBytes:       cfg.MaxLogBytes,
+		Logger:            log, // the delivery stream tags its own lines
+		Clock:             cfg.Clock,
+	}
 }
 
 func firehoseConfig(ds template.DeliveryStream) firehose.Config {

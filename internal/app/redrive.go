@@ -338,14 +338,7 @@ func RedriveDirect(ctx context.Context, cfg Config, req RedriveRequest, opts Red
 			return fmt.Errorf("function %s: delivery stream %s is not in the template", fn.LogicalID, fn.DeliveryStream)
 		}
 		ds := plan.DeliveryStreams[idx]
-		fopts := firehose.Options{
-			StateDir:          filepath.Join(stateDir, "delivery", ds.Name),
-			Destination:       store,
-			MaxBufferInterval: cfg.MaxBufferInterval,
-			MaxLogBytes:       cfg.MaxLogBytes,
-			Logger:            log,
-			Clock:             cfg.Clock,
-		}
+		fopts := deliveryOptions(cfg, stateDir, ds, store, log)
 		if ds.TransformFunction != "" {
 			tf, err := FindFunction(plan, ds.TransformFunction)
 			if err != nil {
