@@ -46,9 +46,8 @@
 //     the throttle types in throttleTypes) are retried without counting
 //     toward MaximumRetryAttempts (docs/semantics.md, "ESM invocation
 //     outcomes").
-//   - Timers and readings of the time go through Options.Clock
+//   - Every timer and reading of the time goes through Options.Clock
 //     (internal/clock), so a test or a replay on a clock.Fake moves polls,
 //     batching windows, checkpoint pacing, back-off and drain deadlines by
-//     advancing it. invoke.go's retry pauses and drain timer are still on
-//     the wall clock (the package-level sleep) until they move to m.sleep.
+//     advancing it.
 package kinesis

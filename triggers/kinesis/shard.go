@@ -322,12 +322,6 @@ func (m *Mapping) sleep(ctx context.Context, d time.Duration) bool {
 	return clock.Sleep(ctx, m.opts.Clock, d) == nil
 }
 
-// sleep is Mapping.sleep on the wall clock. Only invoke.go's retries still
-// use it; they move to m.sleep with the invoke contract's rework.
-func sleep(ctx context.Context, d time.Duration) bool {
-	return clock.Sleep(ctx, clock.Real(), d) == nil
-}
-
 // seqLess compares Kinesis sequence numbers, which are decimal strings of
 // any length: as big integers, never lexically. "" is before everything.
 func seqLess(a, b string) bool {
