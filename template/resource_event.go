@@ -82,6 +82,12 @@ func (p *parser) event(path string, e entry) (KinesisEvent, bool) {
 		ev.MaximumRecordAge = esmparam.MaximumRecordAgeInSeconds.Duration(age)
 	}
 	ev.TumblingWindow = mappingSeconds(ps, esmparam.TumblingWindowInSeconds)
+	if tw := ps.get("TumblingWindowInSeconds"); tw != nil && ev.TumblingWindow > 0 && ev.ParallelizationFactor > 1 {
+		// The mapping keeps one window state per shard; how AWS combines
+		// windows with lanes is undocumented, so the trigger refuses the
+		// pair and the template says so before anything starts.
+		ps.errorf(tw.val.pos, "TumblingWindowInSeconds", "needs ParallelizationFactor 1 (one window state per shard), got ParallelizationFactor %d", ev.ParallelizationFactor)
+	}
 	ev.Enabled = ps.boolean("Enabled", true)
 	for i, t := range ps.list("FunctionResponseTypes") {
 		if t.kind != kScalar || t.str != "ReportBatchItemFailures" {

@@ -6,8 +6,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
-
 	"github.com/sluice-dev/sluice/internal/clock"
 	"github.com/sluice-dev/sluice/runtime"
 	"github.com/sluice-dev/sluice/runtime/loader"
@@ -125,13 +123,4 @@ func FindFunction(plan *template.Plan, id string) (template.Function, error) {
 		names = append(names, fn.LogicalID)
 	}
 	return template.Function{}, fmt.Errorf("function %q is not in the template (functions: %v)", id, names)
-}
-
-// InvokeKinesis completes runningFunction (redrive.go) as a
-// runtime.Invoker: a redrive sends the failure record's JSON payload, so
-// its typed path is the JSON adapter over Invoke. It belongs beside
-// Invoke; it is here so that the invoke contract could grow without
-// editing redrive.go under its owner.
-func (f runningFunction) InvokeKinesis(ctx context.Context, e *events.KinesisEvent) (*runtime.KinesisResult, error) {
-	return runtime.JSONInvoker(f.Invoke).InvokeKinesis(ctx, e)
 }

@@ -23,7 +23,7 @@ import (
 // disk, dropping a torn tail; each mapping resumes from its checkpoint, which
 // never passed a batch the sink had not durably taken, and the replayed
 // batches rewrite the same deterministic objects. The embedded stream's shard
-// logs recover in place (streams/internal/shardlog).
+// logs recover in place (internal/seglog).
 
 // storageErrnos are the errors that mean "the disk refused", as opposed to
 // a bug or a closed stream.

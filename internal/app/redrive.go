@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+
 	"github.com/sluice-dev/sluice/handover"
 	"github.com/sluice-dev/sluice/internal/clock"
 	"github.com/sluice-dev/sluice/runtime"
@@ -474,6 +476,13 @@ func (f runningFunction) Invoke(ctx context.Context, payload []byte) ([]byte, er
 		return nil, fmt.Errorf("function %s is no longer running (removed by a deploy)", f.id)
 	}
 	return lf.fn.Invoke(ctx, payload)
+}
+
+// InvokeKinesis makes runningFunction a runtime.Invoker: a redrive sends
+// the failure record's JSON payload, so its typed path is the JSON adapter
+// over Invoke.
+func (f runningFunction) InvokeKinesis(ctx context.Context, e *events.KinesisEvent) (*runtime.KinesisResult, error) {
+	return runtime.JSONInvoker(f.Invoke).InvokeKinesis(ctx, e)
 }
 
 // runningDelivery is the running generation's delivery stream. Accept holds

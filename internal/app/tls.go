@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/internal/frontdoor"
+	"github.com/sluice-dev/sluice/internal/fsutil"
 	"github.com/sluice-dev/sluice/streams"
 )
 
@@ -99,10 +100,10 @@ func tlsCertificate(dir string, names []string, now time.Time) (certPEM, keyPEM 
 	}
 	// The key first: a crash between the two leaves a pair that does not
 	// match, which the next start replaces.
-	if err := writeFileAtomic(keyPath, keyPEM, 0o600); err != nil {
+	if err := fsutil.WriteFileAtomic(keyPath, keyPEM, 0o600); err != nil {
 		return nil, nil, false, err
 	}
-	if err := writeFileAtomic(certPath, certPEM, 0o644); err != nil {
+	if err := fsutil.WriteFileAtomic(certPath, certPEM, 0o644); err != nil {
 		return nil, nil, false, err
 	}
 	return certPEM, keyPEM, true, nil
@@ -131,32 +132,4 @@ func certStillGood(certPEM, keyPEM []byte, names []string, now time.Time) bool {
 func privateFile(path string) bool {
 	fi, err := os.Stat(path)
 	return err == nil && fi.Mode().Perm()&0o077 == 0
-}
-
-// writeFileAtomic replaces path with data and mode: written to a temporary
-// file (created 0600, so the key is never readable by others, even for a
-// moment) and renamed over it, so a reader never sees half a file.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	defer os.Remove(f.Name()) // after a successful rename, a no-op
-	_, werr := f.Write(data)
-	if werr == nil {
-		werr = f.Chmod(mode)
-	}
-	if werr == nil {
-		werr = f.Sync()
-	}
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(f.Name(), path)
-	}
-	if werr != nil {
-		return fmt.Errorf("writing %s: %w", path, werr)
-	}
-	return nil
 }
