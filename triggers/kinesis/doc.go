@@ -34,7 +34,7 @@
 //     every record is done, across all rounds and lanes. With one lane a
 //     round runs inline: read, invoke, hand over, read again.
 //   - A Go handler of a usual Kinesis signature gets the batch and returns
-//     its StreamResponse without JSON (runtime.KinesisInvoker), with
+//     its StreamResponse without JSON (runtime.Invoker.InvokeKinesis), with
 //     ReportBatchItemFailures too: a typed response's identifiers are read
 //     as its JSON would be (FuzzClassifyResponse checks that); a handler
 //     that answers through JSON has its body read as Lambda reads it.
