@@ -214,7 +214,7 @@ func Open(dir string, opts Options) (*Engine, error) {
 	}
 	clk := clock.Or(opts.Time)
 	if opts.Time == nil && opts.Clock != nil {
-		clk = nowClock{Clock: clk, now: opts.Clock}
+		clk = clock.WithNow(clk, opts.Clock)
 	}
 	if opts.Region == "" {
 		opts.Region = "us-east-1"
@@ -258,17 +258,6 @@ func Open(dir string, opts Options) (*Engine, error) {
 	go e.every(autoscaleEvery, e.autoscale) // split hot ON_DEMAND shards
 	return e, nil
 }
-
-// nowClock is the wall clock with another source for the time of day:
-// Options.Clock without Options.Time.
-type nowClock struct {
-	clock.Clock
-	now func() time.Time
-}
-
-func (c nowClock) Now() time.Time                  { return c.now() }
-func (c nowClock) Since(t time.Time) time.Duration { return c.now().Sub(t) }
-func (c nowClock) Until(t time.Time) time.Duration { return t.Sub(c.now()) }
 
 // loadOrCreateKey returns the per-engine iterator signing key. It is
 // persisted so iterators stay valid across a restart.

@@ -90,3 +90,20 @@ func (c deadlineContext) Err() error {
 	}
 	return err
 }
+
+// WithNow returns c with another source for the time of day: timers and
+// sleeps stay on c, Now, Since and Until read now. It serves the older
+// options that took only a Now function (streams.Options.Clock,
+// firehose.Options.Now), which moved the time of day but not the timers.
+func WithNow(c Clock, now func() time.Time) Clock {
+	return nowClock{Clock: c, now: now}
+}
+
+type nowClock struct {
+	Clock
+	now func() time.Time
+}
+
+func (c nowClock) Now() time.Time                  { return c.now() }
+func (c nowClock) Since(t time.Time) time.Duration { return c.now().Sub(t) }
+func (c nowClock) Until(t time.Time) time.Duration { return t.Sub(c.now()) }

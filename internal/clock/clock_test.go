@@ -64,3 +64,18 @@ func TestOrDefaultsToTheWallClock(t *testing.T) {
 		t.Fatalf("fake Now = %v, want %v", got, epoch)
 	}
 }
+
+func TestWithNowMovesTheTimeOfDayNotTheTimers(t *testing.T) {
+	base := clock.NewFake(epoch)
+	day := epoch.Add(24 * time.Hour)
+	c := clock.WithNow(base, func() time.Time { return day })
+	if got := c.Now(); !got.Equal(day) {
+		t.Fatalf("Now = %v, want %v", got, day)
+	}
+	if got := c.Since(epoch); got != 24*time.Hour {
+		t.Fatalf("Since = %v, want 24h", got)
+	}
+	timer := c.NewTimer(time.Second)
+	base.Advance(time.Second)
+	<-timer.Chan() // fires on the base clock
+}

@@ -2,46 +2,12 @@ package firehose
 
 import (
 	"context"
-	"crypto/md5"
 	"fmt"
 	"strings"
 	"testing"
 
-	"google.golang.org/protobuf/encoding/protowire"
+	"github.com/sluice-dev/sluice/sinks/firehose/deaggregate/kpltest"
 )
-
-// kplMagic starts a KPL aggregated record.
-var kplMagic = []byte{0xF3, 0x89, 0x9A, 0xC2}
-
-// kplRecord builds a KPL aggregated record (docs/semantics.md, "KPL
-// aggregation") with protowire, an
-// encoder independent of the sink's hand-written reader: partition key
-// table, explicit hash key table, then one Record per datum with a tag.
-func kplRecord(data ...string) []byte {
-	var msg []byte
-	msg = protowire.AppendTag(msg, 1, protowire.BytesType)
-	msg = protowire.AppendString(msg, "pk-0")
-	msg = protowire.AppendTag(msg, 2, protowire.BytesType)
-	msg = protowire.AppendString(msg, "123456")
-	for _, d := range data {
-		var rec []byte
-		rec = protowire.AppendTag(rec, 1, protowire.VarintType)
-		rec = protowire.AppendVarint(rec, 0)
-		rec = protowire.AppendTag(rec, 2, protowire.VarintType)
-		rec = protowire.AppendVarint(rec, 0)
-		rec = protowire.AppendTag(rec, 3, protowire.BytesType)
-		rec = protowire.AppendBytes(rec, []byte(d))
-		var tag []byte
-		tag = protowire.AppendTag(tag, 1, protowire.BytesType)
-		tag = protowire.AppendString(tag, "k")
-		rec = protowire.AppendTag(rec, 4, protowire.BytesType)
-		rec = protowire.AppendBytes(rec, tag)
-		msg = protowire.AppendTag(msg, 3, protowire.BytesType)
-		msg = protowire.AppendBytes(msg, rec)
-	}
-	sum := md5.Sum(msg)
-	return append(append(append([]byte{}, kplMagic...), msg...), sum[:]...)
-}
 
 // TestDeaggregationDelivers runs both stages through a delivery stream:
 // a KPL record holding concatenated JSON, a DELIMITED-free plain record,
@@ -56,7 +22,7 @@ func TestDeaggregationDelivers(t *testing.T) {
 	cfg.DeaggregateKPL = true
 	d := openTest(t, cfg, t.TempDir(), m, clk)
 	mustAccept(t, d, batch("s", "1",
-		rec(string(kplRecord(`{"event_type":"a","n":1}{"event_type":"b","n":2}`, `{"event_type":"a","n":3}`)), clk.Now()),
+		rec(string(kpltest.Record(`{"event_type":"a","n":1}{"event_type":"b","n":2}`, `{"event_type":"a","n":3}`)), clk.Now()),
 		rec("{\"event_type\":\"b\",\"n\":4}\n{\"event_type\":\"a\",\"n\":5}", clk.Now()),
 		rec(`[{"event_type":"a","n":6}]`, clk.Now()),
 	))

@@ -132,7 +132,7 @@ func Open(cfg Config, opts Options) (*DeliveryStream, error) {
 	}
 	clk := clock.Or(opts.Clock)
 	if opts.Clock == nil && opts.Now != nil {
-		clk = nowClock{Clock: clk, now: opts.Now}
+		clk = clock.WithNow(clk, opts.Now)
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -199,17 +199,6 @@ func Open(cfg Config, opts Options) (*DeliveryStream, error) {
 	d.dispatch()
 	return d, nil
 }
-
-// nowClock is the wall clock with another source for the time of day:
-// Options.Now without Options.Clock.
-type nowClock struct {
-	clock.Clock
-	now func() time.Time
-}
-
-func (c nowClock) Now() time.Time                  { return c.now() }
-func (c nowClock) Since(t time.Time) time.Duration { return c.now().Sub(t) }
-func (c nowClock) Until(t time.Time) time.Duration { return t.Sub(c.now()) }
 
 // Collectors returns the stream's Prometheus collectors, for the caller to
 // register.

@@ -6,45 +6,15 @@ import (
 	"strings"
 	"testing"
 
-	"google.golang.org/protobuf/encoding/protowire"
+	"github.com/sluice-dev/sluice/sinks/firehose/deaggregate/kpltest"
 )
 
-// kplRecord builds a KPL aggregated record (docs/semantics.md, "KPL
-// aggregation") with protowire, an
-// encoder independent of the sink's hand-written reader: partition key
-// table, explicit hash key table, then one Record per datum with a tag.
-func kplRecord(data ...string) []byte {
-	var msg []byte
-	msg = protowire.AppendTag(msg, 1, protowire.BytesType)
-	msg = protowire.AppendString(msg, "pk-0")
-	msg = protowire.AppendTag(msg, 2, protowire.BytesType)
-	msg = protowire.AppendString(msg, "123456")
-	for _, d := range data {
-		var rec []byte
-		rec = protowire.AppendTag(rec, 1, protowire.VarintType)
-		rec = protowire.AppendVarint(rec, 0)
-		rec = protowire.AppendTag(rec, 2, protowire.VarintType)
-		rec = protowire.AppendVarint(rec, 0)
-		rec = protowire.AppendTag(rec, 3, protowire.BytesType)
-		rec = protowire.AppendBytes(rec, []byte(d))
-		var tag []byte
-		tag = protowire.AppendTag(tag, 1, protowire.BytesType)
-		tag = protowire.AppendString(tag, "k")
-		rec = protowire.AppendTag(rec, 4, protowire.BytesType)
-		rec = protowire.AppendBytes(rec, tag)
-		msg = protowire.AppendTag(msg, 3, protowire.BytesType)
-		msg = protowire.AppendBytes(msg, rec)
-	}
-	sum := md5.Sum(msg)
-	return append(append(append([]byte{}, kplMagic...), msg...), sum[:]...)
-}
-
 func TestSplitKPL(t *testing.T) {
-	agg := kplRecord(`{"n":1}`, `{"n":2}`, ``)
+	agg := kpltest.Record(`{"n":1}`, `{"n":2}`, ``)
 	badSum := bytes.Clone(agg)
 	badSum[len(badSum)-1] ^= 1
 	// A body whose checksum matches but whose protobuf does not decode.
-	junk := append(append([]byte{}, kplMagic...), 0x1a, 0x7f)
+	junk := append(append([]byte{}, kpltest.Magic...), 0x1a, 0x7f)
 	junkSum := md5.Sum(junk[4:])
 	junk = append(junk, junkSum[:]...)
 	for _, tc := range []struct {
@@ -53,13 +23,13 @@ func TestSplitKPL(t *testing.T) {
 		want string // sub-records joined by |, or "whole"
 	}{
 		{"aggregated", agg, `{"n":1}|{"n":2}|`},
-		{"one record", kplRecord("solo"), "solo"},
+		{"one record", kpltest.Record("solo"), "solo"},
 		{"plain json", []byte(`{"n":1}`), "whole"},
-		{"magic only", kplMagic, "whole"},
-		{"short body", append(bytes.Clone(kplMagic), make([]byte, 16)...), "whole"},
+		{"magic only", kpltest.Magic, "whole"},
+		{"short body", append(bytes.Clone(kpltest.Magic), make([]byte, 16)...), "whole"},
 		{"bad md5", badSum, "whole"},
 		{"undecodable", junk, "whole"},
-		{"no records", kplRecord(), "whole"},
+		{"no records", kpltest.Record(), "whole"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sub, ok := KPL(tc.in)
@@ -126,7 +96,7 @@ func FuzzDeaggregate(f *testing.F) {
 	for _, s := range []string{`{"a":1}{"a":2}`, "{\"a\":\"}\\\"\"}\n{}", `[1]`, `{`, `a####b`, ``} {
 		f.Add([]byte(s), false)
 	}
-	f.Add(kplRecord(`{"a":1}`, `x`), true)
+	f.Add(kpltest.Record(`{"a":1}`, `x`), true)
 	f.Fuzz(func(t *testing.T, data []byte, kpl bool) {
 		if kpl {
 			if sub, ok := KPL(data); ok && len(sub) == 0 {
