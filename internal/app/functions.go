@@ -23,32 +23,34 @@ type functionStage struct {
 	loaded map[string]loadedFunction // by logical ID
 }
 
-// loadFunctions builds and loads every function that a mapping invokes.
-func (i *instance) loadFunctions(ctx context.Context) error {
-	i.funcs.loaded = map[string]loadedFunction{}
+// loadFunctions builds and loads every function of plan that a mapping
+// invokes. On an error it returns what it loaded so far with it, for the
+// caller to close.
+func (i *instance) loadFunctions(ctx context.Context, plan *template.Plan) (functionStage, error) {
+	stage := functionStage{loaded: map[string]loadedFunction{}}
 	// Functions that a mapping invokes, and those a delivery stream calls
 	// as its data-transformation (Lambda processor).
 	needed := map[string]bool{}
-	for _, ds := range i.plan.DeliveryStreams {
+	for _, ds := range plan.DeliveryStreams {
 		if ds.TransformFunction != "" {
 			needed[ds.TransformFunction] = true
 		}
 	}
-	for _, fn := range i.plan.Functions {
+	for _, fn := range plan.Functions {
 		if len(fn.Events) == 0 && !needed[fn.LogicalID] {
 			continue
 		}
 		logs, err := i.logs.open(i.stateDir, fn.LogicalID, logCapsOf(i.cfg))
 		if err != nil {
-			return fmt.Errorf("function %s: logs: %w", fn.LogicalID, err)
+			return stage, fmt.Errorf("function %s: logs: %w", fn.LogicalID, err)
 		}
-		f, err := LoadFunctionWith(ctx, i.plan, fn, LoadOptions{CacheDir: i.cfg.CacheDir, Progress: i.cfg.Stderr, Logs: logs, Clock: i.cfg.Clock})
+		f, err := LoadFunctionWith(ctx, plan, fn, LoadOptions{CacheDir: i.cfg.CacheDir, Progress: i.cfg.Stderr, Logs: logs, Clock: i.cfg.Clock})
 		if err != nil {
-			return err
+			return stage, err
 		}
-		i.funcs.loaded[fn.LogicalID] = loadedFunction{tmpl: fn, fn: f}
+		stage.loaded[fn.LogicalID] = loadedFunction{tmpl: fn, fn: f}
 	}
-	return nil
+	return stage, nil
 }
 
 // LoadFunction builds (or finds cached) and loads one function of the plan

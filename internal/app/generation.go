@@ -61,7 +61,7 @@ func (i *instance) provision(ctx context.Context, plan *template.Plan) (*generat
 	g := &generation{proc: i, plan: plan, code: codeHashes(plan)}
 	load := i.loadFuncs
 	if load == nil {
-		load = i.loadPlanFunctions
+		load = i.loadFunctions
 	}
 	funcs, err := load(ctx, plan)
 	if err != nil {
@@ -69,16 +69,6 @@ func (i *instance) provision(ctx context.Context, plan *template.Plan) (*generat
 	}
 	g.funcs = funcs
 	return g, nil
-}
-
-// loadPlanFunctions loads plan's functions with loadFunctions
-// (functions.go), which loads those of i.plan into i.funcs.
-func (i *instance) loadPlanFunctions(ctx context.Context, plan *template.Plan) (functionStage, error) {
-	i.plan, i.funcs = plan, functionStage{}
-	err := i.loadFunctions(ctx)
-	funcs := i.funcs
-	i.funcs = functionStage{}
-	return funcs, err
 }
 
 // start opens the delivery streams, then starts the mappings that feed

@@ -53,11 +53,7 @@ type instance struct {
 	log      *slog.Logger
 	clock    clock.Clock // cfg.Clock, for every component built
 	stateDir string
-	// plan is the input of loadFunctions (functions.go): the plan of the
-	// generation last provisioned. The running one's is gen.plan.
-	plan    *template.Plan
-	funcs   functionStage // loadFunctions' output, taken over by provision
-	procReg *prometheus.Registry
+	procReg  *prometheus.Registry
 	// genReg is the running generation's registry, for /metrics.
 	genReg atomic.Pointer[prometheus.Registry]
 
@@ -83,7 +79,7 @@ type instance struct {
 	genMu   sync.Mutex
 	gen     *generation
 	started int
-	// loadFuncs replaces loadPlanFunctions in tests, which load stand-ins
+	// loadFuncs replaces loadFunctions in tests, which load stand-ins
 	// instead of building functions.
 	loadFuncs func(ctx context.Context, plan *template.Plan) (functionStage, error)
 	// storageFault carries a sink's storage failure to superviseStorage.
