@@ -221,11 +221,24 @@ func NewModule(ctx context.Context, code []byte, cfg runtime.Config, opts Option
 		}
 	}
 	// The guest sees its own environment as a Lambda function would, and
-	// nothing of the host's. Clocks and randomness are real.
+	// nothing of the host's. Randomness and the monotonic clock (what a
+	// guest measures durations with) are real; the time of day is the
+	// function's clock, the same one the host computes the invocation's
+	// deadline from, so on a fake clock a guest neither sees its deadline
+	// long past nor far away.
 	// No start functions: instantiate calls _initialize itself, once the
 	// instance can be stopped (init.go).
 	mc := wazero.NewModuleConfig().WithName("").WithStartFunctions().
-		WithSysWalltime().WithSysNanotime().WithSysNanosleep().WithRandSource(rand.Reader)
+		WithSysNanotime().WithSysNanosleep().WithRandSource(rand.Reader)
+	if m.clock == clock.Real() {
+		mc = mc.WithSysWalltime()
+	} else {
+		clk := m.clock
+		mc = mc.WithWalltime(func() (int64, int32) {
+			now := clk.Now()
+			return now.Unix(), int32(now.Nanosecond())
+		}, sys.ClockResolution(time.Microsecond))
+	}
 	for k, v := range runtime.NewWithEngine(cfg, nil).Config().LambdaEnv() {
 		mc = mc.WithEnv(k, v)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/sluice-dev/sluice/internal/clock"
 	"github.com/sluice-dev/sluice/runtime"
 	"github.com/sluice-dev/sluice/runtime/wasm"
 )
@@ -398,5 +399,25 @@ func TestUninstrumentableModule(t *testing.T) {
 	resp, err := mod.CallKinesis(context.Background(), inv, &ev)
 	if err != nil || len(resp.Response.Records) != 0 || resp.Response.BatchItemFailures != nil {
 		t.Errorf("got %+v, %v; want the empty response", resp, err)
+	}
+}
+
+// TestGuestTimeFollowsTheFunctionClock: a guest reads the time of day from
+// the function's clock, as the host does. On a fake clock far from the wall
+// clock, the deadline the host sends (fake now + timeout) is still in the
+// guest's future, so its context has not already expired.
+func TestGuestTimeFollowsTheFunctionClock(t *testing.T) {
+	fake := clock.NewFake(time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC))
+	fn := loadGuest(t, buildGuest(t, "../testdata/kfn"), runtime.Config{Name: "Kfn", Timeout: 5 * time.Second, Clock: fake})
+	out, err := fn.Invoke(context.Background(), kinesisEvent("ctx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resp struct{ Records []struct{ Data []byte } }
+	if err := json.Unmarshal(out, &resp); err != nil || len(resp.Records) != 1 {
+		t.Fatalf("response %s, %v", out, err)
+	}
+	if got := string(resp.Records[0].Data); !strings.Contains(got, "ERR=OK") {
+		t.Fatalf("the guest's context on a fake clock: %q, want ERR=OK", got)
 	}
 }
