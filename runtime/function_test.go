@@ -300,16 +300,11 @@ func TestInitTimeoutIsRetriedInTheInvocation(t *testing.T) {
 	}
 }
 
-// TestInitPhaseTimeoutDefault: Lambda's 10 s unless the Config or the
-// process (local invoke --init-timeout) says otherwise.
+// TestInitPhaseTimeoutDefault: Lambda's 10 s unless the Config (local
+// invoke --init-timeout) says otherwise.
 func TestInitPhaseTimeoutDefault(t *testing.T) {
 	if got := (runtime.Config{}).InitPhaseTimeout(); got != 10*time.Second {
 		t.Errorf("default %s", got)
-	}
-	runtime.SetDefaultInitTimeout(time.Second)
-	defer runtime.SetDefaultInitTimeout(0)
-	if got := (runtime.Config{}).InitPhaseTimeout(); got != time.Second {
-		t.Errorf("process default %s", got)
 	}
 	if got := (runtime.Config{InitTimeout: time.Minute}).InitPhaseTimeout(); got != time.Minute {
 		t.Errorf("configured %s", got)

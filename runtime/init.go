@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync/atomic"
 	"time"
 )
 
@@ -30,28 +29,12 @@ import (
 // DefaultInitTimeout is Lambda's init phase limit.
 const DefaultInitTimeout = 10 * time.Second
 
-// processInitTimeout overrides DefaultInitTimeout for functions whose
-// Config.InitTimeout is 0 (see SetDefaultInitTimeout); 0 means none.
-var processInitTimeout atomic.Int64
-
-// SetDefaultInitTimeout sets the init phase limit of every function loaded
-// afterwards in this process whose Config.InitTimeout is 0; d <= 0 restores
-// DefaultInitTimeout. It exists for a command that owns its process
-// (`sluice local invoke --init-timeout`); code that builds Configs sets
-// Config.InitTimeout instead.
-func SetDefaultInitTimeout(d time.Duration) {
-	processInitTimeout.Store(int64(max(d, 0)))
-}
-
 // InitPhaseTimeout is how long the function's init phase may run before it
-// is stopped and left to the first invocation: Config.InitTimeout, else the
-// process default (DefaultInitTimeout unless SetDefaultInitTimeout).
+// is stopped and left to the first invocation: Config.InitTimeout, else
+// DefaultInitTimeout (`sluice local invoke --init-timeout` sets the former).
 func (c Config) InitPhaseTimeout() time.Duration {
 	if c.InitTimeout > 0 {
 		return c.InitTimeout
-	}
-	if d := time.Duration(processInitTimeout.Load()); d > 0 {
-		return d
 	}
 	return DefaultInitTimeout
 }

@@ -70,8 +70,7 @@ type LoadOptions struct {
 	Loader string
 	// Progress receives build progress; Logs the function's log lines.
 	Progress, Logs io.Writer
-	// InitTimeout bounds the function's init phase (0: Lambda's 10 s, or
-	// what runtime.SetDefaultInitTimeout set).
+	// InitTimeout bounds the function's init phase (0: Lambda's 10 s).
 	InitTimeout time.Duration
 	// Clock times the function's invocations, init and build; nil is the
 	// wall clock.
